@@ -1,1 +1,45 @@
-fn main() {}
+//! `readyloop`: the echo server and its tools. With no arguments it serves, as `serve` does.
+
+use clap::{Parser, Subcommand};
+use reactor::Backend;
+use readyloop::serve::{serve, ServerOptions};
+
+#[derive(Parser, Debug)]
+#[command(name = "readyloop", version, about = "Readiness-based TCP echo server (poll, epoll-lt, epoll-et) and its test tools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the echo server (the default when no command is given).
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// Event-loop backend: poll, epoll-lt (alias epoll) or epoll-et.
+    #[arg(long, default_value = "epoll-lt")]
+    backend: Backend,
+
+    /// TCP port to listen on.
+    #[arg(long, default_value_t = 9090)]
+    port: u16,
+
+    #[command(flatten)]
+    opts: ServerOptions,
+}
+
+fn main() {
+    readyloop::init_logging();
+    let cli = Cli::parse();
+    // No command: exactly `readyloop serve` with its defaults.
+    let command = cli
+        .command
+        .unwrap_or_else(|| Cli::parse_from(["readyloop", "serve"]).command.expect("serve parses"));
+    let result = match command {
+        Command::Serve(a) => serve(a.backend, a.port, &a.opts),
+    };
+    readyloop::exit_on_error("readyloop", result);
+}
