@@ -5,7 +5,11 @@ use reactor::Backend;
 use readyloop::serve::{serve, ServerOptions};
 
 #[derive(Parser, Debug)]
-#[command(name = "readyloop", version, about = "Readiness-based TCP echo server (poll, epoll-lt, epoll-et) and its test tools")]
+#[command(
+    name = "readyloop",
+    version,
+    about = "Readiness-based TCP echo server (poll, epoll-lt, epoll-et) and its test tools"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -35,9 +39,11 @@ fn main() {
     readyloop::init_logging();
     let cli = Cli::parse();
     // No command: exactly `readyloop serve` with its defaults.
-    let command = cli
-        .command
-        .unwrap_or_else(|| Cli::parse_from(["readyloop", "serve"]).command.expect("serve parses"));
+    let command = cli.command.unwrap_or_else(|| {
+        Cli::parse_from(["readyloop", "serve"])
+            .command
+            .expect("serve parses")
+    });
     let result = match command {
         Command::Serve(a) => serve(a.backend, a.port, &a.opts),
     };

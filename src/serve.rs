@@ -54,7 +54,10 @@ pub struct ServerOptions {
 }
 
 fn seconds(name: &str, v: f64) -> anyhow::Result<Option<Duration>> {
-    anyhow::ensure!(v.is_finite() && v >= 0.0, "--{name} must be a non-negative number of seconds, got {v}");
+    anyhow::ensure!(
+        v.is_finite() && v >= 0.0,
+        "--{name} must be a non-negative number of seconds, got {v}"
+    );
     Ok((v > 0.0).then(|| Duration::from_secs_f64(v)))
 }
 
@@ -64,9 +67,13 @@ pub fn serve(backend: Backend, port: u16, opts: &ServerOptions) -> anyhow::Resul
     info!("descriptor limit: soft {before} -> {after}");
     let addr = SocketAddr::new(opts.bind, port);
     let mut cfg = Config::new(backend, addr);
-    cfg.max_clients = opts
-        .max_clients
-        .unwrap_or_else(|| after.saturating_sub(FD_RESERVE).max(1).try_into().unwrap_or(usize::MAX));
+    cfg.max_clients = opts.max_clients.unwrap_or_else(|| {
+        after
+            .saturating_sub(FD_RESERVE)
+            .max(1)
+            .try_into()
+            .unwrap_or(usize::MAX)
+    });
     cfg.idle_timeout = seconds("idle-timeout", opts.idle_timeout)?;
     cfg.high_water = opts.high_water.max(1);
     cfg.max_output = opts.max_output.max(cfg.high_water);
@@ -85,7 +92,8 @@ pub fn serve(backend: Backend, port: u16, opts: &ServerOptions) -> anyhow::Resul
 
 fn run<S: Service>(cfg: Config, service: S, signals: &ShutdownSignals) -> anyhow::Result<()> {
     let (backend, addr, max) = (cfg.backend, cfg.addr, cfg.max_clients);
-    let mut server = Server::bind(cfg, service).with_context(|| format!("cannot listen on {addr}"))?;
+    let mut server =
+        Server::bind(cfg, service).with_context(|| format!("cannot listen on {addr}"))?;
     info!(
         "echo server listening on {} (backend {backend}, max clients {max}, pid {})",
         server.local_addr(),

@@ -5,7 +5,11 @@ use reactor::Backend;
 use readyloop::serve::{serve, ServerOptions};
 
 #[derive(Parser, Debug)]
-#[command(name = "epoll_server", version, about = "RFC 862 echo server on epoll (level-triggered)")]
+#[command(
+    name = "epoll_server",
+    version,
+    about = "RFC 862 echo server on epoll (level-triggered)"
+)]
 struct Cli {
     /// TCP port to listen on.
     port: u16,
@@ -17,5 +21,8 @@ struct Cli {
 fn main() {
     readyloop::init_logging();
     let cli = Cli::parse();
-    readyloop::exit_on_error("epoll_server", serve(Backend::EpollLevel, cli.port, &cli.opts));
+    readyloop::exit_on_error(
+        "epoll_server",
+        serve(Backend::EpollLevel, cli.port, &cli.opts),
+    );
 }

@@ -5,7 +5,11 @@ use reactor::Backend;
 use readyloop::serve::{serve, ServerOptions};
 
 #[derive(Parser, Debug)]
-#[command(name = "poll_server", version, about = "RFC 862 echo server on poll(2)")]
+#[command(
+    name = "poll_server",
+    version,
+    about = "RFC 862 echo server on poll(2)"
+)]
 struct Cli {
     /// TCP port to listen on.
     port: u16,

@@ -9,7 +9,8 @@ use reactor::{Backend, Events, Interest, Poller, Token};
 
 /// Run `$body(backend)` as three tests: `poll`, `epoll_lt`, `epoll_et`.
 macro_rules! each_backend {
-    ($name:ident, $body:expr) => {
+    ($(#[$meta:meta])* $name:ident, $body:expr) => {
+        $(#[$meta])*
         mod $name {
             use super::*;
             #[test]

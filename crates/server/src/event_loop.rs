@@ -158,7 +158,13 @@ struct Io<'a, S: Service> {
 
 impl<S: Service> Io<'_, S> {
     /// Flush, read, serve. Returns how the connection should continue.
-    fn drive(&mut self, c: &mut Conn<S::Session>, read: bool, write: bool, peer_fin: bool) -> Option<CloseReason> {
+    fn drive(
+        &mut self,
+        c: &mut Conn<S::Session>,
+        read: bool,
+        write: bool,
+        peer_fin: bool,
+    ) -> Option<CloseReason> {
         if write && c.pending() > 0 {
             self.flush(c);
         }
@@ -172,7 +178,11 @@ impl<S: Service> Io<'_, S> {
             return Some(CloseReason::Overflow);
         }
         if c.pending() == 0 && (c.eof || (self.draining && c.quiet)) {
-            return Some(if c.eof { CloseReason::Done } else { CloseReason::Shutdown });
+            return Some(if c.eof {
+                CloseReason::Done
+            } else {
+                CloseReason::Shutdown
+            });
         }
         None
     }
@@ -474,7 +484,9 @@ impl<S: Service> Server<S> {
     /// Only what was queued before this pass runs, so requeued work waits for the next wait.
     fn run_ready_queue(&mut self) {
         for _ in 0..self.ready.len() {
-            let Some(token) = self.ready.pop_front() else { break };
+            let Some(token) = self.ready.pop_front() else {
+                break;
+            };
             if token == LISTENER {
                 self.accept_pass();
                 continue;
@@ -488,7 +500,9 @@ impl<S: Service> Server<S> {
 
     fn accept_pass(&mut self) {
         for _ in 0..self.cfg.accept_batch {
-            let Some(listener) = &self.listener else { return };
+            let Some(listener) = &self.listener else {
+                return;
+            };
             if !self.accepting {
                 return;
             }
@@ -516,13 +530,20 @@ impl<S: Service> Server<S> {
     fn admit(&mut self, fd: OwnedFd) {
         if self.conns.len() >= self.cfg.max_clients {
             self.stats.rejected += 1;
-            debug!("max clients ({}) reached: closing new connection", self.cfg.max_clients);
+            debug!(
+                "max clients ({}) reached: closing new connection",
+                self.cfg.max_clients
+            );
             return; // dropping `fd` closes it: the client sees EOF at once instead of hanging
         }
         // Echo replies are small and latency-bound: do not let Nagle hold them back.
         let _ = net::sockopt::set_tcp_nodelay(&fd, true);
         let edge = self.cfg.backend.is_edge_triggered();
-        let interest = if edge { Interest::BOTH } else { Interest::READABLE };
+        let interest = if edge {
+            Interest::BOTH
+        } else {
+            Interest::READABLE
+        };
         let conn = Conn {
             fd,
             session: S::Session::default(),
@@ -546,7 +567,8 @@ impl<S: Service> Server<S> {
         }
         self.stats.accepted += 1;
         if let Some(t) = self.cfg.idle_timeout {
-            self.timers.push(Reverse((self.now + t, Timer::Idle(token))));
+            self.timers
+                .push(Reverse((self.now + t, Timer::Idle(token))));
         }
     }
 
@@ -560,7 +582,8 @@ impl<S: Service> Server<S> {
             "accept: {err}; pausing accepts for {ACCEPT_PAUSE:?} or until a connection closes ({} open)",
             self.conns.len()
         );
-        self.timers.push(Reverse((self.now + ACCEPT_PAUSE, Timer::ResumeAccept)));
+        self.timers
+            .push(Reverse((self.now + ACCEPT_PAUSE, Timer::ResumeAccept)));
     }
 
     fn resume_accept(&mut self) {
@@ -568,7 +591,10 @@ impl<S: Service> Server<S> {
             return;
         }
         let Some(l) = &self.listener else { return };
-        if let Err(e) = self.poller.register(l.as_fd(), LISTENER, Interest::READABLE) {
+        if let Err(e) = self
+            .poller
+            .register(l.as_fd(), LISTENER, Interest::READABLE)
+        {
             warn!("re-registering listener: {e}");
             return;
         }
@@ -578,7 +604,9 @@ impl<S: Service> Server<S> {
     }
 
     fn close(&mut self, token: Token, reason: CloseReason) {
-        let Some(c) = self.conns.remove(token) else { return };
+        let Some(c) = self.conns.remove(token) else {
+            return;
+        };
         // Deregister before close: the kernel would drop the registration on close only if no
         // other descriptor shared the open file; be explicit so nothing stale remains.
         if let Err(e) = self.poller.deregister(c.fd.as_fd()) {

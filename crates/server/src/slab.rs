@@ -121,7 +121,11 @@ mod tests {
         let a = slab.insert("A");
         assert_eq!(slab.remove(a), Some("A"));
         let b = slab.insert("B"); // same slot, as a reused fd would be
-        assert_eq!(split(a).0, split(b).0, "slot must be reused for this test to mean anything");
+        assert_eq!(
+            split(a).0,
+            split(b).0,
+            "slot must be reused for this test to mean anything"
+        );
         assert_ne!(a, b);
         assert_eq!(slab.get_mut(a), None, "A's late event must not reach B");
         assert!(!slab.contains(a));

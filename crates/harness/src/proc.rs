@@ -1,0 +1,176 @@
+//! A server under test, run as a child process: start it on a free port, read its descriptors,
+//! memory and CPU from /proc, signal it, and make sure it never outlives the test.
+
+use std::io::{self, BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rustix::process::{kill_process, Pid, Signal};
+
+/// Close every inherited descriptor above 2, then exec the server: a test runner or shell may
+/// leak descriptors into children, and the lesson's proof counts the server's descriptors.
+const CLEAN_EXEC: &str = r#"for p in /proc/$$/fd/*; do fd=${p##*/}; if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi; done; exec "$@""#;
+
+/// A running server child process.
+pub struct ServerProcess {
+    child: Child,
+    /// Where it listens (read from its "listening on" log line).
+    pub addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl ServerProcess {
+    /// Start `program args...` with inherited descriptors closed, and wait (at most 10 s) for
+    /// its `listening on ADDR` log line. `prefix` runs before the program (e.g. `prlimit ...`).
+    pub fn spawn(program: &Path, args: &[String]) -> io::Result<ServerProcess> {
+        Self::spawn_with(&[], program, args)
+    }
+
+    /// Like [`spawn`](Self::spawn), with `prefix` words run in front of the program
+    /// (e.g. `["prlimit", "--nofile=64"]`).
+    pub fn spawn_with(
+        prefix: &[&str],
+        program: &Path,
+        args: &[String],
+    ) -> io::Result<ServerProcess> {
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c").arg(CLEAN_EXEC).arg("bash");
+        cmd.args(prefix).arg(program).args(args);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        cmd.env(
+            "RUST_LOG",
+            std::env::var("SERVER_LOG").unwrap_or_else(|_| "info".into()),
+        );
+        let mut child = cmd.spawn()?;
+        let stderr = child.stderr.take().expect("piped");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = Arc::clone(&log);
+        // Keep draining stderr for the child's whole life: a full pipe would block its loop.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    if let Some(addr) = rest.split_whitespace().next().and_then(|a| a.parse().ok())
+                    {
+                        let _ = tx.send(addr);
+                    }
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(addr) => Ok(ServerProcess { child, addr, log }),
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait()?;
+                std::thread::sleep(Duration::from_millis(50));
+                let log = log.lock().unwrap().join("\n");
+                Err(io::Error::other(format!(
+                    "server did not start ({status}); its log:\n{log}"
+                )))
+            }
+        }
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything it logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// Its open descriptors: (number, what it points to).
+    pub fn fds(&self) -> io::Result<Vec<(u32, String)>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(format!("/proc/{}/fd", self.pid()))? {
+            let entry = entry?;
+            let n = entry
+                .file_name()
+                .to_string_lossy()
+                .parse()
+                .unwrap_or(u32::MAX);
+            let target = std::fs::read_link(entry.path())
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            out.push((n, target));
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// How many descriptors it has open (`ls /proc/PID/fd | wc -l`).
+    pub fn fd_count(&self) -> io::Result<usize> {
+        Ok(std::fs::read_dir(format!("/proc/{}/fd", self.pid()))?.count())
+    }
+
+    /// Wait until its descriptor count equals `want` (connections close asynchronously).
+    /// Returns the last count seen.
+    pub fn wait_fd_count(&self, want: usize, within: Duration) -> io::Result<usize> {
+        let deadline = Instant::now() + within;
+        loop {
+            let n = self.fd_count()?;
+            if n == want || Instant::now() >= deadline {
+                return Ok(n);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Resident set size in bytes (VmRSS).
+    pub fn rss_bytes(&self) -> io::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+            .ok_or_else(|| io::Error::other("no VmRSS"))
+    }
+
+    /// CPU time used so far (user + system), in clock ticks.
+    pub fn cpu_ticks(&self) -> io::Result<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))?;
+        // Fields after the ")" that ends the command name; utime and stime are fields 14 and 15.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        Ok(num(11) + num(12))
+    }
+
+    /// Send a signal (e.g. `Signal::TERM`).
+    pub fn signal(&self, sig: Signal) -> io::Result<()> {
+        let pid = Pid::from_raw(self.pid() as i32).ok_or_else(|| io::Error::other("pid 0"))?;
+        Ok(kill_process(pid, sig)?)
+    }
+
+    /// Wait for it to exit, at most `within`; None if it is still running.
+    pub fn wait_exit(&mut self, within: Duration) -> io::Result<Option<ExitStatus>> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(Some(status));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! The one integration-test binary. Every behaviour test runs on poll, epoll-lt and epoll-et
+//! (see `each_backend!`); servers run as child processes so their descriptors can be counted.
+
+#[macro_use]
+mod util;
+
+mod cli;
+mod echo;
+mod lesson;
+mod shutdown;
