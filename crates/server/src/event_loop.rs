@@ -137,6 +137,11 @@ struct Conn<S> {
     failed: bool,
 }
 
+/// Recycled buffer sets. The boxes themselves are what is recycled (a connection holds a
+/// `Box<Buffers>`), so handing one out costs no allocation.
+#[allow(clippy::vec_box)]
+type BufferPool = Vec<Box<Buffers>>;
+
 #[derive(Default)]
 struct Buffers {
     /// Received bytes the service has not consumed yet (always empty for echo).
@@ -169,7 +174,7 @@ struct Io<'a, S: Service> {
     service: &'a mut S,
     rbuf: &'a mut [u8],
     wbuf: &'a mut Vec<u8>,
-    pool: &'a mut Vec<Box<Buffers>>,
+    pool: &'a mut BufferPool,
     now: Instant,
     draining: bool,
 }
@@ -378,7 +383,7 @@ pub struct Server<S: Service> {
     service: S,
     rbuf: Vec<u8>,
     wbuf: Vec<u8>,
-    pool: Vec<Box<Buffers>>,
+    pool: BufferPool,
     /// Work that needs no new event: edge-triggered connections and listener stopped early.
     ready: VecDeque<Token>,
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
