@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use reactor::{Backend, ShutdownSignals};
-use readyloop_server::{net, Config, Echo, FaultyEcho, Server, Service};
+use readyloop_server::{net, Config, Echo, FaultyEcho, Server, Service, Stats};
 use tracing::info;
 
 /// Descriptors kept back from `--max-clients`' default for the listener, the poller, stdio and
@@ -43,6 +43,11 @@ pub struct ServerOptions {
     /// Log the loop's counters every SECS seconds (they are always logged at exit).
     #[arg(long, value_name = "SECS")]
     pub stats_interval: Option<f64>,
+
+    /// Independent event loops, each with its own poller and its own SO_REUSEPORT listener
+    /// (the kernel spreads connections between them).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: u16,
 
     /// Test only: flip the byte at this stream offset of every connection.
     #[arg(long, value_name = "OFFSET", hide = true)]
@@ -82,24 +87,80 @@ pub fn serve(backend: Backend, port: u16, opts: &ServerOptions) -> anyhow::Resul
         Some(v) => seconds("stats-interval", v)?,
         None => None,
     };
+    let threads = usize::from(opts.threads);
+    if threads > 1 {
+        cfg.reuse_port = true;
+        // --max-clients is per process: share it out between the loops.
+        cfg.max_clients = cfg.max_clients.div_ceil(threads);
+    }
+    // Installed before any loop thread exists, so every thread inherits the blocked mask.
     let signals = ShutdownSignals::install().context("installing SIGINT/SIGTERM handlers")?;
     match (opts.fault_corrupt_at, opts.fault_drop_at) {
-        (Some(at), _) => run(cfg, FaultyEcho { at, drop: false }, &signals),
-        (None, Some(at)) => run(cfg, FaultyEcho { at, drop: true }, &signals),
-        (None, None) => run(cfg, Echo, &signals),
+        (Some(at), _) => run(cfg, threads, FaultyEcho { at, drop: false }, &signals),
+        (None, Some(at)) => run(cfg, threads, FaultyEcho { at, drop: true }, &signals),
+        (None, None) => run(cfg, threads, Echo, &signals),
     }
 }
 
-fn run<S: Service>(cfg: Config, service: S, signals: &ShutdownSignals) -> anyhow::Result<()> {
-    let (backend, addr, max) = (cfg.backend, cfg.addr, cfg.max_clients);
-    let mut server =
-        Server::bind(cfg, service).with_context(|| format!("cannot listen on {addr}"))?;
+/// Bind `threads` loops (the first picks the port if 0; the rest share it through
+/// SO_REUSEPORT), run them until a shutdown signal, and log the summed counters.
+fn run<S>(
+    mut cfg: Config,
+    threads: usize,
+    service: S,
+    signals: &ShutdownSignals,
+) -> anyhow::Result<()>
+where
+    S: Service + Clone + Send + 'static,
+    S::Session: Send,
+{
+    let (backend, requested, max) = (cfg.backend, cfg.addr, cfg.max_clients);
+    let bind = |cfg: &Config| {
+        Server::bind(cfg.clone(), service.clone())
+            .with_context(|| format!("cannot listen on {requested}"))
+    };
+    let mut servers = vec![bind(&cfg)?];
+    cfg.addr = servers[0].local_addr();
+    for _ in 1..threads {
+        servers.push(bind(&cfg)?);
+    }
+    if threads > 1 {
+        let wakers = servers
+            .iter_mut()
+            .map(Server::waker)
+            .collect::<Result<Vec<_>, _>>()?;
+        for s in &mut servers {
+            s.set_peers(wakers.clone());
+        }
+    }
     info!(
-        "echo server listening on {} (backend {backend}, max clients {max}, pid {})",
-        server.local_addr(),
+        "echo server listening on {} (backend {backend}, {threads} loop{}, max clients {max}, pid {})",
+        cfg.addr,
+        if threads == 1 { "" } else { "s" },
         std::process::id()
     );
-    let stats = server.run(signals).context("event loop failed")?;
-    info!("stopped cleanly: {stats}");
+    let mut total = Stats::default();
+    if threads == 1 {
+        total = servers[0].run(signals).context("event loop failed")?;
+    } else {
+        let handles: Vec<_> = servers
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut server)| {
+                let signals = signals.clone();
+                std::thread::Builder::new()
+                    .name(format!("loop-{i}"))
+                    .spawn(move || server.run(&signals))
+            })
+            .collect::<Result<_, _>>()
+            .context("starting loop threads")?;
+        for h in handles {
+            let stats = h
+                .join()
+                .map_err(|_| anyhow::anyhow!("an event loop panicked"))?;
+            total.merge(&stats.context("event loop failed")?);
+        }
+    }
+    info!("stopped cleanly: {total}");
     Ok(())
 }

@@ -8,3 +8,4 @@ mod cli;
 mod echo;
 mod lesson;
 mod shutdown;
+mod threads;

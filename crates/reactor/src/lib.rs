@@ -26,9 +26,13 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustix::event::{eventfd, EventfdFlags};
+use rustix::io::Errno;
 
 mod sys;
 
@@ -421,6 +425,41 @@ impl Poller {
             // A signal handler ran: report an empty wake-up so the caller can look at its flags.
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
             Err(e) => Err(e),
+        }
+    }
+}
+
+/// Wakes a [`Poller`] from another thread: an `eventfd` registered for readability.
+/// Costs one descriptor, so it is created only where something needs waking (several loops
+/// that must all hear about a signal only one of them received).
+#[derive(Clone, Debug)]
+pub struct Waker {
+    fd: Arc<OwnedFd>,
+}
+
+impl Waker {
+    /// Create the eventfd and register it with `poller` under `token`.
+    pub fn new(poller: &mut Poller, token: Token) -> io::Result<Waker> {
+        let fd = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+        poller.register(fd.as_fd(), token, Interest::READABLE)?;
+        Ok(Waker { fd: Arc::new(fd) })
+    }
+
+    /// Make the poller's next (or current) wait return an event for the waker's token.
+    pub fn wake(&self) -> io::Result<()> {
+        match rustix::io::write(&*self.fd, &1u64.to_ne_bytes()) {
+            // The counter is saturated: a wake-up is already pending, which is all we want.
+            Ok(_) | Err(Errno::AGAIN) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Consume pending wake-ups, so a level-triggered poller stops reporting them.
+    pub fn reset(&self) -> io::Result<()> {
+        let mut buf = [0u8; 8];
+        match rustix::io::read(&*self.fd, &mut buf) {
+            Ok(_) | Err(Errno::AGAIN) => Ok(()),
+            Err(e) => Err(e.into()),
         }
     }
 }

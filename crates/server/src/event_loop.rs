@@ -28,7 +28,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use reactor::{Backend, Event, Events, Interest, Poller, ShutdownSignals, Token};
+use reactor::{Backend, Event, Events, Interest, Poller, ShutdownSignals, Token, Waker};
 use rustix::io::Errno;
 use rustix::net::{self, RecvFlags, SendFlags, SocketFlags};
 use tracing::{debug, info, warn};
@@ -39,6 +39,7 @@ use crate::slab::Slab;
 use crate::stats::Stats;
 
 const LISTENER: Token = Token(usize::MAX - 1);
+const WAKER: Token = Token(usize::MAX - 2);
 /// How long accepting stays paused after the process ran out of descriptors (unless a
 /// connection closes sooner and frees one). A level-triggered listener would otherwise report
 /// the pending connection on every wait and spin the loop at 100% CPU.
@@ -390,6 +391,10 @@ pub struct Server<S: Service> {
     stats: Stats,
     now: Instant,
     drain_deadline: Option<Instant>,
+    /// Only with several loops: lets a sibling that received SIGTERM wake this one.
+    waker: Option<Waker>,
+    /// Wakers of the sibling loops, woken when this loop starts draining.
+    peers: Vec<Waker>,
 }
 
 impl<S: Service> Server<S> {
@@ -420,7 +425,23 @@ impl<S: Service> Server<S> {
             stats: Stats::default(),
             now,
             drain_deadline: None,
+            waker: None,
+            peers: Vec::new(),
         })
+    }
+
+    /// A handle that wakes this loop from another thread (created on first use; one eventfd).
+    pub fn waker(&mut self) -> io::Result<Waker> {
+        if self.waker.is_none() {
+            self.waker = Some(Waker::new(&mut self.poller, WAKER)?);
+        }
+        Ok(self.waker.clone().expect("just created"))
+    }
+
+    /// Loops to wake when this one sees the shutdown signal: a process-directed signal
+    /// interrupts only one thread's wait, and the others must start draining too.
+    pub fn set_peers(&mut self, peers: Vec<Waker>) {
+        self.peers = peers;
     }
 
     /// The bound address (with the real port when bound to port 0).
@@ -484,6 +505,12 @@ impl<S: Service> Server<S> {
     fn dispatch(&mut self, ev: &Event) {
         if ev.token() == LISTENER {
             self.accept_pass();
+            return;
+        }
+        if ev.token() == WAKER {
+            if let Some(w) = &self.waker {
+                let _ = w.reset(); // the signal flag itself is checked at the top of the loop
+            }
             return;
         }
         let hangup = ev.is_error() || ev.is_write_closed();
@@ -684,6 +711,9 @@ impl<S: Service> Server<S> {
         }
         self.accepting = false;
         self.drain_deadline = Some(self.now + self.cfg.shutdown_timeout);
+        for peer in &self.peers {
+            let _ = peer.wake();
+        }
         for token in self.conns.tokens() {
             self.drive(token, true, true, false);
         }
