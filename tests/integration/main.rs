@@ -8,4 +8,5 @@ mod cli;
 mod echo;
 mod lesson;
 mod shutdown;
+mod stats;
 mod threads;

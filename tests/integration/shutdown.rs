@@ -6,7 +6,7 @@ use rustix::process::Signal;
 
 use crate::util::*;
 
-/// Parse `bytes in=X out=Y` from the server's final stats line.
+/// Parse `bytes_in=X bytes_out=Y` from the server's final stats line.
 fn bytes_in_out(log: &str) -> (u64, u64) {
     let line = log
         .lines()
@@ -21,7 +21,7 @@ fn bytes_in_out(log: &str) -> (u64, u64) {
             .parse()
             .unwrap()
     };
-    (field("bytes in="), field(" out="))
+    (field("bytes_in="), field("bytes_out="))
 }
 
 each_backend!(

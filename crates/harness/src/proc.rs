@@ -145,6 +145,48 @@ impl ServerProcess {
         Ok(num(11) + num(12))
     }
 
+    /// Ask the server for its counters (SIGUSR1) and parse the `stats:` line it logs.
+    pub fn stats_snapshot(&self, within: Duration) -> io::Result<Counters> {
+        let seen = self
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains("stats: "))
+            .count();
+        self.signal(Signal::USR1)?;
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(line) = self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|l| l.contains("stats: "))
+                .nth(seen)
+            {
+                return Ok(Counters::parse(line));
+            }
+            if Instant::now() >= deadline {
+                return Err(io::Error::other(
+                    "server logged no stats line after SIGUSR1",
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The counters of its final `stopped cleanly: ...` line, if it logged one.
+    pub fn final_stats(&self) -> Option<Counters> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|l| l.contains("stopped cleanly"))
+            .map(|l| Counters::parse(l))
+    }
+
     /// Send a signal (e.g. `Signal::TERM`).
     pub fn signal(&self, sig: Signal) -> io::Result<()> {
         let pid = Pid::from_raw(self.pid() as i32).ok_or_else(|| io::Error::other("pid 0"))?;
@@ -172,5 +214,36 @@ impl Drop for ServerProcess {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// A server's counters, parsed from the `key=value` pairs of its stats line.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Counters(pub std::collections::BTreeMap<String, f64>);
+
+impl Counters {
+    /// Every `key=number` pair in `line`.
+    pub fn parse(line: &str) -> Counters {
+        Counters(
+            line.split_whitespace()
+                .filter_map(|w| w.split_once('='))
+                .filter_map(|(k, v)| Some((k.to_string(), v.parse::<f64>().ok()?)))
+                .collect(),
+        )
+    }
+
+    /// One counter (0 if absent).
+    pub fn get(&self, key: &str) -> f64 {
+        self.0.get(key).copied().unwrap_or(0.0)
+    }
+
+    /// `self - earlier`, counter by counter (for the work done between two snapshots).
+    pub fn since(&self, earlier: &Counters) -> Counters {
+        Counters(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.clone(), v - earlier.get(k)))
+                .collect(),
+        )
     }
 }

@@ -416,16 +416,12 @@ impl Poller {
             Selector::Poll(p) => p.wait(&mut events.list, timeout_ms, mask),
             Selector::Epoll(e) => e.wait(&mut events.list, events.capacity, timeout_ms, mask),
         };
-        match examined {
-            Ok(examined) => {
-                self.stats.examined += examined as u64;
-                self.stats.events += events.list.len() as u64;
-                Ok(events.list.len())
-            }
-            // A signal handler ran: report an empty wake-up so the caller can look at its flags.
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
-            Err(e) => Err(e),
-        }
+        // The selectors turn EINTR (a signal handler ran) into an empty wake-up, so the caller
+        // gets to look at the flags its handlers set.
+        let examined = examined?;
+        self.stats.examined += examined as u64;
+        self.stats.events += events.list.len() as u64;
+        Ok(events.list.len())
     }
 }
 

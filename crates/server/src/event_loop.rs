@@ -474,6 +474,9 @@ impl<S: Service> Server<S> {
             let timeout = self.next_timeout();
             self.poller.wait(&mut events, timeout)?;
             self.now = Instant::now();
+            if signals.take_report_request() {
+                info!("stats: {}", self.stats());
+            }
             for ev in events.iter() {
                 self.dispatch(ev);
             }

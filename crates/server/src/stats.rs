@@ -70,31 +70,37 @@ fn per(a: u64, b: u64) -> f64 {
     }
 }
 
+/// Every counter as `key=value`, space separated, so tools can parse and diff two snapshots;
+/// the two ratios at the end are for people.
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = &self.poller;
+        let fields = [
+            ("accepted", self.accepted),
+            ("closed", self.closed),
+            ("rejected", self.rejected),
+            ("overflow", self.output_overflows),
+            ("io_errors", self.io_errors),
+            ("accept_pauses", self.accept_pauses),
+            ("stale_events", self.stale_events),
+            ("bytes_in", self.bytes_in),
+            ("bytes_out", self.bytes_out),
+            ("wakeups", p.waits),
+            ("events", p.events),
+            ("examined", p.examined),
+            ("ctl", p.ctl),
+            ("accepts", self.accepts),
+            ("reads", self.reads),
+            ("writes", self.writes),
+        ];
+        for (name, value) in fields {
+            write!(f, "{name}={value} ")?;
+        }
         write!(
             f,
-            "conns accepted={} closed={} rejected={} overflow={} io_errors={} accept_pauses={} stale_events={} | \
-             bytes in={} out={} | wakeups={} events/wakeup={:.2} examined/wakeup={:.1} | \
-             syscalls wait={} ctl={} accept={} read={} write={}",
-            self.accepted,
-            self.closed,
-            self.rejected,
-            self.output_overflows,
-            self.io_errors,
-            self.accept_pauses,
-            self.stale_events,
-            self.bytes_in,
-            self.bytes_out,
-            p.waits,
+            "events_per_wakeup={:.2} examined_per_wakeup={:.1}",
             per(p.events, p.waits),
-            per(p.examined, p.waits),
-            p.waits,
-            p.ctl,
-            self.accepts,
-            self.reads,
-            self.writes,
+            per(p.examined, p.waits)
         )
     }
 }

@@ -109,7 +109,11 @@ impl EpollSelector {
             )
         };
         if n < 0 {
-            return Err(io::Error::last_os_error());
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                return Ok(0); // a signal handler ran: an empty wake-up, nothing examined
+            }
+            return Err(err);
         }
         let n = n as usize;
         for raw in &self.buf[..n] {

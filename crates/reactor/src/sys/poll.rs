@@ -124,7 +124,12 @@ impl PollSelector {
             )
         };
         if n < 0 {
-            return Err(io::Error::last_os_error());
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                // A signal handler ran; the kernel had still scanned the whole array.
+                return Ok(self.fds.len());
+            }
+            return Err(err);
         }
         let mut left = n as usize;
         for (pfd, token) in self.fds.iter().zip(&self.tokens) {

@@ -2,12 +2,13 @@
 //! inside the wait syscall (`epoll_pwait`/`ppoll` swap the mask atomically), so a signal that
 //! lands while the loop is busy is delivered the moment it next sleeps — never lost in the gap
 //! between "check the flag" and "block". A second signal exits at once (status 1).
+//! SIGUSR1 asks the loop to log its counters (a loop that did not receive it keeps quiet).
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
 
 /// A signal mask to install during the wait.
 #[derive(Clone, Copy)]
@@ -19,10 +20,12 @@ impl SigMask {
     }
 }
 
-/// SIGINT and SIGTERM turned into a flag the event loop polls.
+/// SIGINT and SIGTERM turned into a flag the event loop polls; SIGUSR1 into a "report your
+/// counters now" request.
 #[derive(Clone)]
 pub struct ShutdownSignals {
     requested: Arc<AtomicBool>,
+    report: Arc<AtomicBool>,
     wait_mask: SigMask,
 }
 
@@ -45,12 +48,15 @@ impl ShutdownSignals {
             signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&requested))?;
             signal_hook::flag::register(sig, Arc::clone(&requested))?;
         }
+        let report = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(SIGUSR1, Arc::clone(&report))?;
         let mut block = empty_set();
         let mut old = empty_set();
         // SAFETY: both sets are initialised sigset_t values owned by this frame.
         let rc = unsafe {
             libc::sigaddset(&mut block, SIGINT);
             libc::sigaddset(&mut block, SIGTERM);
+            libc::sigaddset(&mut block, SIGUSR1);
             libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old)
         };
         if rc != 0 {
@@ -61,9 +67,11 @@ impl ShutdownSignals {
         unsafe {
             libc::sigdelset(&mut wait, SIGINT);
             libc::sigdelset(&mut wait, SIGTERM);
+            libc::sigdelset(&mut wait, SIGUSR1);
         }
         Ok(ShutdownSignals {
             requested,
+            report,
             wait_mask: SigMask(wait),
         })
     }
@@ -76,6 +84,11 @@ impl ShutdownSignals {
     /// Ask for shutdown from code (tests, other loops).
     pub fn request(&self) {
         self.requested.store(true, Ordering::SeqCst);
+    }
+
+    /// Has SIGUSR1 arrived since the last call? (Clears the request.)
+    pub fn take_report_request(&self) -> bool {
+        self.report.swap(false, Ordering::SeqCst)
     }
 
     pub(crate) fn wait_mask(&self) -> SigMask {
