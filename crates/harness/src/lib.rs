@@ -6,3 +6,4 @@
 pub mod client;
 pub mod gen;
 pub mod proc;
+pub mod sweep;
