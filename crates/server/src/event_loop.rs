@@ -47,6 +47,8 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Buffer sets kept for reuse; the rest are freed, so idle connections cost no buffer.
 const POOL_KEEP: usize = 64;
 const POOL_MAX_CAPACITY: usize = 1 << 20;
+/// Connection slots reserved up front (address space only, until used).
+const MAX_RESERVED_SLOTS: usize = 1 << 20;
 
 /// Everything a loop needs to know.
 #[derive(Clone, Debug)]
@@ -411,6 +413,7 @@ impl<S: Service> Server<S> {
         }
         Ok(Server {
             rbuf: vec![0; cfg.read_chunk.max(1)],
+            conns: Slab::with_capacity(cfg.max_clients.min(MAX_RESERVED_SLOTS)),
             wbuf: Vec::new(),
             pool: Vec::new(),
             cfg,
@@ -418,7 +421,6 @@ impl<S: Service> Server<S> {
             listener: Some(listener),
             addr,
             accepting: true,
-            conns: Slab::default(),
             service,
             ready: VecDeque::new(),
             timers,
