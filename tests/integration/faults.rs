@@ -52,7 +52,7 @@ fn stop(mut server: ServerProcess) -> String {
         .unwrap()
         .unwrap_or_else(|| panic!("no exit within 10 s after SIGTERM:\n{}", server.log()));
     assert!(status.success(), "{status}; log:\n{}", server.log());
-    server.log()
+    log_with(&server, "stopped cleanly", Duration::from_secs(5))
 }
 
 /// A blocking client socket with its buffers sized *before* connect (so the window scale is
@@ -703,11 +703,8 @@ each_backend!(
             "gave up early: {took:?}\n{}",
             server.log()
         );
-        assert!(
-            server.log().contains("closing 1 connections"),
-            "{}",
-            server.log()
-        );
+        let log = log_with(&server, "stopped cleanly", Duration::from_secs(5));
+        assert!(log.contains("closing 1 connections"), "{log}");
         s.set_nonblocking(false).unwrap();
         // Drain what it did echo; the end must be a close, not a hang.
         s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
