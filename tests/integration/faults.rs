@@ -145,6 +145,10 @@ each_backend!(
     /// reset before the server even accepted them. Every fourth conversation is a normal, fully
     /// verified echo: descriptor numbers and slab slots are being reused all the while, so a
     /// stale event or timer delivered to the new owner of a slot would show up as a mismatch.
+    /// This cannot force a stale event: epoll and poll report a descriptor at most once per
+    /// wait, and the loop closes a connection only while handling that connection's own event,
+    /// ready-queue entry or timer, so a dead token can only come from the ready queue or a
+    /// timer. The generation check itself is pinned where it lives, in `slab.rs`'s unit test.
     two_thousand_send_then_reset_leave_fd_count_at_baseline,
     |b: Backend| {
         let server = serve(b, &[]);
