@@ -20,23 +20,28 @@ pub struct ServerOptions {
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
 
-    /// Accept and immediately close connections beyond this many [default: fd limit - 32].
+    /// Accept and immediately close (and count as rejected) connections beyond this many
+    /// [default: fd limit - 32].
     #[arg(long, value_name = "N")]
     pub max_clients: Option<usize>,
 
-    /// Close a connection that has sent nothing for this many seconds (0 = never).
+    /// Close a connection that has sent nothing for this many seconds (0 = never). Only bytes
+    /// received reset the deadline.
     #[arg(long, value_name = "SECS", default_value_t = 0.0)]
     pub idle_timeout: f64,
 
-    /// Stop reading from a client while this many bytes of output are pending for it.
+    /// Stop reading from a client while this many bytes of output are pending for it
+    /// (backpressure).
     #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024)]
     pub high_water: usize,
 
-    /// Close a client whose pending output exceeds this many bytes.
+    /// Close (and count) a client whose pending output exceeds this many bytes. A hard cap: set
+    /// below --high-water, a client that does not read is closed instead of paused.
     #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_output: usize,
 
-    /// On SIGINT/SIGTERM, flush owed output for at most this many seconds, then exit.
+    /// On SIGINT/SIGTERM, flush owed output for at most this many seconds, then close what is
+    /// left and exit 0. A second signal exits at once with status 1.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     pub shutdown_timeout: f64,
 
@@ -81,7 +86,9 @@ pub fn serve(backend: Backend, port: u16, opts: &ServerOptions) -> anyhow::Resul
     });
     cfg.idle_timeout = seconds("idle-timeout", opts.idle_timeout)?;
     cfg.high_water = opts.high_water.max(1);
-    cfg.max_output = opts.max_output.max(cfg.high_water);
+    // A hard cap as given: raising it to --high-water would silently let a non-reading client
+    // hold up to --high-water bytes when the operator asked for less.
+    cfg.max_output = opts.max_output.max(1);
     cfg.shutdown_timeout = seconds("shutdown-timeout", opts.shutdown_timeout)?.unwrap_or_default();
     cfg.stats_interval = match opts.stats_interval {
         Some(v) => seconds("stats-interval", v)?,

@@ -6,6 +6,7 @@ mod util;
 
 mod cli;
 mod echo;
+mod faults;
 mod lesson;
 mod shutdown;
 mod stats;

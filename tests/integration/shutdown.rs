@@ -71,7 +71,8 @@ each_backend!(
                 server.log()
             );
         }
-        let (bytes_in, bytes_out) = bytes_in_out(&server.log());
+        let log = log_with(&server, "stopped cleanly", Duration::from_secs(5));
+        let (bytes_in, bytes_out) = bytes_in_out(&log);
         assert_eq!(bytes_in, bytes_out, "every byte read was echoed");
         assert_eq!(bytes_in, 20 * 512 * 1024);
     }
@@ -85,7 +86,8 @@ each_backend!(sigint_with_no_clients_exits_zero_promptly, |b| {
         .unwrap()
         .expect("exits within 5 s");
     assert!(status.success(), "{status}");
-    assert!(server.log().contains("stopped cleanly"), "{}", server.log());
+    let log = log_with(&server, "stopped cleanly", Duration::from_secs(5));
+    assert!(log.contains("stopped cleanly"), "{log}");
 });
 
 each_backend!(after_sigterm_new_connections_are_refused, |b| {

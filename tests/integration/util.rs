@@ -90,3 +90,16 @@ pub fn require_nc() {
         "these tests run the lesson's nc commands: apt-get install netcat-openbsd"
     );
 }
+
+/// The server's log once it contains `needle` (at most `within`). The harness collects stderr
+/// on a thread, so right after `wait_exit` the last lines (the final stats) may not be in yet.
+pub fn log_with(server: &ServerProcess, needle: &str, within: std::time::Duration) -> String {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let log = server.log();
+        if log.contains(needle) || std::time::Instant::now() >= deadline {
+            return log;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

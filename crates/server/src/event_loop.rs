@@ -240,7 +240,8 @@ impl<S: Service> Io<'_, S> {
                         return;
                     }
                     // A short read drained the stream socket; any later arrival fires a new edge.
-                    // Not so if the event already carried the FIN: then read on to the 0.
+                    // Not so if the FIN may already be queued (the event carried it, or this is a
+                    // requeued pass whose edge is gone): then read on to the 0.
                     if n < self.rbuf.len() && !peer_fin {
                         c.unread = false;
                         c.quiet = true;
@@ -573,7 +574,10 @@ impl<S: Service> Server<S> {
             }
             if let Some(c) = self.conns.get_mut(token) {
                 c.queued = false;
-                self.drive(token, true, true, false);
+                // `peer_fin = true`: the pass that stopped early may have consumed the FIN's
+                // edge; a short read here does not prove the FIN is not queued behind the data,
+                // so read on to the 0 or EAGAIN (one extra recv per requeue, never per event).
+                self.drive(token, true, true, true);
             }
         }
     }
