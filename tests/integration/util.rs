@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use reactor::Backend;
 pub use readyloop_harness::client::{self, Conversation, End, RunOptions, Verdict};
 pub use readyloop_harness::gen;
-pub use readyloop_harness::proc::ServerProcess;
+pub use readyloop_harness::proc::{Counters, ServerProcess};
 
 /// Run `$body(backend)` once per backend, as tests named `poll`, `epoll_lt`, `epoll_et`.
 macro_rules! each_backend {
@@ -89,17 +89,4 @@ pub fn require_nc() {
         ok,
         "these tests run the lesson's nc commands: apt-get install netcat-openbsd"
     );
-}
-
-/// The server's log once it contains `needle` (at most `within`). The harness collects stderr
-/// on a thread, so right after `wait_exit` the last lines (the final stats) may not be in yet.
-pub fn log_with(server: &ServerProcess, needle: &str, within: std::time::Duration) -> String {
-    let deadline = std::time::Instant::now() + within;
-    loop {
-        let log = server.log();
-        if log.contains(needle) || std::time::Instant::now() >= deadline {
-            return log;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
 }

@@ -17,6 +17,9 @@ const CLEAN_EXEC: &str = r#"for p in /proc/$$/fd/*; do fd=${p##*/}; if [ "$fd" -
 /// A running server child process.
 pub struct ServerProcess {
     child: Child,
+    /// Drains the child's stderr into `log`; joined once the child exits, so the log is
+    /// complete (final stats line included) when `wait_exit` returns.
+    reader: Option<std::thread::JoinHandle<()>>,
     /// Where it listens (read from its "listening on" log line).
     pub addr: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
@@ -52,7 +55,7 @@ impl ServerProcess {
         let (tx, rx) = std::sync::mpsc::channel();
         let sink = Arc::clone(&log);
         // Keep draining stderr for the child's whole life: a full pipe would block its loop.
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("listening on ").nth(1) {
                     if let Some(addr) = rest.split_whitespace().next().and_then(|a| a.parse().ok())
@@ -64,7 +67,12 @@ impl ServerProcess {
             }
         });
         match rx.recv_timeout(Duration::from_secs(10)) {
-            Ok(addr) => Ok(ServerProcess { child, addr, log }),
+            Ok(addr) => Ok(ServerProcess {
+                child,
+                reader: Some(reader),
+                addr,
+                log,
+            }),
             Err(_) => {
                 let _ = child.kill();
                 let status = child.wait()?;
@@ -198,6 +206,10 @@ impl ServerProcess {
         let deadline = Instant::now() + within;
         loop {
             if let Some(status) = self.child.try_wait()? {
+                // The pipe closes with the child, so this returns once the last line is in.
+                if let Some(reader) = self.reader.take() {
+                    let _ = reader.join();
+                }
                 return Ok(Some(status));
             }
             if Instant::now() >= deadline {
