@@ -600,8 +600,24 @@ impl<S: Service> Server<S> {
                     self.pause_accept(e);
                     return;
                 }
+                // accept(2): pending network errors on the new socket are reported by accept
+                // itself and are to be treated like EAGAIN by retrying.
+                Err(
+                    Errno::PROTO
+                    | Errno::NOPROTOOPT
+                    | Errno::NETDOWN
+                    | Errno::NONET
+                    | Errno::NETUNREACH
+                    | Errno::HOSTDOWN
+                    | Errno::HOSTUNREACH
+                    | Errno::OPNOTSUPP
+                    | Errno::PERM,
+                ) => continue,
+                // Anything else is unexpected. Pausing (rather than returning) keeps an
+                // edge-triggered listener from being stranded and a level-triggered one from
+                // spinning on the same error.
                 Err(e) => {
-                    warn!("accept: {e}");
+                    self.pause_accept(e);
                     return;
                 }
             }
