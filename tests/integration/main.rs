@@ -6,5 +6,6 @@ mod util;
 
 mod cli;
 mod echo;
+mod harness;
 mod lesson;
 mod shutdown;

@@ -250,7 +250,10 @@ fn run_scenario(
     let summary = client::summarize(&outcomes);
     let (mut fds_after, mut rss_after) = (None, None);
     if let Some(server) = server {
-        match (fds_before, server.wait_fd_count(fds_before.unwrap_or(0), FD_SETTLE)) {
+        match (
+            fds_before,
+            server.wait_fd_count(fds_before.unwrap_or(0), FD_SETTLE),
+        ) {
             (Some(before), Ok(after)) => {
                 if after != before {
                     problems.push(format!(

@@ -134,7 +134,10 @@ impl LoadReport {
         ]);
         let mut out = t.render();
         if let Some(e) = &self.first_error {
-            out.push_str(&format!("FAIL: {} connection(s) failed; first: {e}\n", self.errors));
+            out.push_str(&format!(
+                "FAIL: {} connection(s) failed; first: {e}\n",
+                self.errors
+            ));
         }
         out
     }
@@ -248,7 +251,15 @@ pub fn run(config: &LoadConfig) -> io::Result<LoadReport> {
     let start = Instant::now();
     let deadline = start + config.duration;
     for i in 0..conns.len() {
-        pump(&mut poller, &mut conns, i, &pattern, pipeline, false, &mut errors);
+        pump(
+            &mut poller,
+            &mut conns,
+            i,
+            &pattern,
+            pipeline,
+            false,
+            &mut errors,
+        );
     }
     let mut next_tick = start + Duration::from_secs(1);
     let mut last_tick = (start, 0u64);
@@ -269,8 +280,16 @@ pub fn run(config: &LoadConfig) -> io::Result<LoadReport> {
         for ev in events.iter() {
             let i = ev.token().0;
             on_event(
-                &mut poller, &mut conns, i, ev.is_readable() || ev.is_read_closed() || ev.is_error(), &pattern,
-                pipeline, false, &mut rbuf, &mut tally, &mut errors,
+                &mut poller,
+                &mut conns,
+                i,
+                ev.is_readable() || ev.is_read_closed() || ev.is_error(),
+                &pattern,
+                pipeline,
+                false,
+                &mut rbuf,
+                &mut tally,
+                &mut errors,
             );
         }
     }
@@ -278,7 +297,13 @@ pub fn run(config: &LoadConfig) -> io::Result<LoadReport> {
     tally.counting = false;
     bar.finish_and_clear();
     drain(
-        &mut poller, &mut events, &mut conns, &pattern, pipeline, &mut rbuf, &mut tally,
+        &mut poller,
+        &mut events,
+        &mut conns,
+        &pattern,
+        pipeline,
+        &mut rbuf,
+        &mut tally,
         &mut errors,
     )?;
     // Every echo is in, so closing sends a plain FIN, not a reset for unread data.
@@ -573,8 +598,16 @@ fn drain(
         poller.wait(events, Some(deadline - now))?;
         for ev in events.iter() {
             on_event(
-                poller, conns, ev.token().0, ev.is_readable() || ev.is_read_closed() || ev.is_error(), pattern,
-                pipeline, true, rbuf, tally, errors,
+                poller,
+                conns,
+                ev.token().0,
+                ev.is_readable() || ev.is_read_closed() || ev.is_error(),
+                pattern,
+                pipeline,
+                true,
+                rbuf,
+                tally,
+                errors,
             );
         }
     }

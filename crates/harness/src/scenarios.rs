@@ -294,7 +294,10 @@ mod tests {
             }
         }
         let other = build(Profile::Quick, 43);
-        assert_ne!(a[0].conversations[0].payload, other[0].conversations[0].payload);
+        assert_ne!(
+            a[0].conversations[0].payload,
+            other[0].conversations[0].payload
+        );
     }
 
     #[test]
