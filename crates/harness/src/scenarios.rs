@@ -117,7 +117,7 @@ fn many_connections(rng: &mut StdRng, p: Profile) -> Scenario {
     Scenario {
         name: "many-connections",
         conversations,
-        options: options(n, p.pick(30, 120)),
+        options: options(n, p.pick(30, 60)),
     }
 }
 
@@ -134,7 +134,7 @@ fn sizes(rng: &mut StdRng, p: Profile) -> Scenario {
     Scenario {
         name: "sizes",
         conversations,
-        options: options(p.pick(16, 64), p.pick(30, 120)),
+        options: options(p.pick(16, 64), p.pick(30, 60)),
     }
 }
 
@@ -151,7 +151,7 @@ fn split_sends(rng: &mut StdRng, p: Profile) -> Scenario {
     Scenario {
         name: "split-sends",
         conversations,
-        options: options(p.pick(100, 250), p.pick(30, 120)),
+        options: options(p.pick(100, 250), p.pick(30, 60)),
     }
 }
 
@@ -177,7 +177,7 @@ fn pipelining(rng: &mut StdRng, p: Profile) -> Scenario {
     Scenario {
         name: "pipelining",
         conversations,
-        options: options(n, p.pick(30, 120)),
+        options: options(n, p.pick(30, 60)),
     }
 }
 
@@ -200,7 +200,7 @@ fn half_close(rng: &mut StdRng, p: Profile) -> Scenario {
     Scenario {
         name: "half-close",
         conversations,
-        options: options(n, p.pick(30, 120)),
+        options: options(n, p.pick(30, 60)),
     }
 }
 
@@ -222,7 +222,7 @@ fn resets(rng: &mut StdRng, p: Profile) -> Scenario {
     Scenario {
         name: "resets",
         conversations,
-        options: options(n, p.pick(30, 120)),
+        options: options(n, p.pick(30, 60)),
     }
 }
 
@@ -249,7 +249,7 @@ fn slow_reader(rng: &mut StdRng, p: Profile) -> Scenario {
     Scenario {
         name: "slow-reader",
         conversations,
-        options: options(n, p.pick(30, 120)),
+        options: options(n, p.pick(30, 60)),
     }
 }
 
@@ -270,7 +270,7 @@ fn churn(rng: &mut StdRng, p: Profile) -> Scenario {
     Scenario {
         name: "churn",
         conversations,
-        options: options(p.pick(4, 8), p.pick(30, 120)),
+        options: options(p.pick(4, 8), p.pick(30, 60)),
     }
 }
 
