@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod serve;
+pub mod tools;
 
 /// Log to stderr; `RUST_LOG` overrides the default level (info).
 pub fn init_logging() {

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use reactor::Backend;
 use readyloop::serve::{serve, ServerOptions};
+use readyloop::tools::{hammer, load, HammerArgs, LoadArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -19,6 +20,10 @@ struct Cli {
 enum Command {
     /// Run the echo server (the default when no command is given).
     Serve(ServeArgs),
+    /// Regression harness: seeded scenarios against every backend (or one --addr), every byte checked.
+    Hammer(HammerArgs),
+    /// Load generator: ping-pong over many connections, throughput and latency percentiles.
+    Load(LoadArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -46,6 +51,8 @@ fn main() {
     });
     let result = match command {
         Command::Serve(a) => serve(a.backend, a.port, &a.opts),
+        Command::Hammer(a) => hammer(&a),
+        Command::Load(a) => load(&a),
     };
     readyloop::exit_on_error("readyloop", result);
 }

@@ -7,6 +7,7 @@ mod util;
 mod cli;
 mod echo;
 mod faults;
+mod harness;
 mod lesson;
 mod shutdown;
 mod stats;
