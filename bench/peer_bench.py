@@ -97,7 +97,7 @@ class Running:
                 break
             if self.proc.poll() is not None:
                 self.error = "exited with %s before listening: %s" % (
-                    self.proc.returncode, text.strip()[-400:])
+                    self.proc.returncode, " ".join(text.split())[-300:])
                 break
             if time.monotonic() > deadline:
                 self.error = "no 'listening on' line within %.0fs" % ready_timeout
@@ -106,7 +106,8 @@ class Running:
             time.sleep(0.02)
 
     def text(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
@@ -271,23 +272,30 @@ def write_summary(path, results, servers, a, meta):
     for client in meta["clients_used"]:
         L.append("## Client: %s\n" % {"teb": "tcp-echo-benchmark", "load": "readyloop load"}[client])
         hdr = ["clients", "size"] + ran
-        for r_ in rl:
-            for p_ in peers:
-                hdr.append("%s / %s" % (r_.replace("readyloop-", "rl-"), p_))
+        L.append("Median messages/s:\n")
         L.append("| " + " | ".join(hdr) + " |")
         L.append("|" + "---|" * len(hdr))
+        meds = {}
         for c in csv_ints(a.clients):
             for sz in csv_ints(a.sizes):
-                med = {}
                 for n in ran:
                     xs = [r["msgs_per_s"] for r in results if r["server"] == n and r["client"] == client
                           and r["clients"] == c and r["size"] == sz and "msgs_per_s" in r]
-                    med[n] = median(xs)
-                row = [str(c), str(sz)] + [fmt_rate(med[n]) for n in ran]
-                for r_ in rl:
-                    for p_ in peers:
-                        row.append(fmt_ratio(med[r_], med[p_]))
+                    meds[c, sz, n] = median(xs)
+                row = [str(c), str(sz)] + [fmt_rate(meds[c, sz, n]) for n in ran]
                 L.append("| " + " | ".join(row) + " |")
+        if rl and peers:
+            L.append("")
+            L.append("Ratios of medians, readyloop variant / peer (> 1: readyloop faster):\n")
+            hdr = ["clients", "size", "readyloop"] + ["/ " + p_ for p_ in peers]
+            L.append("| " + " | ".join(hdr) + " |")
+            L.append("|" + "---|" * len(hdr))
+            for c in csv_ints(a.clients):
+                for sz in csv_ints(a.sizes):
+                    for r_ in rl:
+                        row = [str(c), str(sz), r_] + [fmt_ratio(meds[c, sz, r_], meds[c, sz, p_])
+                                                      for p_ in peers]
+                        L.append("| " + " | ".join(row) + " |")
         L.append("")
         L.append("Every run (msgs/s, in run order per cell):\n")
         for c in csv_ints(a.clients):
