@@ -176,11 +176,16 @@ def run_teb(teb, port, clients, size, duration):
     return rec
 
 
-def run_load(load_argv, port, clients, size, duration, tmpdir):
+DEFAULT_LOAD_ARGS = ("load --addr {addr} --connections {c} --active {c} --size {s} --duration {d}"
+                     " --json {json}")
+
+
+def run_load(load_argv, template, port, clients, size, duration, tmpdir):
     jpath = os.path.join(tmpdir, "load-%d.json" % port)
-    cmd = load_argv + ["load", "--addr", "127.0.0.1:%d" % port, "--connections", str(clients),
-                       "--active", str(clients), "--size", str(size), "--duration", str(duration),
-                       "--json", jpath]
+    subst = {"addr": "127.0.0.1:%d" % port, "c": str(clients), "s": str(size), "d": str(duration),
+             "json": jpath}
+    cmd = load_argv + [re.sub(r"\{(\w+)\}", lambda m: subst.get(m.group(1), m.group(0)), x)
+                       for x in shlex.split(template)]
     t0 = time.monotonic()
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=duration + 60)
     wall = time.monotonic() - t0
@@ -372,6 +377,8 @@ def main():
     ap.add_argument("--load", help="binary providing `load` (default: --readyloop)")
     ap.add_argument("--client", choices=["teb", "load", "both"], default="teb",
                     help="client tool(s); 'load' is skipped with a note if `readyloop load` is missing")
+    ap.add_argument("--load-args", default=DEFAULT_LOAD_ARGS,
+                    help="argument template for the load client ({addr} {c} {s} {d} {json}); default: %(default)s")
     ap.add_argument("--backends", default="epoll-lt,epoll-et,poll", help="readyloop backends (csv)")
     ap.add_argument("--readyloop-threads", default="1,2", help="readyloop loop counts (csv)")
     ap.add_argument("--threads-args", default="--threads {n}",
@@ -452,7 +459,7 @@ def main():
                             if client == "teb":
                                 rec.update(run_teb(a.teb, srv.port, c, sz, a.duration))
                             else:
-                                rec.update(run_load(load_argv, srv.port, c, sz, a.duration, tmpdir))
+                                rec.update(run_load(load_argv, a.load_args, srv.port, c, sz, a.duration, tmpdir))
                             rec["server_rc"] = srv.stop()
                             if s.is_readyloop:
                                 rec["server_stats"] = parse_server_stats(srv.text())
