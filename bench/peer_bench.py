@@ -123,8 +123,19 @@ class Running:
                 pass
         return self.proc.pid
 
+    def cpu_seconds(self):
+        """user + system CPU the server (all its threads) has used so far, from /proc/PID/stat."""
+        try:
+            with open("/proc/%d/stat" % self.target_pid()) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            # fields[0] is state (field 3); utime and stime are fields 14 and 15.
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None
+
     def stop(self, grace=10.0):
         """SIGINT, wait (readyloop flushes and logs its counters), SIGKILL if it lingers."""
+        self.cpu_at_stop = self.cpu_seconds() if self.proc.poll() is None else None
         if self.proc.poll() is None:
             try:
                 os.kill(self.target_pid(), signal.SIGINT)
@@ -302,6 +313,34 @@ def write_summary(path, results, servers, a, meta):
                                                       for p_ in peers]
                         L.append("| " + " | ".join(row) + " |")
         L.append("")
+        L.append("Server CPU per message, median µs (user + system of all the server's threads over"
+                 " the run, from /proc/PID/stat just before SIGINT, divided by messages echoed;"
+                 " less sensitive to other load than msgs/s):\n")
+        hdr = ["clients", "size"] + ran
+        L.append("| " + " | ".join(hdr) + " |")
+        L.append("|" + "---|" * len(hdr))
+        cmeds = {}
+        for c in csv_ints(a.clients):
+            for sz in csv_ints(a.sizes):
+                for n in ran:
+                    xs = [r["server_cpu_us_per_msg"] for r in results if r["server"] == n
+                          and r["client"] == client and r["clients"] == c and r["size"] == sz
+                          and "server_cpu_us_per_msg" in r]
+                    cmeds[c, sz, n] = median(xs)
+                L.append("| " + " | ".join([str(c), str(sz)] + [
+                    "—" if cmeds[c, sz, n] is None else "%.2f" % cmeds[c, sz, n] for n in ran]) + " |")
+        if rl and peers:
+            L.append("")
+            L.append("CPU per message ratios, readyloop variant / peer (< 1: readyloop cheaper):\n")
+            hdr = ["clients", "size", "readyloop"] + ["/ " + p_ for p_ in peers]
+            L.append("| " + " | ".join(hdr) + " |")
+            L.append("|" + "---|" * len(hdr))
+            for c in csv_ints(a.clients):
+                for sz in csv_ints(a.sizes):
+                    for r_ in rl:
+                        L.append("| " + " | ".join([str(c), str(sz), r_] + [
+                            fmt_ratio(cmeds[c, sz, r_], cmeds[c, sz, p_]) for p_ in peers]) + " |")
+        L.append("")
         L.append("Every run (msgs/s, in run order per cell):\n")
         for c in csv_ints(a.clients):
             for sz in csv_ints(a.sizes):
@@ -461,6 +500,11 @@ def main():
                             else:
                                 rec.update(run_load(load_argv, a.load_args, srv.port, c, sz, a.duration, tmpdir))
                             rec["server_rc"] = srv.stop()
+                            cpu = srv.cpu_at_stop
+                            if cpu is not None:
+                                rec["server_cpu_s"] = cpu
+                                if rec.get("msgs_per_s"):
+                                    rec["server_cpu_us_per_msg"] = cpu * 1e6 / (rec["msgs_per_s"] * a.duration)
                             if s.is_readyloop:
                                 rec["server_stats"] = parse_server_stats(srv.text())
                         results.append(rec)
