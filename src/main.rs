@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use reactor::Backend;
 use readyloop::serve::{serve, ServerOptions};
-use readyloop::tools::{hammer, load, HammerArgs, LoadArgs};
+use readyloop::tools::{hammer, load, sweep, HammerArgs, LoadArgs, SweepArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -24,6 +24,8 @@ enum Command {
     Hammer(HammerArgs),
     /// Load generator: ping-pong over many connections, throughput and latency percentiles.
     Load(LoadArgs),
+    /// Scaling sweep: throughput and descriptors examined per wake-up as idle connections grow.
+    Sweep(SweepArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -53,6 +55,7 @@ fn main() {
         Command::Serve(a) => serve(a.backend, a.port, &a.opts),
         Command::Hammer(a) => hammer(&a),
         Command::Load(a) => load(&a),
+        Command::Sweep(a) => sweep(&a),
     };
     readyloop::exit_on_error("readyloop", result);
 }

@@ -11,4 +11,5 @@ mod harness;
 mod lesson;
 mod shutdown;
 mod stats;
+mod sweep;
 mod threads;
