@@ -253,6 +253,8 @@ fn plot(
                 .configure_mesh()
                 .x_desc("idle connections")
                 .y_desc(y_label)
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .y_label_formatter(&|y| format!("{y:.0}"))
                 .draw()
                 .map_err(|e| err(e.to_string()))?;
             for (i, b) in backends.iter().enumerate() {
@@ -281,7 +283,8 @@ fn plot(
                 .configure_series_labels()
                 .border_style(BLACK)
                 .background_style(WHITE.mix(0.8))
-                .position(SeriesLabelPosition::UpperRight)
+                // Clear of poll's last point, top right in both plots.
+                .position(SeriesLabelPosition::MiddleRight)
                 .draw()
                 .map_err(|e| err(e.to_string()))?;
         }};
