@@ -171,3 +171,26 @@ where
     info!("stopped cleanly: {total}");
     Ok(())
 }
+
+/// The lesson's binaries: `NAME PORT [options]`, differing only in backend.
+#[derive(clap::Parser, Debug)]
+struct LessonCli {
+    /// TCP port to listen on.
+    port: u16,
+
+    #[command(flatten)]
+    opts: ServerOptions,
+}
+
+/// `main` of `epoll_server` and `poll_server`.
+pub fn lesson_main(name: &'static str, about: &'static str, backend: Backend) {
+    use clap::{CommandFactory, FromArgMatches};
+    crate::init_logging();
+    let matches = LessonCli::command()
+        .name(name)
+        .bin_name(name)
+        .about(about)
+        .get_matches();
+    let cli = LessonCli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    crate::exit_on_error(name, serve(backend, cli.port, &cli.opts));
+}

@@ -309,7 +309,9 @@ pub fn run(addr: SocketAddr, convs: &[Conversation], opts: RunOptions) -> io::Re
         .collect())
 }
 
-fn connect(addr: SocketAddr, rcvbuf: Option<usize>) -> io::Result<OwnedFd> {
+/// A non-blocking, close-on-exec TCP socket with `TCP_NODELAY`, connecting to `addr`
+/// (the connect completes when the socket turns writable; check `SO_ERROR` then).
+pub(crate) fn connect(addr: SocketAddr, rcvbuf: Option<usize>) -> io::Result<OwnedFd> {
     let family = if addr.is_ipv4() {
         AddressFamily::INET
     } else {

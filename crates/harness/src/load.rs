@@ -20,7 +20,7 @@ use hdrhistogram::Histogram;
 use rand::RngCore;
 use reactor::{Backend, Events, Interest, Poller, Token};
 use rustix::io::Errno;
-use rustix::net::{self, sockopt, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
+use rustix::net::{self, sockopt, RecvFlags, SendFlags};
 use serde::Serialize;
 
 use crate::gen;
@@ -215,7 +215,7 @@ pub fn run(config: &LoadConfig) -> io::Result<LoadReport> {
 
     let mut conns: Vec<Option<Conn>> = Vec::with_capacity(config.connections);
     for i in 0..config.connections {
-        match connect(config.addr) {
+        match crate::client::connect(config.addr, None) {
             Ok(fd) => {
                 poller.register(fd.as_fd(), Token(i), Interest::WRITABLE)?;
                 conns.push(Some(Conn {
@@ -351,25 +351,6 @@ impl Errors {
     fn add(&mut self, what: String) {
         self.count += 1;
         self.first.get_or_insert(what);
-    }
-}
-
-fn connect(addr: SocketAddr) -> io::Result<OwnedFd> {
-    let family = if addr.is_ipv4() {
-        AddressFamily::INET
-    } else {
-        AddressFamily::INET6
-    };
-    let fd = net::socket_with(
-        family,
-        SocketType::STREAM,
-        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-        None,
-    )?;
-    sockopt::set_tcp_nodelay(&fd, true)?;
-    match net::connect(&fd, &addr) {
-        Ok(()) | Err(Errno::INPROGRESS) => Ok(fd),
-        Err(e) => Err(e.into()),
     }
 }
 
