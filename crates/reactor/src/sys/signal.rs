@@ -88,7 +88,8 @@ impl ShutdownSignals {
 
     /// Has SIGUSR1 arrived since the last call? (Clears the request.)
     pub fn take_report_request(&self) -> bool {
-        self.report.swap(false, Ordering::SeqCst)
+        // Checked on every wake-up: a plain load keeps the locked swap for the rare yes.
+        self.report.load(Ordering::Relaxed) && self.report.swap(false, Ordering::SeqCst)
     }
 
     pub(crate) fn wait_mask(&self) -> SigMask {
