@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import re
+import resource
 import select
 import shlex
 import shutil
@@ -133,9 +134,20 @@ class Running:
         except (OSError, ValueError, IndexError):
             return None
 
+    def cpu_split(self):
+        """(user, system) CPU seconds of the server so far, from /proc/PID/stat."""
+        try:
+            with open("/proc/%d/stat" % self.target_pid()) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            tck = os.sysconf("SC_CLK_TCK")
+            return int(fields[11]) / tck, int(fields[12]) / tck
+        except (OSError, ValueError, IndexError):
+            return None
+
     def stop(self, grace=10.0):
         """SIGINT, wait (readyloop flushes and logs its counters), SIGKILL if it lingers."""
         self.cpu_at_stop = self.cpu_seconds() if self.proc.poll() is None else None
+        self.cpu_split_at_stop = self.cpu_split() if self.proc.poll() is None else None
         if self.proc.poll() is None:
             try:
                 os.kill(self.target_pid(), signal.SIGINT)
@@ -168,15 +180,26 @@ def parse_server_stats(text):
     return d
 
 
+def run_client(cmd, timeout):
+    """subprocess.run plus the client's own user/system CPU (RUSAGE_CHILDREN delta: the server
+    is still running, i.e. not yet reaped, so only the client is counted)."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return p, {"client_cpu_user_s": round(r1.ru_utime - r0.ru_utime, 3),
+               "client_cpu_sys_s": round(r1.ru_stime - r0.ru_stime, 3)}
+
+
 def run_teb(teb, port, clients, size, duration):
     cmd = [teb, "-a", "127.0.0.1:%d" % port, "-c", str(clients), "-l", str(size), "-t", str(duration)]
     t0 = time.monotonic()
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=duration + 60)
+    p, ccpu = run_client(cmd, duration + 60)
     wall = time.monotonic() - t0
     out = p.stdout.decode("utf-8", "replace")
     err = p.stderr.decode("utf-8", "replace")
     rec = {"client": "teb", "client_cmd": cmd, "client_rc": p.returncode, "client_stdout": out,
            "client_stderr": err[-2000:], "wall_s": round(wall, 3)}
+    rec.update(ccpu)
     m = TEB_TOTAL_RE.search(out)
     if p.returncode == 0 and m:
         rec["requests"], rec["responses"] = int(m.group(1)), int(m.group(2))
@@ -198,11 +221,12 @@ def run_load(load_argv, template, port, clients, size, duration, tmpdir):
     cmd = load_argv + [re.sub(r"\{(\w+)\}", lambda m: subst.get(m.group(1), m.group(0)), x)
                        for x in shlex.split(template)]
     t0 = time.monotonic()
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=duration + 60)
+    p, ccpu = run_client(cmd, duration + 60)
     wall = time.monotonic() - t0
     rec = {"client": "load", "client_cmd": cmd, "client_rc": p.returncode,
            "client_stdout": p.stdout.decode("utf-8", "replace")[-4000:],
            "client_stderr": p.stderr.decode("utf-8", "replace")[-2000:], "wall_s": round(wall, 3)}
+    rec.update(ccpu)
     try:
         with open(jpath) as f:
             j = json.load(f)
@@ -501,6 +525,8 @@ def main():
                                 rec.update(run_load(load_argv, a.load_args, srv.port, c, sz, a.duration, tmpdir))
                             rec["server_rc"] = srv.stop()
                             cpu = srv.cpu_at_stop
+                            if srv.cpu_split_at_stop is not None:
+                                rec["server_cpu_user_s"], rec["server_cpu_sys_s"] = srv.cpu_split_at_stop
                             if cpu is not None:
                                 rec["server_cpu_s"] = cpu
                                 if rec.get("msgs_per_s"):

@@ -81,6 +81,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--plain-too", action="store_true",
                     help="also run readyloop without strace (its own counters only)")
+    ap.add_argument("--only", help="comma-separated server names to keep, e.g. readyloop-epoll-lt,tokio-mt")
     ap.add_argument("--out")
     a = ap.parse_args()
 
@@ -100,6 +101,9 @@ def main():
         servers.append(pb.Server("tokio-ct", [a.tokio_echo, "--port", "{port}", "--current-thread"]))
     if a.mio_echo:
         servers.append(pb.Server("mio", [a.mio_echo, "--port", "{port}"]))
+    if a.only:
+        keep = set(pb.csv_strs(a.only))
+        servers = [s for s in servers if s.name in keep]
 
     results = []
     for rnd in range(a.rounds):
