@@ -1,4 +1,5 @@
 //! `readyloop`: the echo server and its tools. With no arguments it serves, as `serve` does.
+#![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
 use reactor::Backend;

@@ -1,4 +1,5 @@
 //! `epoll_server PORT`: the lesson's echo server on epoll (level-triggered), as the course runs it.
+#![forbid(unsafe_code)]
 
 fn main() {
     readyloop::serve::lesson_main(

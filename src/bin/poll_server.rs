@@ -1,4 +1,5 @@
 //! `poll_server PORT`: the lesson's echo server on poll(2), as the course ran it before epoll.
+#![forbid(unsafe_code)]
 
 fn main() {
     readyloop::serve::lesson_main(

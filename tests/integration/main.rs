@@ -1,5 +1,6 @@
 //! The one integration-test binary. Every behaviour test runs on poll, epoll-lt and epoll-et
 //! (see `each_backend!`); servers run as child processes so their descriptors can be counted.
+#![forbid(unsafe_code)]
 
 #[macro_use]
 mod util;

@@ -1,4 +1,5 @@
 //! Behaviour every backend must share. Each test body runs once per backend.
+#![forbid(unsafe_code)]
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
