@@ -186,10 +186,7 @@ fn measure(
 }
 
 fn write_outputs(out: &Path, points: &[SweepPoint]) -> io::Result<()> {
-    fs::write(
-        out.join("sweep.json"),
-        serde_json::to_string_pretty(points).map_err(io::Error::other)?,
-    )?;
+    crate::report::write_json(&out.join("sweep.json"), &points)?;
     let mut csv = csv::Writer::from_path(out.join("sweep.csv")).map_err(io::Error::other)?;
     for p in points {
         csv.serialize(p).map_err(io::Error::other)?;
