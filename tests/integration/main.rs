@@ -9,6 +9,8 @@ mod cli;
 mod echo;
 mod faults;
 mod harness;
+mod kv_diff;
+mod kv_util;
 mod lesson;
 mod shutdown;
 mod stats;
