@@ -9,6 +9,7 @@ mod cli;
 mod echo;
 mod faults;
 mod harness;
+mod kv_clients;
 mod kv_diff;
 mod kv_util;
 mod lesson;
