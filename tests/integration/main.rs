@@ -11,6 +11,7 @@ mod faults;
 mod harness;
 mod kv_clients;
 mod kv_diff;
+mod kv_fuzz;
 mod kv_proxy;
 mod kv_util;
 mod lesson;
