@@ -23,6 +23,8 @@ enum Command {
     Serve(ServeArgs),
     /// Regression harness: seeded scenarios against every backend (or one --addr), every byte checked.
     Hammer(HammerArgs),
+    /// Redis-compatible key-value server (RESP2/RESP3, strings, expiry, eviction).
+    Kv(KvArgs),
     /// Load generator: ping-pong over many connections, throughput and latency percentiles.
     Load(LoadArgs),
     /// Scaling sweep: throughput and descriptors examined per wake-up as idle connections grow.
@@ -43,6 +45,20 @@ struct ServeArgs {
     opts: ServerOptions,
 }
 
+#[derive(clap::Args, Debug)]
+struct KvArgs {
+    /// Event-loop backend: poll, epoll-lt (alias epoll) or epoll-et.
+    #[arg(long, default_value = "epoll-lt")]
+    backend: Backend,
+
+    /// TCP port to listen on (0: any free port, printed in the log).
+    #[arg(long, default_value_t = 6379)]
+    port: u16,
+
+    #[command(flatten)]
+    opts: readyloop::kv::KvOptions,
+}
+
 fn main() {
     readyloop::init_logging();
     let cli = Cli::parse();
@@ -55,6 +71,7 @@ fn main() {
     let result = match command {
         Command::Serve(a) => serve(a.backend, a.port, &a.opts),
         Command::Hammer(a) => hammer(&a),
+        Command::Kv(a) => readyloop::kv::kv(a.backend, a.port, &a.opts),
         Command::Load(a) => load(&a),
         Command::Sweep(a) => sweep(&a),
     };

@@ -1,0 +1,36 @@
+//! A Redis-compatible key-value server as a [`readyloop_server::Service`]: RESP2/RESP3,
+//! the keyspace, strings, expiry and eviction, on one event loop.
+//!
+//! ```text
+//! bytes ─▶ resp::Parser (resumable, ctx.need for big bulks) ─▶ command table (server.rs)
+//!       ─▶ commands (keys.rs, strings.rs, admin.rs) ─▶ store::Db ─▶ resp::Reply into ctx.out()
+//! tick ─▶ active expiry (deadline-ordered, bounded per tick) ─▶ next deadline for the loop
+//! ```
+//!
+//! Start one in-process:
+//! ```no_run
+//! use readyloop_kv::{KvConfig, KvService};
+//! use readyloop_server::{Config, Server};
+//! let cfg = KvConfig::default();
+//! let loop_cfg = cfg.loop_config(reactor::Backend::EpollLevel, "127.0.0.1:0".parse().unwrap());
+//! let mut server = Server::bind(loop_cfg, KvService::new(cfg)).unwrap();
+//! let stop = server.stop_handle().unwrap();
+//! let t = std::thread::spawn(move || server.run());
+//! stop.stop();
+//! t.join().unwrap().unwrap();
+//! ```
+#![forbid(unsafe_code)]
+
+mod admin;
+mod config;
+pub mod glob;
+mod keys;
+pub mod num;
+pub mod resp;
+mod server;
+pub mod store;
+mod strings;
+mod table;
+
+pub use config::{parse_memory, KvConfig, Policy};
+pub use server::KvService;

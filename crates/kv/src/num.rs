@@ -1,0 +1,170 @@
+//! Numbers as Redis reads and writes them.
+
+/// `%.17g`, the way Redis writes a double reply (`inf`, `-inf`, `nan`).
+pub fn fmt_g17(v: f64) -> String {
+    if v.is_nan() {
+        return "nan".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    let sci = format!("{v:.16e}");
+    let (mant, exp) = sci.split_once('e').expect("{:e} has an exponent");
+    let exp: i32 = exp.parse().expect("exponent is a number");
+    if !(-4..17).contains(&exp) {
+        let mant = trim_zeros(mant);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mant}e{sign}{:02}", exp.abs())
+    } else {
+        let decimals = (16 - exp) as usize;
+        trim_zeros(&format!("{v:.decimals$}")).to_string()
+    }
+}
+
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+/// Redis's `string2ld`/`strtold` acceptance for a float argument: no spaces, not empty, no
+/// NaN. Returns None for what Redis calls "not a valid float".
+pub fn parse_f64(s: &[u8]) -> Option<f64> {
+    let t = std::str::from_utf8(s).ok()?;
+    if t.is_empty() || t.starts_with(char::is_whitespace) || t.ends_with(char::is_whitespace) {
+        return None;
+    }
+    let lower = t.to_ascii_lowercase();
+    let body = lower.trim_start_matches(['+', '-']);
+    let v: f64 = match body {
+        "inf" | "infinity" => {
+            if lower.starts_with('-') {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            }
+        }
+        _ if body.starts_with("nan") => return None,
+        _ => t.parse().ok()?,
+    };
+    (!v.is_nan()).then_some(v)
+}
+
+/// Fixed-point decimal with 17 fractional digits, the precision of Redis's `%.17Lf` when it
+/// prints an INCRBYFLOAT result. Exact decimal addition gives the digits Redis's 80-bit long
+/// double shows for the usual inputs, where plain f64 would print `0.30000000000000004`.
+const SCALE: i128 = 100_000_000_000_000_000;
+
+fn parse_fixed(s: &[u8]) -> Option<i128> {
+    let (neg, body) = match s {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, s),
+    };
+    let (int, frac) = match body.iter().position(|&b| b == b'.') {
+        Some(p) => (&body[..p], &body[p + 1..]),
+        None => (body, &[][..]),
+    };
+    if (int.is_empty() && frac.is_empty())
+        || int.len() > 20
+        || frac.len() > 17
+        || !int.iter().chain(frac).all(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    let mut v: i128 = 0;
+    for &d in int {
+        v = v * 10 + i128::from(d - b'0');
+    }
+    let mut f: i128 = 0;
+    for i in 0..17 {
+        f = f * 10 + frac.get(i).map_or(0, |&d| i128::from(d - b'0'));
+    }
+    let v = v.checked_mul(SCALE)?.checked_add(f)?;
+    Some(if neg { -v } else { v })
+}
+
+fn fmt_fixed(v: i128) -> String {
+    let neg = v < 0;
+    let a = v.unsigned_abs();
+    let int = a / SCALE as u128;
+    let frac = a % SCALE as u128;
+    let mut s = String::new();
+    if neg {
+        s.push('-');
+    }
+    s.push_str(&int.to_string());
+    if frac != 0 {
+        let f = format!("{frac:017}");
+        s.push('.');
+        s.push_str(f.trim_end_matches('0'));
+    }
+    if s == "-0" {
+        s = "0".into();
+    }
+    s
+}
+
+/// INCRBYFLOAT: `cur + incr` as Redis would store it, or the error text.
+pub fn incr_by_float(cur: &[u8], incr: &[u8]) -> Result<String, &'static str> {
+    const NOT_FLOAT: &str = "ERR value is not a valid float";
+    let a = parse_f64(cur).ok_or(NOT_FLOAT)?;
+    let b = parse_f64(incr).ok_or(NOT_FLOAT)?;
+    let sum = a + b;
+    if sum.is_nan() || sum.is_infinite() {
+        return Err("ERR increment would produce NaN or Infinity");
+    }
+    if let (Some(x), Some(y)) = (parse_fixed(cur), parse_fixed(incr)) {
+        if let Some(z) = x.checked_add(y) {
+            if z.unsigned_abs() < (1u128 << 100) {
+                return Ok(fmt_fixed(z));
+            }
+        }
+    }
+    Ok(human_f64(sum))
+}
+
+/// What Redis's `%.17Lf` then trim gives, for values outside the fixed-point path.
+pub fn human_f64(v: f64) -> String {
+    if v.abs() < 1e17 && v.fract() == 0.0 {
+        return format!("{v:.0}");
+    }
+    let s = format!("{v:.17}");
+    trim_zeros(&s).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn g17() {
+        assert_eq!(fmt_g17(1.5), "1.5");
+        assert_eq!(fmt_g17(0.1), "0.10000000000000001");
+        assert_eq!(fmt_g17(1e20), "1e+20");
+        assert_eq!(fmt_g17(123456.0), "123456");
+        assert_eq!(fmt_g17(f64::INFINITY), "inf");
+        assert_eq!(fmt_g17(0.0001), "0.0001");
+        assert_eq!(fmt_g17(0.00001), "1.0000000000000001e-05");
+    }
+
+    #[test]
+    fn incrbyfloat_digits() {
+        assert_eq!(incr_by_float(b"10.5", b"0.1").unwrap(), "10.6");
+        assert_eq!(incr_by_float(b"0.1", b"0.2").unwrap(), "0.3");
+        assert_eq!(incr_by_float(b"5", b"-5").unwrap(), "0");
+        assert_eq!(incr_by_float(b"3", b"-5.5").unwrap(), "-2.5");
+        assert_eq!(incr_by_float(b"5.0e3", b"2.0e2").unwrap(), "5200");
+        assert!(incr_by_float(b"abc", b"1").is_err());
+        assert!(incr_by_float(b"1", b"inf").is_err());
+    }
+}

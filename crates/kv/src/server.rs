@@ -1,0 +1,609 @@
+//! The service: clients, the command dispatcher, expiry and eviction on the loop.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hashbrown::HashMap;
+use readyloop_server::{ConnId, ConnInfo, Ctx, Service};
+
+use crate::config::{KvConfig, Policy};
+use crate::resp::{Args, Parse, Parser, Reply};
+use crate::store::{Db, Idx};
+use crate::table::{Command, COMMANDS, F_DENYOOM, F_NOAUTH};
+
+/// One connected client.
+pub struct Client {
+    pub id: u64,
+    pub conn: ConnId,
+    pub addr: String,
+    pub laddr: String,
+    pub db: usize,
+    pub resp3: bool,
+    pub authed: bool,
+    pub name: Vec<u8>,
+    pub lib_name: Vec<u8>,
+    pub lib_ver: Vec<u8>,
+    pub created: Instant,
+    pub last: Instant,
+    pub last_cmd: &'static str,
+    pub no_evict: bool,
+    /// QUIT or a protocol error: ignore the rest of the input.
+    pub closing: bool,
+    parser: Parser,
+}
+
+#[derive(Default, Clone, Copy)]
+pub struct CmdStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub failed: u64,
+    pub rejected: u64,
+}
+
+#[derive(Default)]
+pub struct Counters {
+    pub connections: u64,
+    pub rejected_conns: u64,
+    pub commands: u64,
+    pub evicted: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub error_replies: u64,
+    pub errors: std::collections::BTreeMap<String, u64>,
+}
+
+/// Everything but the clients: shared by every command.
+pub struct Core {
+    pub cfg: KvConfig,
+    pub dbs: Vec<Db>,
+    pub start: Instant,
+    start_unix_ms: u64,
+    /// Unix milliseconds of the current batch (the loop's clock, read once per wake-up).
+    pub now_ms: u64,
+    /// Seconds since start: the LRU clock.
+    pub clock: u32,
+    rng: u64,
+    next_client_id: u64,
+    pub stats: Vec<CmdStat>,
+    pub counters: Counters,
+    pub live_clients: usize,
+    names: HashMap<&'static [u8], u16>,
+    /// Connections a command asked to close (CLIENT KILL), applied through the Ctx.
+    pub kill: Vec<ConnId>,
+    /// Encoding thresholds and other settings only stored and reported (CONFIG GET/SET).
+    pub extra: Vec<crate::admin::Extra>,
+    maintain_at: u64,
+}
+
+impl Core {
+    pub fn random(&mut self) -> u64 {
+        // xorshift64*: eviction sampling and RANDOMKEY only need spread, not secrecy.
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn unix_ms_to_instant(&self, ms: u64) -> Instant {
+        let off = ms.saturating_sub(self.start_unix_ms);
+        self.start + Duration::from_millis(off.min(1 << 40))
+    }
+
+    pub fn used_memory(&self) -> usize {
+        // The fixed cost of the process (code, loop buffers) is not the dataset's: a baseline
+        // keeps INFO's figure comparable to Redis's, which also counts its own structures.
+        const BASELINE: usize = 1 << 20;
+        BASELINE + self.dbs.iter().map(Db::used_bytes).sum::<usize>() + self.live_clients * 1024
+    }
+
+    fn lookup_name(&self, name: &[u8]) -> Option<usize> {
+        let mut buf = [0u8; 32];
+        if name.len() > buf.len() {
+            return None;
+        }
+        for (d, s) in buf.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        self.names.get(&buf[..name.len()]).map(|&i| i as usize)
+    }
+
+    /// LFU counter of slot `i` after Redis's decay and one logarithmic increment.
+    fn lfu_bump(&mut self, db: usize, i: Idx) -> (u16, u8) {
+        let (ldt, counter) = self.dbs[db].lfu(i);
+        let counter = self.lfu_decayed(ldt, counter);
+        let r = (self.random() >> 11) as f64 / (1u64 << 53) as f64;
+        let base = f64::from(counter.saturating_sub(LFU_INIT));
+        let p = 1.0 / (base * f64::from(self.cfg.lfu_log_factor) + 1.0);
+        let counter = if counter < 255 && r < p {
+            counter + 1
+        } else {
+            counter
+        };
+        (self.minutes(), counter)
+    }
+
+    pub fn minutes(&self) -> u16 {
+        ((self.now_ms / 60_000) & 0xffff) as u16
+    }
+
+    pub fn lfu_decayed(&self, ldt: u16, counter: u8) -> u8 {
+        let now = self.minutes();
+        let elapsed = if now >= ldt {
+            now - ldt
+        } else {
+            (0xffff - ldt) + now
+        };
+        let periods = u32::from(elapsed)
+            .checked_div(self.cfg.lfu_decay_time)
+            .unwrap_or(0);
+        counter.saturating_sub(periods.min(255) as u8)
+    }
+
+    /// Note an access to slot `i` (LRU clock, or LFU counter under an LFU policy).
+    #[inline]
+    pub fn touch(&mut self, db: usize, i: Idx) {
+        let lfu = if self.cfg.maxmemory_policy.is_lfu() {
+            Some(self.lfu_bump(db, i))
+        } else {
+            None
+        };
+        let clock = self.clock;
+        self.dbs[db].touch(i, clock, lfu);
+    }
+
+    /// A new key's access data.
+    pub fn init_access(&mut self, db: usize, i: Idx) {
+        let lfu = Some((self.minutes(), LFU_INIT));
+        let clock = self.clock;
+        self.dbs[db].touch(i, clock, lfu);
+    }
+
+    /// Evict until under maxmemory. False if that is impossible (policy or no candidates).
+    pub fn make_room(&mut self) -> bool {
+        if self.cfg.maxmemory == 0 {
+            return true;
+        }
+        let max = usize::try_from(self.cfg.maxmemory).unwrap_or(usize::MAX);
+        // Bounded: one command never evicts more than this many keys in one go.
+        for _ in 0..10_000 {
+            if self.used_memory() <= max {
+                return true;
+            }
+            if self.cfg.maxmemory_policy == Policy::NoEviction {
+                return false;
+            }
+            let Some((db, victim)) = self.pick_victim() else {
+                return false;
+            };
+            self.dbs[db].remove(victim);
+            self.counters.evicted += 1;
+        }
+        self.used_memory() <= max
+    }
+
+    /// Redis's approximation: sample `maxmemory-samples` keys per database, evict the best.
+    fn pick_victim(&mut self) -> Option<(usize, Idx)> {
+        let policy = self.cfg.maxmemory_policy;
+        let samples = self.cfg.maxmemory_samples.max(1);
+        let mut best: Option<(u64, usize, Idx)> = None;
+        for db in 0..self.dbs.len() {
+            if self.dbs[db].is_empty() {
+                continue;
+            }
+            if policy == Policy::VolatileTtl {
+                if let Some(i) = self.dbs[db].soonest() {
+                    let d = self.dbs[db].deadline(i).unwrap_or(u64::MAX);
+                    let score = u64::MAX - d;
+                    if best.is_none_or(|b| score > b.0) {
+                        best = Some((score, db, i));
+                    }
+                }
+                continue;
+            }
+            for _ in 0..samples {
+                let mut seed = self.random();
+                let mut r = || {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    seed >> 16
+                };
+                let pick = if policy.is_volatile() {
+                    self.dbs[db].random_volatile(&mut r)
+                } else {
+                    self.dbs[db].random(&mut r)
+                };
+                let Some(i) = pick else { break };
+                let score = match policy {
+                    Policy::AllKeysRandom | Policy::VolatileRandom => return Some((db, i)),
+                    Policy::AllKeysLfu | Policy::VolatileLfu => {
+                        let (ldt, c) = self.dbs[db].lfu(i);
+                        255 - u64::from(self.lfu_decayed(ldt, c))
+                    }
+                    _ => u64::from(self.clock.wrapping_sub(self.dbs[db].lru(i))),
+                };
+                if best.is_none_or(|b| score > b.0) {
+                    best = Some((score, db, i));
+                }
+            }
+        }
+        best.map(|(_, db, i)| (db, i))
+    }
+
+    fn set_time(&mut self, now: Instant) {
+        let ms = now.saturating_duration_since(self.start).as_millis() as u64;
+        self.now_ms = self.start_unix_ms + ms;
+        self.clock = (ms / 1000) as u32;
+    }
+}
+
+/// Redis's LFU_INIT_VAL: new keys start with some credit so they are not evicted at once.
+const LFU_INIT: u8 = 5;
+
+/// The KV service: one per loop.
+pub struct KvService {
+    pub core: Core,
+    clients: Vec<Option<Client>>,
+    free: Vec<u32>,
+}
+
+impl KvService {
+    pub fn new(cfg: KvConfig) -> KvService {
+        let start_unix_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let names = COMMANDS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.as_bytes(), i as u16))
+            .collect();
+        let extra = crate::admin::extra_defaults();
+        KvService {
+            core: Core {
+                dbs: (0..cfg.databases.max(1)).map(|_| Db::default()).collect(),
+                cfg,
+                start: Instant::now(),
+                start_unix_ms,
+                now_ms: start_unix_ms,
+                clock: 0,
+                rng: start_unix_ms | 1,
+                next_client_id: 1,
+                stats: vec![CmdStat::default(); COMMANDS.len()],
+                counters: Counters::default(),
+                live_clients: 0,
+                names,
+                kill: Vec::new(),
+                extra,
+                maintain_at: 0,
+            },
+            clients: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+
+    /// The port INFO and CONFIG GET report (the real one after binding port 0).
+    pub fn set_port(&mut self, port: u16) {
+        self.core.cfg.port = port;
+    }
+
+    /// Keys in database `db` (for tests and tools).
+    pub fn dbsize(&self, db: usize) -> usize {
+        self.core.dbs.get(db).map_or(0, Db::len)
+    }
+
+    fn run(&mut self, client: &mut Client, input: &[u8], ctx: &mut Ctx<'_>) -> usize {
+        let mut parser = std::mem::take(&mut client.parser);
+        let max_bulk = self.core.cfg.proto_max_bulk_len;
+        let mut pos = 0;
+        while pos < input.len() && !client.closing {
+            match parser.parse(&input[pos..], client.authed, max_bulk) {
+                Parse::Request { end } => {
+                    let args = parser.args(&input[pos..]);
+                    pos += end;
+                    self.exec(client, args, ctx);
+                }
+                Parse::Skip { end } => pos += end,
+                Parse::Incomplete { need } => {
+                    if need > 0 {
+                        ctx.need(need);
+                    }
+                    break;
+                }
+                Parse::Error(msg) => {
+                    Reply {
+                        buf: ctx.out(),
+                        resp3: client.resp3,
+                    }
+                    .error(&format!("ERR {msg}"));
+                    self.core.counters.error_replies += 1;
+                    client.closing = true;
+                }
+            }
+        }
+        client.parser = parser;
+        if client.closing {
+            ctx.close_after_reply();
+            return input.len();
+        }
+        pos
+    }
+
+    fn exec(&mut self, client: &mut Client, args: Args<'_>, ctx: &mut Ctx<'_>) {
+        let name = args.get(0);
+        let core = &mut self.core;
+        let before = ctx.out().len();
+        let Some(ci) = core.lookup_name(name) else {
+            let mut msg = format!(
+                "ERR unknown command '{}', with args beginning with: ",
+                trunc(name, 128)
+            );
+            let mut shown = String::new();
+            for a in args.iter().skip(1) {
+                if shown.len() >= 128 {
+                    break;
+                }
+                let room = 128 - shown.len();
+                shown.push_str(&format!("'{}' ", trunc(a, room)));
+            }
+            msg.push_str(&shown);
+            core.counters.error_replies += 1;
+            *core.counters.errors.entry("ERR".into()).or_default() += 1;
+            Reply {
+                buf: ctx.out(),
+                resp3: client.resp3,
+            }
+            .error(&msg);
+            // Redis closes a peer that speaks HTTP at it (a browser or a cross-protocol attack).
+            if name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:") {
+                client.closing = true;
+            }
+            return;
+        };
+        let cmd: &'static Command = &COMMANDS[ci];
+        client.last_cmd = cmd.name;
+        let reject =
+            if core.cfg.requirepass.is_some() && !client.authed && cmd.flags & F_NOAUTH == 0 {
+                Some("NOAUTH Authentication required.".to_string())
+            } else if (cmd.arity > 0 && args.len() != cmd.arity as usize)
+                || (args.len() < cmd.arity.unsigned_abs() as usize)
+            {
+                Some(format!(
+                    "ERR wrong number of arguments for '{}' command",
+                    cmd.name
+                ))
+            } else if cmd.flags & F_DENYOOM != 0 && !core.make_room() {
+                Some("OOM command not allowed when used memory > 'maxmemory'.".to_string())
+            } else {
+                None
+            };
+        if let Some(msg) = reject {
+            core.stats[ci].rejected += 1;
+            count_error(core, &msg);
+            Reply {
+                buf: ctx.out(),
+                resp3: client.resp3,
+            }
+            .error(&msg);
+            return;
+        }
+        let t0 = Instant::now();
+        {
+            let mut x = Exec {
+                core: &mut *core,
+                client: &mut *client,
+                others: &self.clients,
+                ctx: &mut *ctx,
+            };
+            (cmd.handler)(&mut x, args);
+        }
+        let core = &mut self.core;
+        let st = &mut core.stats[ci];
+        st.calls += 1;
+        st.usec += t0.elapsed().as_micros() as u64;
+        core.counters.commands += 1;
+        let out = ctx.out();
+        if out.get(before) == Some(&b'-') {
+            st.failed += 1;
+            let end = out[before..]
+                .iter()
+                .position(|&b| b == b' ' || b == b'\r')
+                .map_or(out.len(), |p| before + p);
+            let code = String::from_utf8_lossy(&out[before + 1..end]).into_owned();
+            core.counters.error_replies += 1;
+            *core.counters.errors.entry(code).or_default() += 1;
+        }
+        for id in core.kill.drain(..) {
+            if id == client.conn {
+                client.closing = true;
+            } else {
+                ctx.kill(id);
+            }
+        }
+    }
+}
+
+fn count_error(core: &mut Core, msg: &str) {
+    core.counters.error_replies += 1;
+    let code = msg.split(' ').next().unwrap_or("ERR").to_string();
+    *core.counters.errors.entry(code).or_default() += 1;
+}
+
+/// `%.Ns` of bytes, lossy.
+pub fn trunc(b: &[u8], n: usize) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(n)]).into_owned()
+}
+
+/// What a command handler gets.
+pub struct Exec<'a, 'c> {
+    pub core: &'a mut Core,
+    pub client: &'a mut Client,
+    /// Every other client (the current one's slot is empty while it runs).
+    pub others: &'a [Option<Client>],
+    pub ctx: &'a mut Ctx<'c>,
+}
+
+impl Exec<'_, '_> {
+    #[inline]
+    pub fn r(&mut self) -> Reply<'_> {
+        Reply {
+            buf: self.ctx.out(),
+            resp3: self.client.resp3,
+        }
+    }
+
+    #[inline]
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.core.dbs[self.client.db]
+    }
+
+    pub fn err(&mut self, msg: &str) {
+        self.r().error(msg);
+    }
+
+    /// A live key for reading: lazily expired, access noted, hit/miss counted.
+    #[inline]
+    pub fn read(&mut self, key: &[u8]) -> Option<Idx> {
+        let db = self.client.db;
+        let now = self.core.now_ms;
+        let found = self.core.dbs[db].lookup(key, now);
+        match found {
+            Some(i) => {
+                self.core.counters.keyspace_hits += 1;
+                self.core.touch(db, i);
+            }
+            None => self.core.counters.keyspace_misses += 1,
+        }
+        found
+    }
+
+    /// A live key for writing (no hit/miss statistics).
+    #[inline]
+    pub fn write(&mut self, key: &[u8]) -> Option<Idx> {
+        let db = self.client.db;
+        let now = self.core.now_ms;
+        let found = self.core.dbs[db].lookup(key, now);
+        if let Some(i) = found {
+            self.core.touch(db, i);
+        }
+        found
+    }
+
+    /// A live key without touching its access data (TYPE, OBJECT, TTL).
+    pub fn peek(&mut self, key: &[u8]) -> Option<Idx> {
+        let now = self.core.now_ms;
+        self.db().lookup(key, now)
+    }
+
+    pub fn clients(&self) -> impl Iterator<Item = &Client> {
+        self.others
+            .iter()
+            .flatten()
+            .chain(std::iter::once(&*self.client))
+    }
+}
+
+impl Service for KvService {
+    type Session = u32;
+
+    fn open(&mut self, info: &ConnInfo, ctx: &mut Ctx<'_>) -> u32 {
+        self.core.counters.connections += 1;
+        let now = ctx.now();
+        let client = Client {
+            id: self.core.next_client_id,
+            conn: info.id,
+            addr: info.peer.map_or_else(|| "?:0".into(), |a| a.to_string()),
+            laddr: info.local.to_string(),
+            db: 0,
+            resp3: false,
+            authed: self.core.cfg.requirepass.is_none(),
+            name: Vec::new(),
+            lib_name: Vec::new(),
+            lib_ver: Vec::new(),
+            created: now,
+            last: now,
+            last_cmd: "NULL",
+            no_evict: false,
+            closing: false,
+            parser: Parser::default(),
+        };
+        self.core.next_client_id += 1;
+        if self.core.live_clients >= self.core.cfg.maxclients {
+            self.core.counters.rejected_conns += 1;
+            ctx.out()
+                .extend_from_slice(b"-ERR max number of clients reached\r\n");
+            ctx.close_after_reply();
+        }
+        self.core.live_clients += 1;
+        match self.free.pop() {
+            Some(s) => {
+                self.clients[s as usize] = Some(client);
+                s
+            }
+            None => {
+                self.clients.push(Some(client));
+                (self.clients.len() - 1) as u32
+            }
+        }
+    }
+
+    fn serve(&mut self, session: &mut u32, input: &[u8], ctx: &mut Ctx<'_>) -> usize {
+        let idx = *session as usize;
+        let Some(mut client) = self.clients.get_mut(idx).and_then(Option::take) else {
+            return input.len();
+        };
+        self.core.set_time(ctx.now());
+        client.last = ctx.now();
+        let used = self.run(&mut client, input, ctx);
+        self.clients[idx] = Some(client);
+        used
+    }
+
+    fn close(&mut self, session: u32, _id: ConnId, _ctx: &mut Ctx<'_>) {
+        if let Some(c) = self.clients.get_mut(session as usize) {
+            if c.take().is_some() {
+                self.free.push(session);
+                self.core.live_clients -= 1;
+            }
+        }
+    }
+
+    fn tick(&mut self, ctx: &mut Ctx<'_>) -> Option<Instant> {
+        let core = &mut self.core;
+        core.set_time(ctx.now());
+        let now = core.now_ms;
+        let mut budget = core.cfg.expire_budget;
+        let mut next: Option<u64> = None;
+        for db in &mut core.dbs {
+            if budget > 0 {
+                budget -= db.expire_due(now, budget);
+            }
+            if let Some(d) = db.next_deadline() {
+                next = Some(next.map_or(d, |n| n.min(d)));
+            }
+        }
+        if now >= core.maintain_at {
+            core.maintain_at = now + 1000;
+            for db in &mut core.dbs {
+                db.maintain();
+            }
+        }
+        next.map(|d| {
+            if d <= now {
+                ctx.now()
+            } else {
+                core.unix_ms_to_instant(d)
+            }
+        })
+    }
+
+    fn counters(&self, out: &mut Vec<(&'static str, u64)>) {
+        out.push((
+            "kv_keys",
+            self.core.dbs.iter().map(|d| d.len() as u64).sum(),
+        ));
+        out.push(("kv_commands", self.core.counters.commands));
+        out.push(("kv_expired", self.core.dbs.iter().map(|d| d.expired).sum()));
+        out.push(("kv_evicted", self.core.counters.evicted));
+    }
+}

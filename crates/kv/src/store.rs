@@ -1,0 +1,656 @@
+//! One database: keys and values in a slab of fixed 64-byte slots, found through a hash table
+//! of 4-byte slot numbers, with deadlines in a side map and a deadline-ordered set.
+//!
+//! Why this shape (memory per key is a target: ≤ 90 B RSS for 16-byte keys and 32-byte values,
+//! where Redis needs 149 B):
+//! - the table holds `u32` slot numbers, not entries: at 1,000,000 keys hashbrown has 2^21
+//!   buckets (load factor 7/8), 5 bytes each, ~10 B per key; a table of 64-byte entries would
+//!   cost 130 B per key in buckets alone;
+//! - a slot keeps key and string value *together inline* when they fit in 53 bytes (no heap
+//!   allocation at all), an integer as an `i64`, and anything longer in one boxed slice;
+//! - deadlines live beside the slots (only keys with a TTL pay for them), in a map for lookups
+//!   and a `BTreeSet` ordered by deadline so active expiry takes exactly the keys that are due.
+//! - slot numbers are stable while a key exists, which is what SCAN's cursor walks: a key
+//!   present during a whole iteration is returned (exactly once).
+
+use std::collections::BTreeSet;
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+
+/// Key and value bytes a slot holds without a heap allocation.
+pub const INLINE: usize = 53;
+/// Key bytes a slot holds beside an integer value.
+const INT_KEY: usize = 46;
+const NIL: u32 = u32::MAX;
+
+/// Slot flag: the key has a deadline (look it up in `expires`).
+const HAS_TTL: u8 = 1;
+/// Slot flag: the string was modified in place (APPEND, SETRANGE): OBJECT ENCODING says `raw`.
+const RAW: u8 = 2;
+
+#[derive(Clone)]
+enum Data {
+    Free {
+        next: u32,
+    },
+    /// Key bytes then value bytes.
+    Inline {
+        klen: u8,
+        vlen: u8,
+        buf: [u8; INLINE],
+    },
+    Int {
+        klen: u8,
+        key: [u8; INT_KEY],
+        val: i64,
+    },
+    /// Key bytes then value bytes, in one allocation.
+    Heap {
+        klen: u32,
+        bytes: Box<[u8]>,
+    },
+    // The data-type issue adds collections here: `Obj(Box<(key, Object)>)` keeps the slot at
+    // 64 bytes.
+}
+
+#[derive(Clone)]
+struct Slot {
+    data: Data,
+    /// LRU clock (seconds since start) of the last access.
+    lru: u32,
+    /// LFU: last decrement time (minutes, 16 bits) and logarithmic counter.
+    ldt: u16,
+    lfu: u8,
+    flags: u8,
+}
+
+/// A value as commands see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value<'a> {
+    Str(&'a [u8]),
+    Int(i64),
+}
+
+impl Value<'_> {
+    /// Redis's TYPE name.
+    pub fn type_name(&self) -> &'static str {
+        "string"
+    }
+}
+
+/// A value to store.
+#[derive(Clone, Copy, Debug)]
+pub enum NewValue<'a> {
+    /// Stored as an integer when it is one in canonical form (as Redis's `int` encoding).
+    Str(&'a [u8]),
+    Int(i64),
+}
+
+impl Slot {
+    fn key(&self) -> &[u8] {
+        match &self.data {
+            Data::Inline { klen, buf, .. } => &buf[..*klen as usize],
+            Data::Int { klen, key, .. } => &key[..*klen as usize],
+            Data::Heap { klen, bytes } => &bytes[..*klen as usize],
+            Data::Free { .. } => &[],
+        }
+    }
+
+    fn value(&self) -> Value<'_> {
+        match &self.data {
+            Data::Inline { klen, vlen, buf } => {
+                Value::Str(&buf[*klen as usize..*klen as usize + *vlen as usize])
+            }
+            Data::Int { val, .. } => Value::Int(*val),
+            Data::Heap { klen, bytes } => Value::Str(&bytes[*klen as usize..]),
+            Data::Free { .. } => Value::Str(&[]),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match &self.data {
+            Data::Heap { bytes, .. } => malloc_size(bytes.len()),
+            _ => 0,
+        }
+    }
+}
+
+/// What glibc malloc actually takes for a request of `n` bytes (16-byte chunks, 8 bytes of
+/// header, 32 bytes at least).
+pub fn malloc_size(n: usize) -> usize {
+    ((n + 8 + 15) & !15).max(32)
+}
+
+fn make_data(key: &[u8], v: NewValue<'_>) -> Data {
+    let v = match v {
+        NewValue::Str(s) => match as_canonical_int(s) {
+            Some(i) => NewValue::Int(i),
+            None => v,
+        },
+        other => other,
+    };
+    match v {
+        NewValue::Int(val) if key.len() <= INT_KEY => {
+            let mut k = [0; INT_KEY];
+            k[..key.len()].copy_from_slice(key);
+            Data::Int {
+                klen: key.len() as u8,
+                key: k,
+                val,
+            }
+        }
+        NewValue::Int(val) => {
+            let mut b = itoa::Buffer::new();
+            heap(key, b.format(val).as_bytes())
+        }
+        NewValue::Str(s) if key.len() + s.len() <= INLINE => {
+            let mut buf = [0; INLINE];
+            buf[..key.len()].copy_from_slice(key);
+            buf[key.len()..key.len() + s.len()].copy_from_slice(s);
+            Data::Inline {
+                klen: key.len() as u8,
+                vlen: s.len() as u8,
+                buf,
+            }
+        }
+        NewValue::Str(s) => heap(key, s),
+    }
+}
+
+fn heap(key: &[u8], v: &[u8]) -> Data {
+    let mut bytes = Vec::with_capacity(key.len() + v.len());
+    bytes.extend_from_slice(key);
+    bytes.extend_from_slice(v);
+    Data::Heap {
+        klen: key.len() as u32,
+        bytes: bytes.into_boxed_slice(),
+    }
+}
+
+/// A string Redis would store with the `int` encoding: canonical decimal, at most 20 chars.
+pub fn as_canonical_int(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 || !(s[0].is_ascii_digit() || s[0] == b'-') {
+        return None;
+    }
+    crate::resp::parse_i64(s)
+}
+
+/// One numbered database.
+pub struct Db {
+    table: HashTable<u32>,
+    slots: Vec<Slot>,
+    free: u32,
+    len: usize,
+    hasher: DefaultHashBuilder,
+    /// Deadline (Unix ms) of every key that has one, by slot.
+    expires: HashMap<u32, u64>,
+    by_deadline: BTreeSet<(u64, u32)>,
+    heap_bytes: usize,
+    /// Keys removed by active or lazy expiry (INFO's expired_keys).
+    pub expired: u64,
+}
+
+impl Default for Db {
+    fn default() -> Self {
+        Db {
+            table: HashTable::new(),
+            slots: Vec::new(),
+            free: NIL,
+            len: 0,
+            hasher: DefaultHashBuilder::default(),
+            expires: HashMap::new(),
+            by_deadline: BTreeSet::new(),
+            heap_bytes: 0,
+            expired: 0,
+        }
+    }
+}
+
+/// A slot number: valid until the key is removed.
+pub type Idx = u32;
+
+impl Db {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    /// Bytes this database holds (slots, table, heap values, deadline indexes), counted from
+    /// the live keys so deleting gives the figure back.
+    pub fn used_bytes(&self) -> usize {
+        let slot = std::mem::size_of::<Slot>();
+        let table = (self.len * 8 / 7).next_power_of_two() * 5;
+        let ttl = self.expires.len() * (12 * 8 / 7 + 1 + 24);
+        self.len * slot + table + ttl + self.heap_bytes
+    }
+
+    /// Total slots (used and free): the SCAN cursor's range.
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The slot of `key`, expired or not.
+    #[inline]
+    pub fn find(&self, key: &[u8]) -> Option<Idx> {
+        let h = self.hash(key);
+        let slots = &self.slots;
+        self.table
+            .find(h, |&i| slots[i as usize].key() == key)
+            .copied()
+    }
+
+    /// The slot of a live `key`; an expired one is removed on the way (lazy expiry).
+    #[inline]
+    pub fn lookup(&mut self, key: &[u8], now_ms: u64) -> Option<Idx> {
+        let i = self.find(key)?;
+        if self.is_expired(i, now_ms) {
+            self.remove(i);
+            self.expired += 1;
+            return None;
+        }
+        Some(i)
+    }
+
+    #[inline]
+    pub fn is_expired(&self, i: Idx, now_ms: u64) -> bool {
+        self.slots[i as usize].flags & HAS_TTL != 0
+            && self.expires.get(&i).is_some_and(|&d| d <= now_ms)
+    }
+
+    pub fn key(&self, i: Idx) -> &[u8] {
+        self.slots[i as usize].key()
+    }
+
+    #[inline]
+    pub fn value(&self, i: Idx) -> Value<'_> {
+        self.slots[i as usize].value()
+    }
+
+    pub fn is_live(&self, i: Idx) -> bool {
+        !matches!(
+            self.slots.get(i as usize).map(|s| &s.data),
+            None | Some(Data::Free { .. })
+        )
+    }
+
+    /// `int`, `embstr` or `raw`, as Redis's OBJECT ENCODING.
+    pub fn encoding(&self, i: Idx) -> &'static str {
+        let s = &self.slots[i as usize];
+        match s.value() {
+            Value::Int(_) => "int",
+            Value::Str(_) if s.flags & RAW != 0 => "raw",
+            Value::Str(v) if v.len() <= 44 => "embstr",
+            Value::Str(_) => "raw",
+        }
+    }
+
+    pub fn mark_raw(&mut self, i: Idx) {
+        self.slots[i as usize].flags |= RAW;
+    }
+
+    /// Access bookkeeping for eviction and OBJECT IDLETIME/FREQ.
+    #[inline]
+    pub fn touch(&mut self, i: Idx, clock: u32, lfu: Option<(u16, u8)>) {
+        let s = &mut self.slots[i as usize];
+        s.lru = clock;
+        if let Some((ldt, counter)) = lfu {
+            s.ldt = ldt;
+            s.lfu = counter;
+        }
+    }
+
+    pub fn lru(&self, i: Idx) -> u32 {
+        self.slots[i as usize].lru
+    }
+
+    pub fn lfu(&self, i: Idx) -> (u16, u8) {
+        let s = &self.slots[i as usize];
+        (s.ldt, s.lfu)
+    }
+
+    /// Insert or overwrite. Overwriting drops the deadline unless `keep_ttl`. Returns the slot.
+    pub fn set(&mut self, key: &[u8], v: NewValue<'_>, keep_ttl: bool) -> Idx {
+        match self.find(key) {
+            Some(i) => {
+                self.replace_value(i, v);
+                if !keep_ttl {
+                    self.persist(i);
+                }
+                i
+            }
+            None => self.insert_new(key, v),
+        }
+    }
+
+    /// Insert a key known to be absent.
+    pub fn insert_new(&mut self, key: &[u8], v: NewValue<'_>) -> Idx {
+        let slot = Slot {
+            data: make_data(key, v),
+            lru: 0,
+            ldt: 0,
+            lfu: 0,
+            flags: 0,
+        };
+        self.heap_bytes += slot.heap_bytes();
+        let i = if self.free != NIL {
+            let i = self.free;
+            if let Data::Free { next } = self.slots[i as usize].data {
+                self.free = next;
+            }
+            self.slots[i as usize] = slot;
+            i
+        } else {
+            self.slots.push(slot);
+            (self.slots.len() - 1) as u32
+        };
+        let h = self.hash(key);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.table
+            .insert_unique(h, i, |&j| hasher.hash_one(slots[j as usize].key()));
+        self.len += 1;
+        i
+    }
+
+    /// New value, same key, deadline and access data.
+    pub fn replace_value(&mut self, i: Idx, v: NewValue<'_>) {
+        let s = &mut self.slots[i as usize];
+        self.heap_bytes -= s.heap_bytes();
+        // Fast path for INCR: an integer stays an integer in place.
+        if let (Data::Int { val, .. }, NewValue::Int(n)) = (&mut s.data, v) {
+            *val = n;
+            s.flags &= !RAW;
+            return;
+        }
+        let data = {
+            let key = s.key();
+            make_data(key, v)
+        };
+        s.data = data;
+        s.flags &= !RAW;
+        self.heap_bytes += s.heap_bytes();
+    }
+
+    /// Remove the key in slot `i`.
+    pub fn remove(&mut self, i: Idx) {
+        let h = self.hash(self.slots[i as usize].key());
+        if let Ok(e) = self.table.find_entry(h, |&j| j == i) {
+            e.remove();
+        }
+        if self.slots[i as usize].flags & HAS_TTL != 0 {
+            if let Some(d) = self.expires.remove(&i) {
+                self.by_deadline.remove(&(d, i));
+            }
+        }
+        let s = &mut self.slots[i as usize];
+        self.heap_bytes -= s.heap_bytes();
+        s.data = Data::Free { next: self.free };
+        s.flags = 0;
+        self.free = i;
+        self.len -= 1;
+        if self.len == 0 {
+            self.slots = Vec::new();
+            self.free = NIL;
+            self.table = HashTable::new();
+        }
+    }
+
+    /// Give trailing free slots back, so a database that shrank does not keep its peak slab.
+    /// Called about once a second (it costs O(slots)); never moves a live key, so SCAN
+    /// cursors stay valid.
+    pub fn maintain(&mut self) {
+        let cap = self.slots.capacity();
+        if cap < 1024 || self.len * 4 > cap {
+            return;
+        }
+        let live_end = self
+            .slots
+            .iter()
+            .rposition(|s| !matches!(s.data, Data::Free { .. }))
+            .map_or(0, |p| p + 1);
+        if live_end * 2 > cap {
+            return;
+        }
+        self.slots.truncate(live_end);
+        self.slots.shrink_to(live_end * 3 / 2);
+        self.free = NIL;
+        for j in (0..self.slots.len()).rev() {
+            if let Data::Free { next } = &mut self.slots[j].data {
+                *next = self.free;
+                self.free = j as u32;
+            }
+        }
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.table
+            .shrink_to(self.len, |&j| hasher.hash_one(slots[j as usize].key()));
+    }
+
+    /// Deadline of slot `i` (Unix ms), if any.
+    pub fn deadline(&self, i: Idx) -> Option<u64> {
+        if self.slots[i as usize].flags & HAS_TTL == 0 {
+            return None;
+        }
+        self.expires.get(&i).copied()
+    }
+
+    pub fn set_deadline(&mut self, i: Idx, at_ms: u64) {
+        if let Some(old) = self.expires.insert(i, at_ms) {
+            self.by_deadline.remove(&(old, i));
+        }
+        self.by_deadline.insert((at_ms, i));
+        self.slots[i as usize].flags |= HAS_TTL;
+    }
+
+    /// Drop the deadline; true if there was one.
+    pub fn persist(&mut self, i: Idx) -> bool {
+        let s = &mut self.slots[i as usize];
+        if s.flags & HAS_TTL == 0 {
+            return false;
+        }
+        s.flags &= !HAS_TTL;
+        if let Some(d) = self.expires.remove(&i) {
+            self.by_deadline.remove(&(d, i));
+        }
+        true
+    }
+
+    /// The earliest deadline.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.by_deadline.first().map(|&(d, _)| d)
+    }
+
+    /// Active expiry: remove up to `budget` keys whose deadline is ≤ `now_ms`, earliest first.
+    /// Returns how many were removed.
+    pub fn expire_due(&mut self, now_ms: u64, budget: usize) -> usize {
+        let mut n = 0;
+        while n < budget {
+            match self.by_deadline.first() {
+                Some(&(d, i)) if d <= now_ms => {
+                    self.remove(i);
+                    n += 1;
+                }
+                _ => break,
+            }
+        }
+        self.expired += n as u64;
+        n
+    }
+
+    /// The key with the earliest deadline (volatile-ttl eviction).
+    pub fn soonest(&self) -> Option<Idx> {
+        self.by_deadline.first().map(|&(_, i)| i)
+    }
+
+    /// A live slot chosen at random (`r` random bits); None when empty. Probes a few random
+    /// slots, then walks on from the last probe (a sparse slab must not make this loop long).
+    pub fn random(&self, mut r: impl FnMut() -> u64) -> Option<Idx> {
+        if self.len == 0 {
+            return None;
+        }
+        let n = self.slots.len();
+        let mut at = 0;
+        for _ in 0..16 {
+            at = (r() % n as u64) as usize;
+            if self.is_live(at as u32) {
+                return Some(at as u32);
+            }
+        }
+        (0..n)
+            .map(|k| ((at + k) % n) as u32)
+            .find(|&i| self.is_live(i))
+    }
+
+    /// A random key with a deadline (volatile policies), if any.
+    pub fn random_volatile(&self, mut r: impl FnMut() -> u64) -> Option<Idx> {
+        if self.expires.is_empty() {
+            return None;
+        }
+        for _ in 0..32 {
+            if let Some(i) = self.random(&mut r) {
+                if self.slots[i as usize].flags & HAS_TTL != 0 {
+                    return Some(i);
+                }
+            }
+        }
+        // Keys with deadlines are rare among many: pick by deadline rank instead.
+        let skip = (r() % self.by_deadline.len().min(64) as u64) as usize;
+        self.by_deadline.iter().nth(skip).map(|&(_, i)| i)
+    }
+
+    /// Visit live slots from `cursor` on, up to `count` slots examined; returns the next
+    /// cursor (0 when the walk is complete).
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(Idx)) -> u64 {
+        let mut at = cursor as usize;
+        let end = at.saturating_add(count.max(1)).min(self.slots.len());
+        while at < end {
+            if self.is_live(at as u32) {
+                f(at as u32);
+            }
+            at += 1;
+        }
+        if at >= self.slots.len() {
+            0
+        } else {
+            at as u64
+        }
+    }
+
+    pub fn clear(&mut self) {
+        let expired = self.expired;
+        *self = Db::default();
+        self.expired = expired;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_is_64_bytes() {
+        assert_eq!(std::mem::size_of::<Slot>(), 64);
+    }
+
+    #[test]
+    fn values_round_trip_in_every_form() {
+        let mut db = Db::default();
+        let long = vec![b'v'; 100];
+        let long_key = vec![b'k'; 50];
+        let cases: Vec<(&[u8], &[u8], Value)> = vec![
+            (b"a", b"hello", Value::Str(b"hello")),
+            (b"b", b"12345", Value::Int(12345)),
+            (b"c", b"012", Value::Str(b"012")),
+            (b"d", &long, Value::Str(&long)),
+            (&long_key, b"-7", Value::Str(b"-7")),
+            (b"e", b"", Value::Str(b"")),
+        ];
+        for (k, v, _) in &cases {
+            db.set(k, NewValue::Str(v), false);
+        }
+        for (k, _, want) in &cases {
+            let i = db.find(k).unwrap();
+            match (db.value(i), want) {
+                (Value::Str(a), Value::Str(b)) => assert_eq!(a, *b),
+                (a, b) => assert_eq!(a, *b),
+            }
+            assert_eq!(db.key(i), *k);
+        }
+        assert_eq!(db.len(), cases.len());
+    }
+
+    #[test]
+    fn expiry_orders_by_deadline_and_lazy_removes() {
+        let mut db = Db::default();
+        for n in 0..100u64 {
+            let i = db.set(format!("k{n}").as_bytes(), NewValue::Int(n as i64), false);
+            db.set_deadline(i, 1000 + (n * 7919) % 100);
+        }
+        assert_eq!(db.expire_due(1049, 10), 10);
+        assert_eq!(db.expire_due(1049, 1000), 40);
+        assert!(db.next_deadline().unwrap() >= 1050);
+        let mut live = None;
+        db.scan(0, usize::MAX, |i| live = Some(db.key(i).to_vec()));
+        let k = live.expect("50 keys are left");
+        assert!(db.lookup(&k, 1049).is_some());
+        assert!(db.lookup(&k, 5000).is_none());
+        assert!(db.find(&k).is_none());
+        assert_eq!(db.expired, 51);
+    }
+
+    #[test]
+    fn scan_returns_every_stable_key_despite_churn() {
+        let mut db = Db::default();
+        for n in 0..1000 {
+            db.set(format!("s{n}").as_bytes(), NewValue::Int(n), false);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        let mut round = 0;
+        loop {
+            cursor = db.scan(cursor, 10, |i| {
+                seen.insert(db.key(i).to_vec());
+            });
+            // churn: add and delete other keys between calls
+            for m in 0..5 {
+                let k = format!("t{round}-{m}");
+                db.set(k.as_bytes(), NewValue::Int(1), false);
+                if m % 2 == 0 {
+                    let i = db.find(k.as_bytes()).unwrap();
+                    db.remove(i);
+                }
+            }
+            round += 1;
+            if cursor == 0 {
+                break;
+            }
+        }
+        for n in 0..1000 {
+            assert!(seen.contains(format!("s{n}").as_bytes()));
+        }
+    }
+
+    #[test]
+    fn removing_everything_frees_the_slab() {
+        let mut db = Db::default();
+        for n in 0..5000 {
+            db.set(format!("{n}").as_bytes(), NewValue::Str(b"x"), false);
+        }
+        for n in 0..5000 {
+            let i = db.find(format!("{n}").as_bytes()).unwrap();
+            db.remove(i);
+        }
+        assert_eq!(db.slot_count(), 0);
+        assert_eq!(db.used_bytes(), 5);
+    }
+}

@@ -1,0 +1,209 @@
+//! The command table: names, arity (Redis's convention: N exact, -N at least N, the name
+//! counted), flags, key positions, documentation, handler.
+
+use crate::resp::Args;
+use crate::server::Exec;
+use crate::{admin, keys, strings};
+
+pub const F_WRITE: u32 = 1;
+pub const F_READONLY: u32 = 2;
+pub const F_DENYOOM: u32 = 4;
+pub const F_FAST: u32 = 8;
+pub const F_NOAUTH: u32 = 16;
+pub const F_ADMIN: u32 = 32;
+pub const F_LOADING: u32 = 64;
+pub const F_STALE: u32 = 128;
+pub const F_NOSCRIPT: u32 = 256;
+
+pub const FLAG_NAMES: &[(u32, &str)] = &[
+    (F_WRITE, "write"),
+    (F_READONLY, "readonly"),
+    (F_DENYOOM, "denyoom"),
+    (F_ADMIN, "admin"),
+    (F_NOSCRIPT, "noscript"),
+    (F_LOADING, "loading"),
+    (F_STALE, "stale"),
+    (F_FAST, "fast"),
+    (F_NOAUTH, "no_auth"),
+];
+
+pub type Handler = fn(&mut Exec<'_, '_>, Args<'_>);
+
+pub struct Command {
+    pub name: &'static str,
+    pub arity: i32,
+    pub flags: u32,
+    /// First key, last key (negative: from the end), step; 0 0 0 without keys.
+    pub keys: (i32, i32, i32),
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+    /// Subcommands (name, arity) for COMMAND INFO/DOCS and arity errors.
+    pub subs: &'static [(&'static str, i32)],
+    pub handler: Handler,
+}
+
+const W: u32 = F_WRITE;
+const WD: u32 = F_WRITE | F_DENYOOM;
+const WDF: u32 = F_WRITE | F_DENYOOM | F_FAST;
+const WF: u32 = F_WRITE | F_FAST;
+const R: u32 = F_READONLY;
+const RF: u32 = F_READONLY | F_FAST;
+const CONN: u32 = F_FAST | F_LOADING | F_STALE | F_NOSCRIPT;
+
+#[allow(clippy::too_many_arguments)]
+const fn c(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    group: &'static str,
+    since: &'static str,
+    summary: &'static str,
+    handler: Handler,
+) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        keys,
+        group,
+        since,
+        summary,
+        subs: &[],
+        handler,
+    }
+}
+
+const fn with_subs(mut cmd: Command, subs: &'static [(&'static str, i32)]) -> Command {
+    cmd.subs = subs;
+    cmd
+}
+
+const K1: (i32, i32, i32) = (1, 1, 1);
+const KALL: (i32, i32, i32) = (1, -1, 1);
+const K12: (i32, i32, i32) = (1, 2, 1);
+const NK: (i32, i32, i32) = (0, 0, 0);
+
+#[rustfmt::skip]
+pub static COMMANDS: &[Command] = &[
+    // strings
+    c("get", 2, RF, K1, "string", "1.0.0", "Returns the string value of a key.", strings::get),
+    c("set", -3, WD, K1, "string", "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", strings::set),
+    c("setnx", 3, WDF, K1, "string", "1.0.0", "Set the string value of a key only when the key doesn't exist.", strings::setnx),
+    c("setex", 4, WD, K1, "string", "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", strings::setex),
+    c("psetex", 4, WD, K1, "string", "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", strings::psetex),
+    c("getset", 3, WDF, K1, "string", "1.0.0", "Returns the previous string value of a key after setting it to a new value.", strings::getset),
+    c("getdel", 2, WF, K1, "string", "6.2.0", "Returns the string value of a key after deleting the key.", strings::getdel),
+    c("getex", -2, WF, K1, "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", strings::getex),
+    c("mget", -2, RF, KALL, "string", "1.0.0", "Atomically returns the string values of one or more keys.", strings::mget),
+    c("mset", -3, WD, (1, -1, 2), "string", "1.0.1", "Atomically creates or modifies the string values of one or more keys.", strings::mset),
+    c("msetnx", -3, WD, (1, -1, 2), "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", strings::msetnx),
+    c("append", 3, WDF, K1, "string", "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", strings::append),
+    c("strlen", 2, RF, K1, "string", "2.2.0", "Returns the length of a string value.", strings::strlen),
+    c("getrange", 4, R, K1, "string", "2.4.0", "Returns a substring of the string stored at a key.", strings::getrange),
+    c("substr", 4, R, K1, "string", "1.0.0", "Returns a substring from a string value.", strings::getrange),
+    c("setrange", 4, WD, K1, "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", strings::setrange),
+    c("incr", 2, WDF, K1, "string", "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", strings::incr),
+    c("decr", 2, WDF, K1, "string", "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", strings::decr),
+    c("incrby", 3, WDF, K1, "string", "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", strings::incrby),
+    c("decrby", 3, WDF, K1, "string", "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", strings::decrby),
+    c("incrbyfloat", 3, WDF, K1, "string", "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", strings::incrbyfloat),
+    c("lcs", -3, R, K12, "string", "7.0.0", "Finds the longest common substring.", strings::lcs),
+    // keyspace
+    c("del", -2, W, KALL, "generic", "1.0.0", "Deletes one or more keys.", keys::del),
+    c("unlink", -2, WF, KALL, "generic", "4.0.0", "Asynchronously deletes one or more keys.", keys::del),
+    c("exists", -2, RF, KALL, "generic", "1.0.0", "Determines whether one or more keys exist.", keys::exists),
+    c("touch", -2, RF, KALL, "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", keys::touch),
+    c("type", 2, RF, K1, "generic", "1.0.0", "Determines the type of value stored at a key.", keys::type_),
+    c("rename", 3, W, K12, "generic", "1.0.0", "Renames a key and overwrites the destination.", keys::rename),
+    c("renamenx", 3, WF, K12, "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", keys::renamenx),
+    c("copy", -3, WD, K12, "generic", "6.2.0", "Copies the value of a key to a new key.", keys::copy),
+    c("move", 3, WF, K1, "generic", "1.0.0", "Moves a key to another database.", keys::move_),
+    c("keys", 2, R, NK, "generic", "1.0.0", "Returns all key names that match a pattern.", keys::keys),
+    c("scan", -2, R, NK, "generic", "2.8.0", "Iterates over the key names in the database.", keys::scan),
+    c("randomkey", 1, R, NK, "generic", "1.0.0", "Returns a random key name from the database.", keys::randomkey),
+    c("expire", -3, WF, K1, "generic", "1.0.0", "Sets the expiration time of a key in seconds.", keys::expire),
+    c("pexpire", -3, WF, K1, "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", keys::pexpire),
+    c("expireat", -3, WF, K1, "generic", "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", keys::expireat),
+    c("pexpireat", -3, WF, K1, "generic", "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", keys::pexpireat),
+    c("ttl", 2, RF, K1, "generic", "1.0.0", "Returns the expiration time in seconds of a key.", keys::ttl),
+    c("pttl", 2, RF, K1, "generic", "2.6.0", "Returns the expiration time in milliseconds of a key.", keys::pttl),
+    c("expiretime", 2, RF, K1, "generic", "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", keys::expiretime),
+    c("pexpiretime", 2, RF, K1, "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", keys::pexpiretime),
+    c("persist", 2, WF, K1, "generic", "2.2.0", "Removes the expiration time of a key.", keys::persist),
+    with_subs(
+        c("object", -2, R, NK, "generic", "2.2.3", "A container for object introspection commands.", keys::object),
+        &[("encoding", 3), ("freq", 3), ("idletime", 3), ("refcount", 3), ("help", 2)],
+    ),
+    // connection
+    c("ping", -1, CONN, NK, "connection", "1.0.0", "Returns the server's liveliness response.", admin::ping),
+    c("echo", 2, CONN, NK, "connection", "1.0.0", "Returns the given string.", admin::echo),
+    c("hello", -1, CONN | F_NOAUTH, NK, "connection", "6.0.0", "Handshakes with the Redis server.", admin::hello),
+    c("auth", -2, CONN | F_NOAUTH, NK, "connection", "1.0.0", "Authenticates the connection.", admin::auth),
+    c("quit", -1, CONN | F_NOAUTH, NK, "connection", "1.0.0", "Closes the connection.", admin::quit),
+    c("reset", 1, CONN | F_NOAUTH, NK, "connection", "6.2.0", "Resets the connection.", admin::reset),
+    c("select", 2, CONN, NK, "connection", "1.0.0", "Changes the selected database.", admin::select),
+    with_subs(
+        c("client", -2, F_NOSCRIPT | F_LOADING | F_STALE, NK, "connection", "2.4.0", "A container for client connection commands.", admin::client),
+        &[("id", 2), ("setname", 3), ("getname", 2), ("list", -2), ("info", 2), ("kill", -3), ("setinfo", 4), ("no-evict", 3), ("help", 2)],
+    ),
+    // server
+    with_subs(
+        c("command", -1, F_LOADING | F_STALE, NK, "server", "2.8.13", "Returns detailed information about all commands.", admin::command),
+        &[("count", 2), ("docs", -2), ("info", -2), ("list", -2), ("help", 2)],
+    ),
+    c("info", -1, F_LOADING | F_STALE, NK, "server", "1.0.0", "Returns information and statistics about the server.", admin::info),
+    with_subs(
+        c("config", -2, F_ADMIN | F_NOSCRIPT | F_LOADING | F_STALE, NK, "server", "2.0.0", "A container for server configuration commands.", admin::config),
+        &[("get", -3), ("set", -4), ("resetstat", 2), ("rewrite", 2), ("help", 2)],
+    ),
+    c("dbsize", 1, RF, NK, "server", "1.0.0", "Returns the number of keys in the database.", admin::dbsize),
+    c("flushdb", -1, W, NK, "server", "1.0.0", "Remove all keys from the current database.", admin::flushdb),
+    c("flushall", -1, W, NK, "server", "1.0.0", "Removes all keys from all databases.", admin::flushall),
+    c("time", 1, F_LOADING | F_STALE | F_FAST, NK, "server", "2.6.0", "Returns the server time.", admin::time),
+    c("swapdb", 3, WF, NK, "server", "4.0.0", "Swaps two Redis databases.", admin::swapdb),
+    c("lastsave", 1, F_LOADING | F_STALE | F_FAST, NK, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", admin::lastsave),
+    // scripting: answered as a server that has no scripts
+    with_subs(
+        c("function", -2, F_NOSCRIPT, NK, "scripting", "7.0.0", "A container for function commands.", admin::function),
+        &[("flush", -2), ("list", -2), ("help", 2)],
+    ),
+    with_subs(
+        c("script", -2, F_NOSCRIPT, NK, "scripting", "2.6.0", "A container for Lua scripts management commands.", admin::script),
+        &[("flush", -2), ("exists", -3), ("help", 2)],
+    ),
+    c("eval", -3, F_NOSCRIPT | F_STALE, NK, "scripting", "2.6.0", "Executes a server-side Lua script.", admin::eval),
+    c("evalsha", -3, F_NOSCRIPT | F_STALE, NK, "scripting", "2.6.0", "Executes a server-side Lua script by SHA1 digest.", admin::evalsha),
+];
+
+/// Index of a command by exact lowercase name.
+pub fn find(name: &str) -> Option<&'static Command> {
+    COMMANDS.iter().find(|c| c.name == name)
+}
+
+/// Subcommand arity check; replies Redis's error and returns false if wrong.
+pub fn check_sub(x: &mut Exec<'_, '_>, a: &Args<'_>, parent: &str) -> Option<&'static str> {
+    let cmd = find(parent)?;
+    let sub = String::from_utf8_lossy(a.get(1)).to_ascii_lowercase();
+    match cmd.subs.iter().find(|(n, _)| *n == sub) {
+        None => {
+            x.err(&format!(
+                "ERR unknown subcommand '{}'. Try {} HELP.",
+                crate::server::trunc(a.get(1), 128),
+                parent.to_ascii_uppercase()
+            ));
+            None
+        }
+        Some(&(name, arity)) => {
+            if (arity > 0 && a.len() != arity as usize) || a.len() < arity.unsigned_abs() as usize {
+                x.err(&format!(
+                    "ERR wrong number of arguments for '{parent}|{name}' command"
+                ));
+                None
+            } else {
+                Some(name)
+            }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! `readyloop kv` and the lesson-style `kv_server PORT`: the Redis-compatible key-value
+//! server. Flags carry Redis's configuration names.
+
+use std::net::{IpAddr, SocketAddr};
+
+use anyhow::Context;
+use clap::Args;
+use reactor::{Backend, ShutdownSignals};
+use readyloop_kv::{KvConfig, KvService, Policy};
+use readyloop_server::{net, Server};
+use tracing::info;
+
+/// Options of `readyloop kv` (all but the backend and the port).
+#[derive(Args, Debug, Clone)]
+pub struct KvOptions {
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+
+    /// Memory limit for the dataset (bytes, or 100mb, 1gb, ...; 0 = none).
+    #[arg(long, default_value = "0", value_parser = parse_memory)]
+    pub maxmemory: u64,
+
+    /// What to do at the memory limit: noeviction, allkeys-lru, allkeys-lfu, allkeys-random,
+    /// volatile-lru, volatile-lfu, volatile-random, volatile-ttl.
+    #[arg(long, default_value = "noeviction")]
+    pub maxmemory_policy: Policy,
+
+    /// Keys sampled per eviction.
+    #[arg(long, default_value_t = 5)]
+    pub maxmemory_samples: usize,
+
+    /// Password clients must AUTH with (user `default`).
+    #[arg(long)]
+    pub requirepass: Option<String>,
+
+    /// Number of databases (SELECT 0..N-1).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub databases: u32,
+
+    /// Connections beyond this many get `-ERR max number of clients reached`.
+    #[arg(long, default_value_t = 10000)]
+    pub maxclients: usize,
+
+    /// Largest single argument (bytes or 512mb ...).
+    #[arg(long, default_value = "512mb", value_parser = parse_memory)]
+    pub proto_max_bulk_len: u64,
+
+    /// A client whose unprocessed input exceeds this is closed.
+    #[arg(long, default_value = "1gb", value_parser = parse_memory)]
+    pub client_query_buffer_limit: u64,
+
+    /// A client whose unsent replies exceed this is closed (0 = the loop's 1 GiB cap; the loop
+    /// stops reading a client long before, at its high-water mark).
+    #[arg(long, default_value = "0", value_parser = parse_memory)]
+    pub client_output_buffer_limit: u64,
+
+    /// Close clients idle for this many seconds (0 = never), like Redis's `timeout`.
+    #[arg(long, default_value_t = 0)]
+    pub timeout: u64,
+
+    /// Keys active expiry may remove per loop iteration.
+    #[arg(long, default_value_t = 2000)]
+    pub expire_budget: usize,
+
+    /// Log the loop's counters every SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    pub stats_interval: Option<f64>,
+}
+
+fn parse_memory(s: &str) -> Result<u64, String> {
+    readyloop_kv::parse_memory(s).ok_or_else(|| format!("not a memory value: {s}"))
+}
+
+/// Bind and serve until SIGINT/SIGTERM; logs `kv server listening on ADDR`.
+pub fn kv(backend: Backend, port: u16, o: &KvOptions) -> anyhow::Result<()> {
+    let (before, after) = net::raise_fd_limit().context("raising RLIMIT_NOFILE")?;
+    info!("descriptor limit: soft {before} -> {after}");
+    let cfg = KvConfig {
+        databases: o.databases as usize,
+        requirepass: o.requirepass.clone().filter(|p| !p.is_empty()),
+        maxmemory: o.maxmemory,
+        maxmemory_policy: o.maxmemory_policy,
+        maxmemory_samples: o.maxmemory_samples.max(1),
+        maxclients: o.maxclients.max(1),
+        proto_max_bulk_len: o.proto_max_bulk_len.max(1),
+        client_query_buffer_limit: o.client_query_buffer_limit.max(1024),
+        output_buffer_limit: o.client_output_buffer_limit,
+        port,
+        bind: o.bind.to_string(),
+        expire_budget: o.expire_budget.max(1),
+        ..KvConfig::default()
+    };
+    let mut loop_cfg = cfg.loop_config(backend, SocketAddr::new(o.bind, port));
+    if o.timeout > 0 {
+        loop_cfg.idle_timeout = Some(std::time::Duration::from_secs(o.timeout));
+    }
+    loop_cfg.stats_interval = o
+        .stats_interval
+        .filter(|s| *s > 0.0)
+        .map(std::time::Duration::from_secs_f64);
+    let signals = ShutdownSignals::install().context("installing SIGINT/SIGTERM handlers")?;
+    let mut server = Server::bind(loop_cfg, KvService::new(cfg))
+        .with_context(|| format!("cannot listen on {}:{port}", o.bind))?;
+    server.watch_signals(&signals);
+    let addr = server.local_addr();
+    server.service_mut().set_port(addr.port());
+    info!(
+        "kv server listening on {addr} (backend {backend}, pid {})",
+        std::process::id()
+    );
+    let stats = server.run().context("event loop failed")?;
+    info!("stopped cleanly: {stats}");
+    Ok(())
+}
+
+/// `kv_server PORT [options]`: the lesson's shape, on epoll (level-triggered).
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "kv_server",
+    about = "Redis-compatible key-value server on epoll (level-triggered)"
+)]
+pub struct KvLessonCli {
+    /// TCP port to listen on.
+    pub port: u16,
+
+    #[command(flatten)]
+    pub opts: KvOptions,
+}
