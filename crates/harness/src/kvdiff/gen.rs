@@ -151,7 +151,9 @@ const PATTERNS: &[&str] = &[
 ];
 /// Positive TTLs in seconds: all long enough that nothing expires during a run.
 const SECS: &[&str] = &["100", "1000", "86400", "999999"];
-const MILLIS: &[&str] = &["100000", "1000000", "99999999"];
+/// Never a whole number of seconds from SECS: `SETEX k 100` then `PEXPIRE k 100000 GT` would
+/// compare equal or not depending on whether a millisecond ticked between the two commands.
+const MILLIS: &[&str] = &["100700", "1000300", "99999999"];
 /// TTL arguments that are errors or delete at once.
 const BAD_TIMES: &[&str] = &[
     "0",
@@ -383,7 +385,8 @@ impl Gen {
     pub fn step(&mut self) -> Step {
         let mut step = self.base_step();
         // SCAN's single-page replies depend on hash order, and a mutated deadline could be past.
-        let fragile = [&b"SCAN"[..], b"SET"]
+        // HELLO's reply carries a connection id, compared only when the command is whole.
+        let fragile = [&b"SCAN"[..], b"SET", b"HELLO"]
             .iter()
             .any(|n| step.args[0].eq_ignore_ascii_case(n));
         if step.check == Check::Exact && step.args.len() > 1 && !fragile && self.chance(0.06) {
@@ -457,7 +460,7 @@ impl Gen {
             }
             30..=31 => {
                 let off = match self.rng.gen_range(0..10) {
-                    0 => self.pick(&["-1", "abc", "536870912", "536870911", "9223372036854775807"]),
+                    0 => self.pick(&["-1", "abc", "536870912", "100000", "9223372036854775807"]),
                     _ => b(&self.rng.gen_range(0..80).to_string()),
                 };
                 a = vec![self.word("SETRANGE"), self.key(), off, self.value()];
@@ -653,18 +656,9 @@ impl Gen {
                         a.push(self.word("ID"));
                         check = Check::AnyInt;
                     }
-                    3 => {
-                        let (f, v) = [
-                            ("lib-name", "redis-rs"),
-                            ("LIB-VER", "0.27.0"),
-                            ("lib-name", "a b"),
-                            ("lib-foo", "x"),
-                        ]
-                        .choose(&mut self.rng)
-                        .copied()
-                        .expect("non-empty");
-                        a.extend([self.word("SETINFO"), b(f), b(v)]);
-                    }
+                    // (No CLIENT SETINFO: Redis 7.0 lacks it, issue 10 requires it; the client
+                    // tests cover it, as every client library sends it on connect.)
+                    3 => a.push(self.word("GETNAME")),
                     4 => {
                         let v = self.pick(&["on", "off", "maybe"]);
                         a.extend([self.word("NO-EVICT"), v]);
@@ -702,7 +696,7 @@ impl Gen {
             }
             81..=82 => {
                 // Unknown commands: Redis's exact text, arguments quoted, long ones cut.
-                let name = self.pick(&["FOO", "getx", "", "SETT", "a\r\nb", "CLUSTER", "xyz"]);
+                let name = self.pick(&["FOO", "getx", "", "SETT", "a\r\nb", "xyz", "foo-bar"]);
                 a = vec![name];
                 for _ in 0..self.rng.gen_range(0..4) {
                     let arg = if self.chance(0.2) {
@@ -814,6 +808,7 @@ mod tests {
                 }
                 if opt == "PX" {
                     assert!(v <= 0 || v >= 100_000, "{s:?}");
+                    assert!(v % 1000 != 0 || v <= 0, "{s:?}");
                 }
             }
         }
