@@ -413,7 +413,7 @@ fn key_values(r: &mut Side, o: &mut Side, args: &[Vec<u8>]) -> Vec<String> {
             let show = |x: Result<Value, String>| x.map(|v| v.to_string()).unwrap_or_else(|e| e);
             out.push(format!(
                 "GET {} now: redis {} / ours {}",
-                show_cmd(&[a.clone()]),
+                show_cmd(std::slice::from_ref(a)),
                 show(rv),
                 show(ov)
             ));
