@@ -9,6 +9,7 @@ mod cli;
 mod echo;
 mod faults;
 mod harness;
+mod kv;
 mod lesson;
 mod shutdown;
 mod stats;
