@@ -347,10 +347,15 @@ impl Reply<'_> {
     /// `msg` is the full text after `-`, code included (`ERR ...`, `WRONGTYPE ...`). Line
     /// breaks would end the reply early, so they become spaces (as Redis does).
     pub fn error(&mut self, msg: &str) {
+        self.error_bytes(msg.as_bytes());
+    }
+
+    /// [`error`](Self::error) for texts that quote the client's own bytes (not always UTF-8).
+    pub fn error_bytes(&mut self, msg: &[u8]) {
         self.buf.push(b'-');
         self.buf.extend(
-            msg.bytes()
-                .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+            msg.iter()
+                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
         );
         self.buf.extend_from_slice(b"\r\n");
     }
