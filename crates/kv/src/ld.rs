@@ -354,7 +354,7 @@ impl Ld {
     }
 
     /// The correctly rounded sum.
-    pub fn add(self, o: Ld) -> Ld {
+    pub fn plus(self, o: Ld) -> Ld {
         if self.mant == 0 {
             return o;
         }
@@ -462,7 +462,7 @@ mod tests {
     fn incr(a: &str, b: &str) -> String {
         Ld::parse(a.as_bytes())
             .unwrap()
-            .add(Ld::parse(b.as_bytes()).unwrap())
+            .plus(Ld::parse(b.as_bytes()).unwrap())
             .human()
     }
 

@@ -102,7 +102,7 @@ pub fn incr_by_float(cur: &[u8], incr: &[u8]) -> Result<String, &'static str> {
     }
     let x = crate::ld::Ld::parse(cur).ok_or(NOT_FLOAT)?;
     let y = crate::ld::Ld::parse(incr).ok_or(NOT_FLOAT)?;
-    let sum = x.add(y);
+    let sum = x.plus(y);
     if !sum.is_finite() {
         return Err(NAN_INF);
     }

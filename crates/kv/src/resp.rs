@@ -149,8 +149,11 @@ impl Parser {
     }
 
     fn parse_inline(&mut self, buf: &[u8]) -> Parse {
-        let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
-            return too_long(buf.len(), "too big inline request");
+        // Redis finds the line end with strchr(), which stops at a NUL byte: a NUL before the
+        // newline leaves the request "incomplete" until the inline limit is exceeded.
+        let nl = match buf.iter().position(|&b| b == b'\n' || b == 0) {
+            Some(p) if buf[p] == b'\n' => p,
+            _ => return too_long(buf.len(), "too big inline request"),
         };
         if nl > INLINE_MAX {
             return protocol("too big inline request");
