@@ -126,6 +126,14 @@ pub fn set(x: &mut Exec<'_, '_>, a: Args<'_>) {
         }
     }
     let key = a.get(1);
+    if !(nx || xx || get) {
+        // The common case: one hash lookup, not two.
+        let i = store(x, key, NewValue::Str(a.get(2)), ttl == Ttl::Keep);
+        if let Ttl::At(ms) = ttl {
+            x.db().set_deadline(i, ms.max(0) as u64);
+        }
+        return x.r().ok();
+    }
     let found = x.write(key);
     let old = if get {
         found.map(|i| value_bytes(x, i))
