@@ -9,6 +9,7 @@ mod cli;
 mod echo;
 mod faults;
 mod harness;
+mod kv;
 mod kv_clients;
 mod kv_diff;
 mod kv_fuzz;

@@ -25,6 +25,7 @@ mod admin;
 mod config;
 pub mod glob;
 mod keys;
+pub mod ld;
 pub mod num;
 pub mod resp;
 mod server;

@@ -334,26 +334,27 @@ impl KvService {
         let core = &mut self.core;
         let before = ctx.out().len();
         let Some(ci) = core.lookup_name(name) else {
-            let mut msg = format!(
-                "ERR unknown command '{}', with args beginning with: ",
-                trunc(name, 128)
-            );
-            let mut shown = String::new();
+            let mut msg = b"ERR unknown command '".to_vec();
+            msg.extend_from_slice(cstr(name, 128));
+            msg.extend_from_slice(b"', with args beginning with: ");
+            let mut shown = Vec::new();
             for a in args.iter().skip(1) {
                 if shown.len() >= 128 {
                     break;
                 }
                 let room = 128 - shown.len();
-                shown.push_str(&format!("'{}' ", trunc(a, room)));
+                shown.push(b'\'');
+                shown.extend_from_slice(cstr(a, room));
+                shown.extend_from_slice(b"' ");
             }
-            msg.push_str(&shown);
+            msg.extend_from_slice(&shown);
             core.counters.error_replies += 1;
             *core.counters.errors.entry("ERR".into()).or_default() += 1;
             Reply {
                 buf: ctx.out(),
                 resp3: client.resp3,
             }
-            .error(&msg);
+            .error_bytes(&msg);
             // Redis closes a peer that speaks HTTP at it (a browser or a cross-protocol attack).
             if name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:") {
                 client.closing = true;
@@ -429,9 +430,13 @@ fn count_error(core: &mut Core, msg: &str) {
     *core.counters.errors.entry(code).or_default() += 1;
 }
 
-/// `%.Ns` of bytes, lossy.
-pub fn trunc(b: &[u8], n: usize) -> String {
-    String::from_utf8_lossy(&b[..b.len().min(n)]).into_owned()
+/// What C's `%.Ns` prints of an argument: at most `n` bytes, up to the first NUL.
+pub fn cstr(b: &[u8], n: usize) -> &[u8] {
+    let b = &b[..b.len().min(n)];
+    match b.iter().position(|&c| c == 0) {
+        Some(p) => &b[..p],
+        None => b,
+    }
 }
 
 /// What a command handler gets.
