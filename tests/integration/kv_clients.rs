@@ -370,3 +370,55 @@ each_backend!(
         }
     }
 );
+
+each_backend!(
+    /// SCAN's guarantee (issue 10, as Redis documents it): a full iteration returns every key
+    /// present from start to end, even while other keys are added and removed between calls
+    /// (growing the table underneath the cursor), and never returns a key that never existed.
+    scan_returns_every_stable_key_under_churn,
+    |backend| {
+        let s = kv(backend, &[]);
+        let mut a = connect(s.addr);
+        let mut b = connect(s.addr);
+        let mut p = redis::pipe();
+        for i in 0..5000 {
+            p.cmd("SET").arg(format!("stable:{i}")).arg(i).ignore();
+        }
+        let client = redis::Client::open(format!("redis://{}/", s.addr).as_str()).unwrap();
+        let mut con = client.get_connection().unwrap();
+        let _: () = p.query(&mut con).unwrap();
+        let mut seen = std::collections::HashSet::new();
+        let (mut cursor, mut churn, mut calls) = ("0".to_string(), 0u64, 0);
+        loop {
+            let v = call(&mut a, &["SCAN", &cursor, "COUNT", "5"]);
+            let items = v.items().unwrap_or_else(|| panic!("SCAN reply {v}")).to_vec();
+            cursor = String::from_utf8(items[0].as_bytes().unwrap().to_vec()).unwrap();
+            for k in items[1].items().unwrap() {
+                seen.insert(String::from_utf8_lossy(k.as_bytes().unwrap()).into_owned());
+            }
+            // Churn between every two calls: 20 new keys, and deletes that let the churn keys
+            // grow to 3000 (the table grows under the cursor) and then stay there. Redis promises
+            // termination only for a collection of bounded size, so it is bounded.
+            for _ in 0..20 {
+                call(&mut b, &["SET", &format!("churn:{churn}"), "x"]);
+                churn += 1;
+            }
+            for j in churn.saturating_sub(3020)..churn.saturating_sub(3000) {
+                call(&mut b, &["DEL", &format!("churn:{j}")]);
+            }
+            calls += 1;
+            if cursor == "0" {
+                break;
+            }
+            assert!(calls < 100_000, "SCAN did not finish in 100000 calls");
+        }
+        let missing: Vec<i32> = (0..5000).filter(|i| !seen.contains(&format!("stable:{i}"))).collect();
+        assert!(missing.is_empty(), "{} stable keys never returned, e.g. {:?} ({calls} calls)", missing.len(), &missing[..missing.len().min(10)]);
+        let bogus: Vec<&String> = seen
+            .iter()
+            .filter(|k| !(k.starts_with("stable:") || k.starts_with("churn:")))
+            .collect();
+        assert!(bogus.is_empty(), "SCAN returned keys that never existed: {bogus:?}");
+        assert!(churn >= 3000, "the table grew during the scan ({churn} keys added)");
+    }
+);
