@@ -491,3 +491,18 @@ each_backend!(
         assert_eq!(n, 512 * 1024);
     }
 );
+
+/// The lesson's shape: `kv_server PORT`, then `printf 'PING\r\n' | nc -q1 localhost PORT`.
+#[test]
+fn kv_server_binary_answers_an_inline_ping() {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kv_server"));
+    let srv = ServerProcess::spawn(bin, &["0".to_string()]).expect("kv_server starts");
+    let mut s = raw(srv.addr);
+    s.write_all(b"PING\r\n").unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(read_n(&mut s, 7), b"+PONG\r\n");
+    assert!(
+        closed(&mut s),
+        "EOF after the reply once the client finished"
+    );
+}
