@@ -367,6 +367,8 @@ struct Pass {
     to_eagain: bool,
     /// Offer buffered input to the service again (after a resume or a fulfilled reply).
     reserve: bool,
+    /// The kernel reported hang-up or a socket error.
+    hangup: bool,
 }
 
 /// The loop-wide pieces a connection's I/O needs, borrowed apart from the slab.
@@ -398,6 +400,12 @@ impl<S: Service> Io<'_, S> {
         let read = p.read || (self.draining && !c.quiet && c.pending() == 0);
         if read && c.wants_input() && c.fail.is_none() {
             self.read_pass(c, token, p.to_eagain || self.draining);
+        }
+        // After EOF nothing reads the socket again, so a reset that arrives while a deferred
+        // reply is still being computed would go unseen: level-triggered backends would report
+        // HUP/ERR on every wait (a busy loop) until the reply came. Nothing can be delivered.
+        if p.hangup && c.eof && c.owes() && c.fail.is_none() {
+            c.fail = Some(CloseReason::IoError);
         }
         if let Some(reason) = c.fail {
             return Some(reason);
@@ -986,6 +994,7 @@ impl<S: Service> Server<S> {
             write: ev.is_writable() || hangup,
             to_eagain: ev.is_read_closed() || ev.is_priority(),
             reserve: false,
+            hangup,
         };
         if !self.conns.contains(ev.token()) {
             self.stats.stale_events += 1;
@@ -1503,12 +1512,14 @@ impl Pass {
         write: true,
         to_eagain: false,
         reserve: false,
+        hangup: false,
     };
     const REQUEUED: Pass = Pass {
         read: true,
         write: true,
         to_eagain: true,
         reserve: false,
+        hangup: false,
     };
 }
 
