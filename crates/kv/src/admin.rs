@@ -1183,15 +1183,16 @@ fn info_text(x: &Exec<'_, '_>, want: &[String]) -> String {
             if st.calls + st.rejected + st.failed == 0 {
                 continue;
             }
+            let usec = st.nanos / 1000;
             let per = if st.calls > 0 {
-                st.usec as f64 / st.calls as f64
+                st.nanos as f64 / 1000.0 / st.calls as f64
             } else {
                 0.0
             };
             let _ = write!(
                 b,
                 "cmdstat_{}:calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}\r\n",
-                c.name, st.calls, st.usec, st.rejected, st.failed
+                c.name, st.calls, usec, st.rejected, st.failed
             );
         }
         section("Commandstats", b);
