@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -178,6 +179,8 @@ def main():
     ap.add_argument("--keys", type=int, default=1_000_000)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
+    # A SIGTERM must still run the finally blocks that kill the servers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     servers = a.servers.split(",")
     os.makedirs(a.out, exist_ok=True)
     runs, mems = [], []
