@@ -506,3 +506,55 @@ fn kv_server_binary_answers_an_inline_ping() {
         "EOF after the reply once the client finished"
     );
 }
+
+each_backend!(volatile_policies_evict_only_keys_with_a_ttl, |b| {
+    let srv = kv(
+        b,
+        &["--maxmemory", "3mb", "--maxmemory-policy", "volatile-ttl"],
+    );
+    let mut c = client(srv.addr);
+    let value = vec![b'x'; 1000];
+    for i in 0..500 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("keep{i}"))
+            .arg(&value)
+            .query(&mut c)
+            .unwrap();
+    }
+    // Keys with TTLs, the shortest first in line for eviction.
+    for i in 0..5000 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("tmp{i}"))
+            .arg(&value)
+            .arg("EX")
+            .arg(1000 + i)
+            .query(&mut c)
+            .unwrap();
+    }
+    for i in 0..500 {
+        let v: Option<Vec<u8>> = redis::cmd("GET")
+            .arg(format!("keep{i}"))
+            .query(&mut c)
+            .unwrap();
+        assert!(v.is_some(), "keep{i} has no TTL and must not be evicted");
+    }
+    let newest: Option<Vec<u8>> = redis::cmd("GET").arg("tmp4999").query(&mut c).unwrap();
+    assert!(newest.is_some(), "the longest TTL survives volatile-ttl");
+    let oldest: Option<Vec<u8>> = redis::cmd("GET").arg("tmp0").query(&mut c).unwrap();
+    assert!(oldest.is_none(), "the shortest TTL goes first");
+    // With nothing volatile left to evict, writes are refused.
+    let _: () = redis::cmd("PERSIST").arg("tmp4999").query(&mut c).unwrap();
+    let mut refused = false;
+    for i in 0..5000 {
+        if redis::cmd("SET")
+            .arg(format!("more{i}"))
+            .arg(&value)
+            .query::<()>(&mut c)
+            .is_err()
+        {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "no volatile keys left: OOM");
+});
