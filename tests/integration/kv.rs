@@ -768,3 +768,24 @@ mod command_fuzz {
         result.unwrap();
     }
 }
+
+each_backend!(shutdown_stops_the_server, |b| {
+    let mut srv = kv(b, &[]);
+    let mut c = client(srv.addr);
+    let err = redis::cmd("SHUTDOWN")
+        .arg("ABORT")
+        .query::<()>(&mut c)
+        .unwrap_err();
+    assert_eq!(err.detail(), Some("No shutdown in progress."));
+    let mut s = raw(srv.addr);
+    s.write_all(&cmd(&[b"SHUTDOWN", b"NOSAVE"])).unwrap();
+    assert!(
+        closed(&mut s),
+        "SHUTDOWN closes the connection without a reply"
+    );
+    let status = srv.wait_exit(Duration::from_secs(10)).unwrap();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exited cleanly: {status:?}"
+    );
+});
