@@ -3,7 +3,8 @@
 
 use clap::{Parser, Subcommand};
 use reactor::Backend;
-use readyloop::serve::{serve, ServerOptions};
+use readyloop::digest::{serve_service, ServiceArgs};
+use readyloop::serve::ServerOptions;
 use readyloop::tools::{hammer, load, sweep, HammerArgs, LoadArgs, SweepArgs};
 
 #[derive(Parser, Debug)]
@@ -41,6 +42,9 @@ struct ServeArgs {
 
     #[command(flatten)]
     opts: ServerOptions,
+
+    #[command(flatten)]
+    service: ServiceArgs,
 }
 
 fn main() {
@@ -53,7 +57,7 @@ fn main() {
             .expect("serve parses")
     });
     let result = match command {
-        Command::Serve(a) => serve(a.backend, a.port, &a.opts),
+        Command::Serve(a) => serve_service(a.backend, a.port, &a.opts, &a.service),
         Command::Hammer(a) => hammer(&a),
         Command::Load(a) => load(&a),
         Command::Sweep(a) => sweep(&a),

@@ -48,6 +48,19 @@ fn threads_named(prefix: &str) -> usize {
         .count()
 }
 
+/// Wait (at most 5 s) until `n` threads named `prefix*` exist: a spawned thread names itself
+/// once it runs, so right after `spawn` it may still carry its parent's name.
+fn wait_threads(prefix: &str, n: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = threads_named(prefix);
+        if now == n || Instant::now() >= deadline {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// Take completions until `n` have arrived, waiting on the waker between batches.
 fn collect<K: Send, T: Send>(
     pool: &mut Pool<K, T>,
@@ -58,7 +71,11 @@ fn collect<K: Send, T: Send>(
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut seen = 0;
     while all.len() < n {
-        assert!(Instant::now() < deadline, "only {} of {n} completions", all.len());
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} completions",
+            all.len()
+        );
         pool.take_completions(&mut all);
         if all.len() < n {
             seen = waker.wait_past(seen);
@@ -81,7 +98,10 @@ fn jobs_run_and_come_back_with_their_tags() {
     got.sort();
     assert_eq!(got, (0..50).map(|i| (i, i * i)).collect::<Vec<_>>());
     let s = pool.stats();
-    assert_eq!((s.submitted, s.completed, s.panicked, s.rejected), (50, 50, 0, 0));
+    assert_eq!(
+        (s.submitted, s.completed, s.panicked, s.rejected),
+        (50, 50, 0, 0)
+    );
     assert_eq!(s.workers, 3);
     assert_eq!(pool.outstanding(), 0);
 }
@@ -189,7 +209,7 @@ fn a_panicking_job_is_reported_and_the_worker_survives() {
     assert_eq!(pool.stats().panicked, 1);
     assert_eq!(pool.stats().completed, 2);
     // The one worker is still there and still works.
-    assert_eq!(threads_named("pt-panic-"), 1);
+    assert_eq!(wait_threads("pt-panic-", 1), 1);
     pool.try_submit(3, || 6u8).unwrap();
     assert_eq!(collect(&mut pool, &waker, 1)[0].result, Ok(6));
 }
@@ -209,27 +229,26 @@ fn workers_are_named_and_block_shutdown_signals() {
         (name, blk)
     })
     .unwrap();
-    let (name, blk) = collect(&mut pool, &waker, 1)
-        .pop()
-        .unwrap()
-        .result
-        .unwrap();
+    let (name, blk) = collect(&mut pool, &waker, 1).pop().unwrap().result.unwrap();
     assert!(
         matches!(name.as_deref(), Some("pt-sig-0" | "pt-sig-1")),
         "{name:?}"
     );
     // Bit n-1 stands for signal n: SIGINT 2, SIGUSR1 10, SIGTERM 15.
     for sig in [2, 10, 15] {
-        assert!(blk & (1 << (sig - 1)) != 0, "signal {sig} not blocked: {blk:x}");
+        assert!(
+            blk & (1 << (sig - 1)) != 0,
+            "signal {sig} not blocked: {blk:x}"
+        );
     }
-    assert_eq!(threads_named("pt-sig-"), 2);
+    assert_eq!(wait_threads("pt-sig-", 2), 2);
 }
 
 #[test]
 fn shutdown_finishes_queued_jobs_and_joins_every_worker() {
     let waker = TestWaker::default();
     let mut pool = Pool::start(&cfg("pt-stop", 2, 16), waker.clone()).unwrap();
-    assert_eq!(threads_named("pt-stop-"), 2);
+    assert_eq!(wait_threads("pt-stop-", 2), 2);
     for i in 0..10u32 {
         pool.try_submit(i, move || {
             std::thread::sleep(Duration::from_millis(5));
@@ -245,14 +264,17 @@ fn shutdown_finishes_queued_jobs_and_joins_every_worker() {
     let mut tags: Vec<u32> = got.iter().map(|c| c.tag).collect();
     tags.sort();
     assert_eq!(tags, (0..10).collect::<Vec<_>>(), "queued jobs were lost");
-    assert!(pool.try_submit(11, || 0).is_err(), "accepted after shutdown");
+    assert!(
+        pool.try_submit(11, || 0).is_err(),
+        "accepted after shutdown"
+    );
     pool.shutdown();
 }
 
 #[test]
 fn dropping_the_pool_joins_its_workers() {
     let pool: Pool<(), ()> = Pool::start(&cfg("pt-drop", 3, 4), TestWaker::default()).unwrap();
-    assert_eq!(threads_named("pt-drop-"), 3);
+    assert_eq!(wait_threads("pt-drop-", 3), 3);
     drop(pool);
     assert_eq!(threads_named("pt-drop-"), 0);
 }
@@ -268,14 +290,20 @@ fn wait_and_run_times_are_recorded() {
     }
     let got = collect(&mut pool, &waker, 2);
     let second = got.iter().find(|c| c.tag == 1).unwrap();
-    assert!(second.waited >= Duration::from_millis(29), "{:?}", second.waited);
+    assert!(
+        second.waited >= Duration::from_millis(29),
+        "{:?}",
+        second.waited
+    );
     let s = pool.stats();
     assert!(s.run_us.p50 >= 29_000, "{:?}", s.run_us);
     assert!(s.wait_us.max >= 29_000, "{:?}", s.wait_us);
     let mut names = Vec::new();
     s.counters(&mut names);
     assert!(names.contains(&("pool_completed", 2)));
-    assert!(names.iter().any(|&(n, v)| n == "pool_run_p99_us" && v >= 29_000));
+    assert!(names
+        .iter()
+        .any(|&(n, v)| n == "pool_run_p99_us" && v >= 29_000));
 }
 
 #[test]
