@@ -10,6 +10,7 @@ mod echo;
 mod faults;
 mod harness;
 mod lesson;
+mod pool;
 mod shutdown;
 mod stats;
 mod sweep;
