@@ -392,7 +392,7 @@ each_backend!(
         assert_eq!(s.get("pool_completed"), 2000.0, "{s:?}");
         let wakes = s.get("pool_wakes");
         assert!(
-            wakes >= 1.0 && wakes < 2000.0,
+            (1.0..2000.0).contains(&wakes),
             "one wake per completion: {s:?}"
         );
         // The loop saw no more waker events than workers wrote wake-ups.

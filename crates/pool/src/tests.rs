@@ -113,7 +113,7 @@ fn a_full_queue_gives_the_job_back_without_blocking() {
     let (started_tx, started_rx) = mpsc::channel();
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let release_rx = Arc::new(Mutex::new(release_rx));
-    let gate = move || {
+    let gated = move || {
         let r = Arc::clone(&release_rx);
         let s = started_tx.clone();
         move || {
@@ -122,7 +122,6 @@ fn a_full_queue_gives_the_job_back_without_blocking() {
             1u32
         }
     };
-    let mut gated = gate;
     // One job occupies the worker, two fill the queue.
     pool.try_submit(0, gated()).unwrap();
     started_rx.recv_timeout(Duration::from_secs(10)).unwrap();
