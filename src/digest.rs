@@ -110,3 +110,66 @@ pub fn serve_service(
         }
     }
 }
+
+/// `readyloop bench pool`: light-client latency and heavy throughput with and without workers.
+#[derive(Args, Debug, Clone)]
+pub struct PoolBenchArgs {
+    /// Server backend.
+    #[arg(long, default_value = "epoll-lt")]
+    pub backend: Backend,
+    /// Light clients (PING ping-pong, one in flight each).
+    #[arg(long, default_value_t = 4)]
+    pub light: usize,
+    /// Heavy-client counts to sweep.
+    #[arg(long, value_delimiter = ',', default_value = "0,1,2,4,8")]
+    pub heavy: Vec<usize>,
+    /// Worker settings to sweep (0 = HASH inline on the loop).
+    #[arg(long, value_delimiter = ',', default_value = "0,2")]
+    pub workers: Vec<usize>,
+    /// HASH requests each heavy client keeps in flight.
+    #[arg(long, default_value_t = 4)]
+    pub in_flight: usize,
+    /// Rounds per HASH.
+    #[arg(long, default_value_t = 20_000)]
+    pub rounds: u32,
+    /// Measured seconds per cell (after the warm-up).
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+    /// Seconds of load before measuring.
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup: f64,
+    /// `taskset -c` list for the server (loop and workers, unless --worker-cpus).
+    #[arg(long, default_value = "0")]
+    pub server_cpus: String,
+    /// Re-pin each worker thread to this `taskset -c` list after start.
+    #[arg(long)]
+    pub worker_cpus: Option<String>,
+    /// Names this configuration in the output files.
+    #[arg(long, default_value = "pinned")]
+    pub label: String,
+    /// Output directory.
+    #[arg(long, default_value = "bench/results/pool")]
+    pub out: std::path::PathBuf,
+}
+
+/// Run `readyloop bench pool`.
+pub fn bench_pool(a: &PoolBenchArgs) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let cfg = readyloop_digest::bench::PoolBenchConfig {
+        server_bin: std::env::current_exe().context("locating this executable")?,
+        backend: a.backend.name().to_string(),
+        light: a.light,
+        heavy: a.heavy.clone(),
+        workers: a.workers.clone(),
+        in_flight: a.in_flight,
+        rounds: a.rounds,
+        duration_s: a.duration,
+        warmup_s: a.warmup,
+        server_cpus: a.server_cpus.clone(),
+        worker_cpus: a.worker_cpus.clone(),
+        label: a.label.clone(),
+    };
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    readyloop_digest::bench::run(&cfg, &a.out, command).context("pool benchmark")?;
+    Ok(())
+}

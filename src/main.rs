@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use reactor::Backend;
-use readyloop::digest::{serve_service, ServiceArgs};
+use readyloop::digest::{bench_pool, serve_service, PoolBenchArgs, ServiceArgs};
 use readyloop::serve::ServerOptions;
 use readyloop::tools::{hammer, load, sweep, HammerArgs, LoadArgs, SweepArgs};
 
@@ -28,6 +28,15 @@ enum Command {
     Load(LoadArgs),
     /// Scaling sweep: throughput and descriptors examined per wake-up as idle connections grow.
     Sweep(SweepArgs),
+    /// Benchmarks of services: `bench pool` (light-client latency with and without worker threads).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// L light clients ping-pong while H heavy clients keep K HASH requests in flight.
+    Pool(PoolBenchArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -61,6 +70,7 @@ fn main() {
         Command::Hammer(a) => hammer(&a),
         Command::Load(a) => load(&a),
         Command::Sweep(a) => sweep(&a),
+        Command::Bench(BenchCommand::Pool(a)) => bench_pool(&a),
     };
     readyloop::exit_on_error("readyloop", result);
 }

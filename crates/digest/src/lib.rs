@@ -8,7 +8,7 @@
 //! server will run fsync and frees on it) and depends on neither the server nor `sha2`; this
 //! crate is one service on top of both.
 #![forbid(unsafe_code)]
-
+pub mod bench;
 pub mod protocol;
 
 use std::collections::HashSet;
