@@ -45,6 +45,11 @@ pub struct ServiceArgs {
     #[arg(long, value_name = "N")]
     pub max_rounds: Option<u32>,
 
+    /// digest: nice value of the worker threads (e.g. 10: the loop preempts a worker sharing its
+    /// CPU as soon as a client's request arrives) [default: 0].
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub worker_nice: Option<i32>,
+
     /// Test hook: a HASH whose text is exactly this panics in its job.
     #[arg(long, value_name = "TEXT", hide = true)]
     pub panic_on: Option<String>,
@@ -75,6 +80,13 @@ impl ServiceArgs {
             anyhow::ensure!(m >= 1, "--max-rounds must be at least 1");
             cfg.max_rounds = m;
         }
+        if let Some(n) = self.worker_nice {
+            anyhow::ensure!(
+                (-20..=19).contains(&n),
+                "--worker-nice must be from -20 to 19"
+            );
+            cfg.worker_nice = n;
+        }
         cfg.panic_on = self.panic_on.clone().map(String::into_bytes);
         Ok(cfg)
     }
@@ -85,6 +97,7 @@ impl ServiceArgs {
             || self.max_in_flight.is_some()
             || self.max_line.is_some()
             || self.max_rounds.is_some()
+            || self.worker_nice.is_some()
             || self.panic_on.is_some()
     }
 }
@@ -100,7 +113,7 @@ pub fn serve_service(
         ServiceKind::Echo => {
             anyhow::ensure!(
                 !svc.digest_options_given(),
-                "--workers, --queue, --max-in-flight, --max-line and --max-rounds need --service digest"
+                "--workers, --queue, --max-in-flight, --max-line, --max-rounds and --worker-nice need --service digest"
             );
             serve(backend, port, opts)
         }
@@ -144,6 +157,9 @@ pub struct PoolBenchArgs {
     /// Re-pin each worker thread to this `taskset -c` list after start.
     #[arg(long)]
     pub worker_cpus: Option<String>,
+    /// Nice value for the server's workers (`serve --worker-nice`).
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    pub worker_nice: i32,
     /// Names this configuration in the output files.
     #[arg(long, default_value = "pinned")]
     pub label: String,
@@ -167,6 +183,7 @@ pub fn bench_pool(a: &PoolBenchArgs) -> anyhow::Result<()> {
         warmup_s: a.warmup,
         server_cpus: a.server_cpus.clone(),
         worker_cpus: a.worker_cpus.clone(),
+        worker_nice: a.worker_nice,
         label: a.label.clone(),
     };
     let command = std::env::args().collect::<Vec<_>>().join(" ");

@@ -40,6 +40,8 @@ pub struct PoolBenchConfig {
     pub server_cpus: String,
     /// `taskset -p -c` list applied to each worker thread after start.
     pub worker_cpus: Option<String>,
+    /// `serve --worker-nice`.
+    pub worker_nice: i32,
     /// Names this configuration in the files and the plot.
     pub label: String,
 }
@@ -148,6 +150,8 @@ fn run_point(cfg: &PoolBenchConfig, workers: usize, heavy: usize) -> io::Result<
         &cfg.in_flight.max(1).to_string(),
         "--max-rounds",
         &cfg.rounds.max(1).to_string(),
+        "--worker-nice",
+        &cfg.worker_nice.to_string(),
     ]
     .iter()
     .map(|s| s.to_string())

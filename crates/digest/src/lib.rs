@@ -34,6 +34,8 @@ pub struct DigestConfig {
     pub max_line: usize,
     /// Largest `<rounds>` accepted.
     pub max_rounds: u32,
+    /// Nice value of the worker threads (see [`readyloop_pool::Config::nice`]).
+    pub worker_nice: i32,
     /// Test hook: a `HASH` whose text is exactly this panics in its job. Not in `--help`.
     pub panic_on: Option<Vec<u8>>,
 }
@@ -46,6 +48,7 @@ impl DigestConfig {
             max_in_flight: 16,
             max_line: 64 * 1024,
             max_rounds: 10_000_000,
+            worker_nice: 0,
             panic_on: None,
         }
     }
@@ -199,7 +202,8 @@ impl Service for Digest {
         if self.cfg.workers == 0 || self.pool.is_some() {
             return;
         }
-        let pool_cfg = readyloop_pool::Config::new(self.cfg.workers, self.cfg.queue.max(1));
+        let mut pool_cfg = readyloop_pool::Config::new(self.cfg.workers, self.cfg.queue.max(1));
+        pool_cfg.nice = self.cfg.worker_nice;
         match cx.waker().and_then(|w| Pool::start(&pool_cfg, w)) {
             Ok(p) => self.pool = Some(p),
             Err(e) => tracing::error!("digest: cannot start workers ({e}); HASH runs inline"),

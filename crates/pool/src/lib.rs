@@ -52,6 +52,10 @@ pub struct Config {
     pub queue: usize,
     /// Thread names are `{name}-{index}`.
     pub name: String,
+    /// Nice value each worker gives itself (0: the loop's). A positive value lets the loop
+    /// thread preempt a worker that shares its CPU as soon as a client's bytes arrive, instead
+    /// of waiting out the worker's time slice (Linux nice values are per thread).
+    pub nice: i32,
 }
 
 impl Config {
@@ -60,6 +64,7 @@ impl Config {
             workers,
             queue,
             name: "readyloop-worker".into(),
+            nice: 0,
         }
     }
 }
@@ -260,9 +265,10 @@ impl<K: Send + 'static, T: Send + 'static> Pool<K, T> {
         };
         for i in 0..cfg.workers {
             let shared = Arc::clone(&pool.shared);
+            let nice = cfg.nice;
             let spawned = std::thread::Builder::new()
                 .name(format!("{}-{i}", cfg.name))
-                .spawn(move || worker(&shared));
+                .spawn(move || worker(&shared, nice));
             match spawned {
                 Ok(h) => pool.workers.push(h),
                 // Dropping `pool` joins the workers already started.
@@ -395,11 +401,18 @@ impl<K: Send + 'static, T: Send + 'static> Drop for Pool<K, T> {
     }
 }
 
-fn worker<K: Send + 'static, T: Send + 'static>(shared: &Shared<K, T>) {
+fn worker<K: Send + 'static, T: Send + 'static>(shared: &Shared<K, T>, nice: i32) {
     if let Err(e) = reactor::block_shutdown_signals() {
         // Without the block, SIGTERM could land here while the loop sleeps on; the loop also
         // refuses to install its handlers in that case, so this is only ever logged.
         tracing::error!("worker cannot block shutdown signals: {e}");
+    }
+    if nice != 0 {
+        // `None` is "the calling thread" on Linux, where each thread has its own nice value.
+        // Lowering priority needs no privilege; raising it may fail, which costs only speed.
+        if let Err(e) = rustix::process::setpriority_process(None, nice) {
+            tracing::warn!("worker cannot set nice {nice}: {e}");
+        }
     }
     while let Some(q) = next_job(shared) {
         shared.busy.fetch_add(1, Ordering::Relaxed);

@@ -36,6 +36,7 @@ fn cfg(name: &str, workers: usize, queue: usize) -> Config {
         workers,
         queue,
         name: name.into(),
+        nice: 0,
     }
 }
 
@@ -317,4 +318,19 @@ fn dropped_completions_are_counted() {
 fn bad_sizes_are_refused() {
     assert!(Pool::<(), ()>::start(&cfg("pt-bad", 0, 4), TestWaker::default()).is_err());
     assert!(Pool::<(), ()>::start(&cfg("pt-bad", 1, 0), TestWaker::default()).is_err());
+}
+
+#[test]
+fn workers_take_the_nice_value_asked_for() {
+    let waker = TestWaker::default();
+    let mut c = cfg("pt-nice", 1, 4);
+    c.nice = 7;
+    let mut pool = Pool::start(&c, waker.clone()).unwrap();
+    let base = rustix::process::getpriority_process(None).unwrap();
+    pool.try_submit((), || rustix::process::getpriority_process(None).unwrap())
+        .unwrap();
+    let got = collect(&mut pool, &waker, 1).pop().unwrap().result.unwrap();
+    assert_eq!(got, (base + 7).min(19));
+    // The test thread itself is untouched.
+    assert_eq!(rustix::process::getpriority_process(None).unwrap(), base);
 }
