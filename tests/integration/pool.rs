@@ -450,3 +450,28 @@ each_backend!(descriptors_and_threads_only_when_a_pool_is_asked_for, |b| {
     );
     assert_eq!(wait_threads(&pooled, 4), 4);
 });
+
+#[test]
+fn serve_help_shows_the_digest_options_but_not_the_test_hook() {
+    let out = run_cmd(readyloop_bin(), &["serve", "--help"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--service",
+        "--workers",
+        "--queue",
+        "--max-in-flight",
+        "--max-line",
+    ] {
+        assert!(text.contains(flag), "serve --help lacks {flag}: {text}");
+    }
+    assert!(!text.contains("--panic-on"), "test hook in --help: {text}");
+}
+
+#[test]
+fn digest_options_without_the_digest_service_are_a_clear_error() {
+    let out = run_cmd(readyloop_bin(), &["serve", "--port", "0", "--workers", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("need --service digest"), "{err}");
+}
