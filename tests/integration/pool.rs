@@ -475,3 +475,42 @@ fn digest_options_without_the_digest_service_are_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("need --service digest"), "{err}");
 }
+
+each_backend!(
+    past_the_shutdown_timeout_queued_jobs_are_discarded_and_the_exit_is_clean,
+    |b| {
+        let mut server = digest_server(
+            b,
+            &[
+                "--workers",
+                "1",
+                "--max-rounds",
+                "100000000",
+                "--shutdown-timeout",
+                "0.3",
+            ],
+        );
+        let mut c = LineClient::connect(server.addr);
+        // Four long jobs on one worker: when the timeout closes the client, one runs and
+        // three wait; nobody can receive their replies any more.
+        c.send(&format!("HASH {} x\n", 4 * SLOW).repeat(4));
+        wait_stats(&server, "jobs submitted", |s| {
+            s.get("pool_submitted") == 4.0
+        });
+        server.signal(Signal::TERM).unwrap();
+        let status = server
+            .wait_exit(Duration::from_secs(60))
+            .unwrap()
+            .expect("server exits");
+        let log = server.log();
+        assert!(status.success(), "exit status {status}; log:\n{log}");
+        assert!(
+            log.contains("queued jobs discarded at shutdown"),
+            "queued jobs ran after shutdown; log:\n{log}"
+        );
+        assert!(
+            log.contains("digest: 1 workers joined; threads left in the process: 1"),
+            "{log}"
+        );
+    }
+);

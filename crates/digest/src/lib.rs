@@ -111,11 +111,17 @@ impl Digest {
         self.pool.as_ref().map(Pool::stats).unwrap_or_default()
     }
 
-    /// Stop the pool: queued and running jobs finish, every worker is joined. Their replies
-    /// can no longer be delivered (call this after the loop has stopped). Also done on drop.
+    /// Stop the pool once the loop has stopped: replies can no longer be delivered, so jobs
+    /// still queued are discarded (counted as dropped) and only running ones are waited for
+    /// (at most one job's time, bounded by `max_rounds`); every worker is joined. Also done on
+    /// drop.
     pub fn shutdown(&mut self) {
         if let Some(pool) = &mut self.pool {
             let n = pool.workers();
+            let discarded = pool.discard_queued();
+            if discarded > 0 {
+                tracing::info!("digest: {discarded} queued jobs discarded at shutdown");
+            }
             pool.shutdown();
             if n > 0 {
                 tracing::info!(

@@ -375,6 +375,16 @@ impl<K: Send + 'static, T: Send + 'static> Pool<K, T> {
         }
     }
 
+    /// Throw away the jobs still waiting for a worker (counted as dropped) and return how
+    /// many: for an owner whose results can no longer be delivered (its loop has stopped), so
+    /// that [`shutdown`](Self::shutdown) waits only for the jobs already running.
+    pub fn discard_queued(&mut self) -> usize {
+        let gone = std::mem::take(&mut lock(&self.shared.queue).jobs);
+        self.dropped += gone.len() as u64;
+        // The jobs (and whatever they captured) are freed here, outside the lock.
+        gone.len()
+    }
+
     /// Stop accepting jobs, let every queued and running job finish, join every worker.
     /// Completions of those last jobs stay in the list for [`take_completions`](Self::take_completions).
     /// Idempotent.

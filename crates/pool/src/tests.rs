@@ -1,3 +1,4 @@
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -333,4 +334,34 @@ fn workers_take_the_nice_value_asked_for() {
     assert_eq!(got, (base + 7).min(19));
     // The test thread itself is untouched.
     assert_eq!(rustix::process::getpriority_process(None).unwrap(), base);
+}
+
+#[test]
+fn discarded_queued_jobs_never_run_and_are_counted() {
+    let waker = TestWaker::default();
+    let mut pool = Pool::start(&cfg("pt-discard", 1, 8), waker.clone()).unwrap();
+    let (started_tx, started_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    pool.try_submit(0u32, move || {
+        started_tx.send(()).unwrap();
+        release_rx.recv().unwrap();
+    })
+    .unwrap();
+    started_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let ran = Arc::new(AtomicU64::new(0));
+    for i in 1..=5 {
+        let ran = Arc::clone(&ran);
+        pool.try_submit(i, move || {
+            ran.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    }
+    assert_eq!(pool.discard_queued(), 5);
+    release_tx.send(()).unwrap();
+    pool.shutdown();
+    let mut got = Vec::new();
+    pool.take_completions(&mut got);
+    assert_eq!(got.len(), 1, "only the running job completes");
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "a discarded job ran");
+    assert_eq!(pool.stats().dropped, 5);
 }
