@@ -45,8 +45,8 @@ pub struct ServiceArgs {
     #[arg(long, value_name = "N")]
     pub max_rounds: Option<u32>,
 
-    /// digest: nice value of the worker threads (e.g. 10: the loop preempts a worker sharing its
-    /// CPU as soon as a client's request arrives) [default: 0].
+    /// digest: add this to the worker threads' nice value (e.g. 10: the loop preempts a worker
+    /// sharing its CPU as soon as a client's request arrives) [default: 0].
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub worker_nice: Option<i32>,
 
@@ -157,7 +157,7 @@ pub struct PoolBenchArgs {
     /// Re-pin each worker thread to this `taskset -c` list after start.
     #[arg(long)]
     pub worker_cpus: Option<String>,
-    /// Nice value for the server's workers (`serve --worker-nice`).
+    /// Nice increment for the server's workers (`serve --worker-nice`).
     #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
     pub worker_nice: i32,
     /// Names this configuration in the output files.

@@ -114,11 +114,13 @@ pub fn run(cfg: &PoolBenchConfig, out: &Path, command: String) -> io::Result<Vec
         csv.serialize(p).map_err(io::Error::other)?;
     }
     csv.flush()?;
-    plot(
-        &out.join(format!("light-p99-{}.svg", cfg.label)),
-        &points,
-        &format!("Light-client p99 vs heavy clients ({})", cfg.label),
-    )?;
+    if cfg.light > 0 {
+        plot(
+            &out.join(format!("light-p99-{}.svg", cfg.label)),
+            &points,
+            &format!("Light-client p99 vs heavy clients ({})", cfg.label),
+        )?;
+    }
     Ok(points)
 }
 

@@ -34,7 +34,7 @@ pub struct DigestConfig {
     pub max_line: usize,
     /// Largest `<rounds>` accepted.
     pub max_rounds: u32,
-    /// Nice value of the worker threads (see [`readyloop_pool::Config::nice`]).
+    /// Added to the worker threads' nice value (see [`readyloop_pool::Config::nice`]).
     pub worker_nice: i32,
     /// Test hook: a `HASH` whose text is exactly this panics in its job. Not in `--help`.
     pub panic_on: Option<Vec<u8>>,

@@ -52,9 +52,11 @@ pub struct Config {
     pub queue: usize,
     /// Thread names are `{name}-{index}`.
     pub name: String,
-    /// Nice value each worker gives itself (0: the loop's). A positive value lets the loop
-    /// thread preempt a worker that shares its CPU as soon as a client's bytes arrive, instead
-    /// of waiting out the worker's time slice (Linux nice values are per thread).
+    /// Added to each worker's nice value (workers start with their creator's, the loop's). A
+    /// positive value lets the loop thread preempt a worker that shares its CPU as soon as a
+    /// client's bytes arrive, instead of waiting out the worker's time slice (Linux nice values
+    /// are per thread). Relative, so a server started with `nice -n -5` keeps its workers
+    /// below its loop rather than below everything else.
     pub nice: i32,
 }
 
@@ -420,8 +422,11 @@ fn worker<K: Send + 'static, T: Send + 'static>(shared: &Shared<K, T>, nice: i32
     if nice != 0 {
         // `None` is "the calling thread" on Linux, where each thread has its own nice value.
         // Lowering priority needs no privilege; raising it may fail, which costs only speed.
-        if let Err(e) = rustix::process::setpriority_process(None, nice) {
-            tracing::warn!("worker cannot set nice {nice}: {e}");
+        let set = rustix::process::getpriority_process(None).and_then(|now| {
+            rustix::process::setpriority_process(None, (now + nice).clamp(-20, 19))
+        });
+        if let Err(e) = set {
+            tracing::warn!("worker cannot add {nice} to its nice value: {e}");
         }
     }
     while let Some(q) = next_job(shared) {
