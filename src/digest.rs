@@ -49,10 +49,6 @@ pub struct ServiceArgs {
     /// sharing its CPU as soon as a client's request arrives) [default: 0].
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub worker_nice: Option<i32>,
-
-    /// Test hook: a HASH whose text is exactly this panics in its job.
-    #[arg(long, value_name = "TEXT", hide = true)]
-    pub panic_on: Option<String>,
 }
 
 impl ServiceArgs {
@@ -87,7 +83,6 @@ impl ServiceArgs {
             );
             cfg.worker_nice = n;
         }
-        cfg.panic_on = self.panic_on.clone().map(String::into_bytes);
         Ok(cfg)
     }
 
@@ -98,7 +93,6 @@ impl ServiceArgs {
             || self.max_line.is_some()
             || self.max_rounds.is_some()
             || self.worker_nice.is_some()
-            || self.panic_on.is_some()
     }
 }
 

@@ -36,7 +36,8 @@ pub struct DigestConfig {
     pub max_rounds: u32,
     /// Added to the worker threads' nice value (see [`readyloop_pool::Config::nice`]).
     pub worker_nice: i32,
-    /// Test hook: a `HASH` whose text is exactly this panics in its job. Not in `--help`.
+    /// Test hook: a `HASH` whose text is exactly this panics in its job. Set by in-process
+    /// tests only; no command-line flag reaches it.
     pub panic_on: Option<Vec<u8>>,
 }
 
