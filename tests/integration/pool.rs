@@ -377,6 +377,7 @@ each_backend!(
         let rounds = 4 * SLOW;
         let mut c = LineClient::connect(server.addr);
         c.send(&format!("HASH {rounds} last words\nPING\n"));
+        wait_stats(&server, "job submitted", |s| s.get("pool_submitted") == 1.0);
         let deadline = Instant::now() + Duration::from_secs(10);
         while !a_worker_is_busy(&server) {
             assert!(Instant::now() < deadline, "no worker picked up the job");
