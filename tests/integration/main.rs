@@ -10,6 +10,7 @@ mod echo;
 mod faults;
 mod harness;
 mod lesson;
+mod regressions;
 mod shutdown;
 mod stats;
 mod sweep;
