@@ -1,12 +1,14 @@
 //! `readyloop serve` and the lesson's `epoll_server PORT` / `poll_server PORT`.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 use reactor::{Backend, ShutdownSignals};
-use readyloop_server::{net, Config, Echo, FaultyEcho, Server, Service, Stats};
+use readyloop_server::{net, Config, Echo, Server, Service, Stats};
 use tracing::info;
 
 /// Descriptors kept back from `--max-clients`' default for the listener, the poller, stdio and
@@ -40,6 +42,11 @@ pub struct ServerOptions {
     #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_output: usize,
 
+    /// Close (and count) a client whose unconsumed input (a request not yet complete) exceeds
+    /// this many bytes. Echo consumes everything at once, so this matters to other services.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_input: usize,
+
     /// On SIGINT/SIGTERM, flush owed output for at most this many seconds, then close what is
     /// left and exit 0. A second signal exits at once with status 1.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
@@ -53,22 +60,23 @@ pub struct ServerOptions {
     /// (the kernel spreads connections between them).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: u16,
-
-    /// Test only: flip the byte at this stream offset of every connection.
-    #[arg(long, value_name = "OFFSET", hide = true)]
-    pub fault_corrupt_at: Option<u64>,
-
-    /// Test only: drop the byte at this stream offset of every connection.
-    #[arg(long, value_name = "OFFSET", hide = true)]
-    pub fault_drop_at: Option<u64>,
 }
 
+/// Seconds from the command line; 0 means "off". Bounded by what the loop's clock can hold
+/// (`Duration::from_secs_f64(1e19)` would panic; a 1e19 s idle timeout once did, at the first
+/// accept).
 fn seconds(name: &str, v: f64) -> anyhow::Result<Option<Duration>> {
-    anyhow::ensure!(
-        v.is_finite() && v >= 0.0,
-        "--{name} must be a non-negative number of seconds, got {v}"
-    );
-    Ok((v > 0.0).then(|| Duration::from_secs_f64(v)))
+    let max = readyloop_server::MAX_DURATION;
+    let d = Duration::try_from_secs_f64(v)
+        .ok()
+        .filter(|d| v.is_finite() && *d <= max);
+    let Some(d) = d else {
+        anyhow::bail!(
+            "--{name} must be between 0 and {} seconds, got {v}",
+            max.as_secs()
+        );
+    };
+    Ok((!d.is_zero()).then_some(d))
 }
 
 /// Raise the fd limit, install the signal handlers, bind, serve until SIGINT/SIGTERM.
@@ -85,33 +93,29 @@ pub fn serve(backend: Backend, port: u16, opts: &ServerOptions) -> anyhow::Resul
             .unwrap_or(usize::MAX)
     });
     cfg.idle_timeout = seconds("idle-timeout", opts.idle_timeout)?;
-    cfg.high_water = opts.high_water.max(1);
+    cfg.high_water = opts.high_water;
     // A hard cap as given: raising it to --high-water would silently let a non-reading client
     // hold up to --high-water bytes when the operator asked for less.
-    cfg.max_output = opts.max_output.max(1);
+    cfg.max_output = opts.max_output;
+    cfg.max_input = opts.max_input;
     cfg.shutdown_timeout = seconds("shutdown-timeout", opts.shutdown_timeout)?.unwrap_or_default();
     cfg.stats_interval = match opts.stats_interval {
         Some(v) => seconds("stats-interval", v)?,
         None => None,
     };
     let threads = usize::from(opts.threads);
-    if threads > 1 {
-        cfg.reuse_port = true;
-        // --max-clients is per process: share it out between the loops.
-        cfg.max_clients = cfg.max_clients.div_ceil(threads);
-    }
-    // Installed before any loop thread exists, so every thread inherits the blocked mask.
+    cfg.reuse_port = threads > 1;
+    // Installed before any loop or worker thread exists, so every thread inherits the blocked
+    // mask (install refuses otherwise).
     let signals = ShutdownSignals::install().context("installing SIGINT/SIGTERM handlers")?;
-    match (opts.fault_corrupt_at, opts.fault_drop_at) {
-        (Some(at), _) => run(cfg, threads, FaultyEcho { at, drop: false }, &signals),
-        (None, Some(at)) => run(cfg, threads, FaultyEcho { at, drop: true }, &signals),
-        (None, None) => run(cfg, threads, Echo, &signals),
-    }
+    run("echo", cfg, threads, Echo, &signals)
 }
 
-/// Bind `threads` loops (the first picks the port if 0; the rest share it through
-/// SO_REUSEPORT), run them until a shutdown signal, and log the summed counters.
-fn run<S>(
+/// Bind `threads` loops serving `what` (a name for the log; the first loop picks the port if 0,
+/// the rest share it through SO_REUSEPORT), run them until a shutdown signal, and log the
+/// summed counters. Tests and tools read the `listening on ADDR` line.
+pub fn run<S>(
+    what: &str,
     mut cfg: Config,
     threads: usize,
     service: S,
@@ -122,9 +126,15 @@ where
     S::Session: Send,
 {
     let (backend, requested, max) = (cfg.backend, cfg.addr, cfg.max_clients);
-    let bind = |cfg: &Config| {
-        Server::bind(cfg.clone(), service.clone())
-            .with_context(|| format!("cannot listen on {requested}"))
+    // One count for every loop: --max-clients is per process, however SO_REUSEPORT spreads
+    // the connections.
+    let clients = Arc::new(AtomicUsize::new(0));
+    let bind = |cfg: &Config| -> anyhow::Result<Server<S>> {
+        let mut server = Server::bind(cfg.clone(), service.clone())
+            .with_context(|| format!("cannot listen on {requested}"))?;
+        server.share_client_count(Arc::clone(&clients));
+        server.watch_signals(signals);
+        Ok(server)
     };
     let mut servers = vec![bind(&cfg)?];
     cfg.addr = servers[0].local_addr();
@@ -141,23 +151,22 @@ where
         }
     }
     info!(
-        "echo server listening on {} (backend {backend}, {threads} loop{}, max clients {max}, pid {})",
+        "{what} server listening on {} (backend {backend}, {threads} loop{}, max clients {max}, pid {})",
         cfg.addr,
         if threads == 1 { "" } else { "s" },
         std::process::id()
     );
     let mut total = Stats::default();
     if threads == 1 {
-        total = servers[0].run(signals).context("event loop failed")?;
+        total = servers[0].run().context("event loop failed")?;
     } else {
         let handles: Vec<_> = servers
             .into_iter()
             .enumerate()
             .map(|(i, mut server)| {
-                let signals = signals.clone();
                 std::thread::Builder::new()
                     .name(format!("loop-{i}"))
-                    .spawn(move || server.run(&signals))
+                    .spawn(move || server.run())
             })
             .collect::<Result<_, _>>()
             .context("starting loop threads")?;

@@ -14,7 +14,8 @@
 //! - Registering a registered fd fails with `EEXIST`, touching an unregistered one with `ENOENT`,
 //!   and [`Token::RESERVED`] is refused with `InvalidInput`.
 //! - Hang-up and error are always reported, whatever the interest: a peer that closed is always
-//!   seen. `EPOLLRDHUP`/`POLLRDHUP` is requested together with readability.
+//!   seen. `EPOLLRDHUP`/`POLLRDHUP` and `EPOLLPRI`/`POLLPRI` (urgent data, reported as
+//!   [`Event::is_priority`]) are requested together with readability.
 //! - Level-triggered backends report a descriptor on every wait while it stays ready.
 //!   The edge-triggered backend reports it once per readiness *change*: the caller must drain
 //!   reads to `EAGAIN` (or remember that it stopped early) or the data is stranded.
@@ -36,7 +37,7 @@ use rustix::io::Errno;
 
 mod sys;
 
-pub use sys::signal::ShutdownSignals;
+pub use sys::signal::{block_shutdown_signals, ShutdownSignals};
 
 /// Identifies a registration; returned with every event for it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -158,6 +159,7 @@ const EV_WRITABLE: u8 = 2;
 const EV_READ_CLOSED: u8 = 4;
 const EV_WRITE_CLOSED: u8 = 8;
 const EV_ERROR: u8 = 16;
+const EV_PRIORITY: u8 = 32;
 
 impl Event {
     /// Translate kernel bits. `POLLIN == EPOLLIN` etc. on Linux, so one mapping serves both
@@ -165,8 +167,13 @@ impl Event {
     pub(crate) fn from_kernel(token: Token, bits: u32) -> Event {
         let has = |b: libc::c_short| bits & (b as u16 as u32) != 0;
         let mut flags = 0;
-        if has(libc::POLLIN) || has(libc::POLLPRI) {
+        if has(libc::POLLIN) {
             flags |= EV_READABLE;
+        }
+        // Urgent (TCP out-of-band) data is pending. Reported apart from readability because a
+        // `recv` stops at the urgent mark: a short read no longer proves the queue empty.
+        if has(libc::POLLPRI) {
+            flags |= EV_PRIORITY;
         }
         if has(libc::POLLOUT) {
             flags |= EV_WRITABLE;
@@ -221,6 +228,11 @@ impl Event {
     pub fn is_error(&self) -> bool {
         self.flags & EV_ERROR != 0
     }
+    /// Urgent data is pending (`POLLPRI`/`EPOLLPRI`): reads stop short at the urgent mark, so a
+    /// reader that trusts "short read means drained" must read on to `EAGAIN`.
+    pub fn is_priority(&self) -> bool {
+        self.flags & EV_PRIORITY != 0
+    }
 }
 
 impl fmt::Debug for Event {
@@ -233,6 +245,7 @@ impl fmt::Debug for Event {
             (EV_READ_CLOSED, "read_closed"),
             (EV_WRITE_CLOSED, "write_closed"),
             (EV_ERROR, "error"),
+            (EV_PRIORITY, "priority"),
         ] {
             if self.flags & bit != 0 {
                 s.field(name, &true);
@@ -519,5 +532,10 @@ mod tests {
         assert!(e.is_readable() && e.is_read_closed() && !e.is_write_closed() && !e.is_error());
         let e = Event::from_kernel(Token(7), libc::EPOLLHUP as u32 | libc::EPOLLERR as u32);
         assert!(e.is_read_closed() && e.is_write_closed() && e.is_error());
+        assert_eq!(libc::POLLPRI as u32, libc::EPOLLPRI as u32);
+        let e = Event::from_kernel(Token(7), libc::EPOLLPRI as u32 | libc::EPOLLIN as u32);
+        assert!(e.is_priority() && e.is_readable());
+        let e = Event::from_kernel(Token(7), libc::EPOLLIN as u32);
+        assert!(!e.is_priority());
     }
 }

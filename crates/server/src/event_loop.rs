@@ -1,40 +1,48 @@
 //! One thread, one poller, one loop: accept → connection → service → output.
 //!
 //! ```text
-//! listener ─accept4(NONBLOCK|CLOEXEC)─▶ Slab entry (token = generation<<32 | index)
-//! event ─▶ generation check (stale → dropped) ─▶ recv into the loop's read buffer
-//!       ─▶ Service::serve ─▶ send at once ("write-through"); only what the kernel did not take
-//!          is copied into the connection's pending output
-//!       ─▶ pending output above the high-water mark: stop reading this client until it drains
-//!       ─▶ EOF from the client: flush what is owed, then deregister and close
+//! wait ─▶ events of the batch (listener last: a close in this batch frees a --max-clients slot first)
+//!   connection event ─▶ generation check (stale → dropped) ─▶ flush owed output
+//!        ─▶ recv into the loop's read buffer ─▶ Service::serve ─▶ send at once ("write-through");
+//!           only what the kernel did not take is copied into the connection's pending output;
+//!           a deferred reply (Ctx::defer) holds later replies back until it is fulfilled
+//!        ─▶ pending output above the high-water mark, or paused by the service: stop reading
+//!        ─▶ EOF / close_after_reply: close once nothing is owed (bytes or deferred replies)
+//!   waker event ─▶ stop request? ─▶ Service::wake (completions from other threads)
+//! ─▶ ready queue (edge-triggered work stopped early, resumed connections)
+//! ─▶ timers: resume accepting, stats, idle connections (an LRU list: O(1), nothing stale)
+//! ─▶ Service::tick (once per iteration) ─▶ send the replies held for it
 //! ```
 //!
 //! Trigger modes differ in exactly two places:
 //! - **reading**: level-triggered and poll read once per event (the kernel reports the fd again
 //!   while data remains). Edge-triggered must drain — a short read on a stream socket proves the
 //!   queue empty, so the loop needs no extra `EAGAIN` read — but stops after `edge_budget` bytes
-//!   and requeues the connection so one fast client cannot starve the rest.
+//!   and requeues the connection so one fast client cannot starve the rest. Two things make a
+//!   short read prove nothing, and then it reads on to `EAGAIN`/EOF: a FIN that may be queued
+//!   behind the data, and urgent data (`recv` stops at the urgent mark; issue 8 bug 3).
 //! - **interest**: level-triggered and poll ask for writability only while output is pending
 //!   (otherwise every wait would return at once) and drop readability while paused or after EOF.
 //!   Edge-triggered registers both once and never calls `epoll_ctl` again: an edge fires only on a
 //!   change, so a permanently armed `EPOLLOUT` costs nothing; a connection stopped early (budget,
-//!   backpressure) remembers `unread` and is requeued instead of waiting for an edge that will
-//!   not come.
+//!   backpressure, paused by the service) remembers `unread` and is requeued instead of waiting
+//!   for an edge that will not come.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reactor::{Backend, Event, Events, Interest, Poller, ShutdownSignals, Token, Waker};
 use rustix::io::Errno;
 use rustix::net::{self, RecvFlags, SendFlags, SocketFlags};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::net::{listen, local_addr};
-use crate::service::Service;
+use crate::service::{Act, ConnId, ConnInfo, Ctx, Effects, Service, StartCtx, Ticket};
 use crate::slab::Slab;
 use crate::stats::Stats;
 
@@ -44,11 +52,17 @@ const WAKER: Token = Token(usize::MAX - 2);
 /// connection closes sooner and frees one). A level-triggered listener would otherwise report
 /// the pending connection on every wait and spin the loop at 100% CPU.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
-/// Buffer sets kept for reuse; the rest are freed, so idle connections cost no buffer.
+/// Buffer sets kept for reuse, and the bytes they may hold in total: the rest are freed, so
+/// idle connections cost no buffer and slow readers that left give their memory back.
 const POOL_KEEP: usize = 64;
+const POOL_BYTES: usize = 4 << 20;
 const POOL_MAX_CAPACITY: usize = 1 << 20;
 /// Connection slots reserved up front (address space only, until used).
 const MAX_RESERVED_SLOTS: usize = 1 << 20;
+/// The longest duration a [`Config`] accepts (about 24.8 days): the idle clock is 32-bit
+/// milliseconds, and `Instant + Duration` panics on overflow.
+pub const MAX_DURATION: Duration = Duration::from_millis(i32::MAX as u64);
+const NIL: u32 = u32::MAX;
 
 /// Everything a loop needs to know.
 #[derive(Clone, Debug)]
@@ -63,17 +77,20 @@ pub struct Config {
     pub read_chunk: usize,
     /// Stop reading from a client while this much output is pending for it.
     pub high_water: usize,
-    /// Close a client whose pending output (or unconsumed input) exceeds this.
+    /// Close a client whose pending output exceeds this.
     pub max_output: usize,
+    /// Close a client whose unconsumed input (a request not complete yet) exceeds this.
+    pub max_input: usize,
     /// Edge-triggered: bytes read per connection per event before it is requeued.
     pub edge_budget: usize,
     /// Connections accepted per listener event before other work gets a turn.
     pub accept_batch: usize,
-    /// Accept and close at once beyond this many connections.
+    /// Accept and close at once beyond this many connections (shared by every loop given the
+    /// same count with [`Server::share_client_count`]).
     pub max_clients: usize,
-    /// Close connections that sent nothing for this long.
+    /// Close connections that sent nothing (and are owed no deferred reply) for this long.
     pub idle_timeout: Option<Duration>,
-    /// After SIGINT/SIGTERM, how long to keep flushing before closing everything.
+    /// After a stop request, how long to keep flushing before closing everything.
     pub shutdown_timeout: Duration,
     /// Log the counters this often.
     pub stats_interval: Option<Duration>,
@@ -91,6 +108,7 @@ impl Config {
             read_chunk: 64 * 1024,
             high_water: 256 * 1024,
             max_output: 16 * 1024 * 1024,
+            max_input: 16 * 1024 * 1024,
             edge_budget: 256 * 1024,
             accept_batch: 128,
             max_clients: usize::MAX,
@@ -100,6 +118,49 @@ impl Config {
             events_capacity: 1024,
         }
     }
+
+    /// Refuse settings the loop cannot run with: a zero high-water mark would never read, a
+    /// zero edge budget would requeue forever at 100% CPU, huge durations overflow the clock.
+    pub fn validate(&self) -> io::Result<()> {
+        let positive = [
+            ("read_chunk", self.read_chunk),
+            ("high_water", self.high_water),
+            ("max_output", self.max_output),
+            ("max_input", self.max_input),
+            ("edge_budget", self.edge_budget),
+            ("accept_batch", self.accept_batch),
+            ("max_clients", self.max_clients),
+            ("events_capacity", self.events_capacity),
+        ];
+        for (name, v) in positive {
+            if v == 0 {
+                return Err(invalid(format!("config: {name} must be at least 1")));
+            }
+        }
+        let durations = [
+            ("idle_timeout", self.idle_timeout),
+            ("shutdown_timeout", Some(self.shutdown_timeout)),
+            ("stats_interval", self.stats_interval),
+        ];
+        for (name, d) in durations {
+            if d.is_some_and(|d| d > MAX_DURATION) {
+                return Err(invalid(format!(
+                    "config: {name} must be at most {} s",
+                    MAX_DURATION.as_secs()
+                )));
+            }
+            if name != "shutdown_timeout" && d == Some(Duration::ZERO) {
+                return Err(invalid(format!(
+                    "config: {name} must be positive (or None)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
 }
 
 /// Why a connection was closed (for counters and debug logs).
@@ -108,26 +169,28 @@ enum CloseReason {
     Done,
     IoError,
     Overflow,
+    InputOverflow,
+    ServiceError,
+    Killed,
     Idle,
     Shutdown,
-}
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Timer {
-    ResumeAccept,
-    Stats,
-    Idle(Token),
 }
 
 struct Conn<S> {
     fd: OwnedFd,
     session: S,
     /// Byte buffers exist only while something is owed in either direction; an idle
-    /// connection carries a null pointer instead of two empty `Vec`s (issue: ≤ 64 B per idle
+    /// connection carries a null pointer instead of two empty `Vec`s (≤ 64 B per idle
     /// connection at 10,000 connections).
     bufs: Option<Box<Buffers>>,
-    last_rx: Instant,
+    /// Idle list links (slab indices), ordered by last activity; NIL when not listed.
+    idle_prev: u32,
+    idle_next: u32,
+    /// Milliseconds since the loop's epoch (wrapping) of the last bytes received.
+    last_rx: u32,
     interest: Interest,
+    /// Set when the connection must close at the next opportunity.
+    fail: Option<CloseReason>,
     /// The client sent FIN.
     eof: bool,
     /// Edge-triggered: reading stopped before the socket was drained.
@@ -136,27 +199,117 @@ struct Conn<S> {
     queued: bool,
     /// The last read pass emptied the socket (used while draining at shutdown).
     quiet: bool,
-    /// A reset or broken pipe: close at the next opportunity.
-    failed: bool,
+    /// The service asked not to be given more of this connection's input for now.
+    paused: bool,
+    /// The service asked to close after the replies owed (input is ignored meanwhile).
+    closing: bool,
+    /// Sitting in the list of connections whose replies wait for `Service::tick`.
+    held: bool,
 }
 
 /// Recycled buffer sets. The boxes themselves are what is recycled (a connection holds a
 /// `Box<Buffers>`), so handing one out costs no allocation.
-#[allow(clippy::vec_box)]
-type BufferPool = Vec<Box<Buffers>>;
+#[derive(Default)]
+struct BufferPool {
+    #[allow(clippy::vec_box)]
+    sets: Vec<Box<Buffers>>,
+    bytes: usize,
+}
+
+impl BufferPool {
+    fn take(&mut self) -> Box<Buffers> {
+        match self.sets.pop() {
+            Some(b) => {
+                self.bytes -= b.capacity();
+                b
+            }
+            None => Box::default(),
+        }
+    }
+
+    fn give(&mut self, mut b: Box<Buffers>) {
+        let cap = b.capacity();
+        if self.sets.len() < POOL_KEEP
+            && b.out.capacity() <= POOL_MAX_CAPACITY
+            && b.input.capacity() <= POOL_MAX_CAPACITY
+            && self.bytes + cap <= POOL_BYTES
+        {
+            b.out.clear();
+            b.out_pos = 0;
+            b.need = 0;
+            self.bytes += cap;
+            self.sets.push(b);
+        }
+    }
+}
 
 #[derive(Default)]
 struct Buffers {
     /// Received bytes the service has not consumed yet (always empty for echo).
     input: Vec<u8>,
+    /// Do not offer `input` to the service before it holds this many bytes.
+    need: usize,
     /// Output the kernel has not taken yet: `out[out_pos..]`.
     out: Vec<u8>,
     out_pos: usize,
+    /// Replies owed after `out`, in request order, some still waiting to be fulfilled.
+    later: VecDeque<Later>,
+    /// `Later::Waiting` entries in `later`.
+    in_flight: usize,
+}
+
+enum Later {
+    Waiting(u64),
+    Ready(Vec<u8>),
 }
 
 impl Buffers {
     fn pending(&self) -> usize {
         self.out.len() - self.out_pos
+    }
+
+    fn capacity(&self) -> usize {
+        self.out.capacity() + self.input.capacity()
+    }
+
+    fn is_idle(&self) -> bool {
+        self.pending() == 0 && self.input.is_empty() && self.later.is_empty()
+    }
+
+    /// Append reply bytes behind everything owed before them.
+    fn append(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        match self.later.back_mut() {
+            None => self.out.extend_from_slice(bytes),
+            Some(Later::Ready(v)) => v.extend_from_slice(bytes),
+            Some(Later::Waiting(_)) => self.later.push_back(Later::Ready(bytes.to_vec())),
+        }
+    }
+
+    /// Put a deferred reply in its place; false if it is not owed here (stale).
+    fn fulfill(&mut self, seq: u64, reply: &[u8]) -> bool {
+        let Some(pos) = self
+            .later
+            .iter()
+            .position(|l| matches!(l, Later::Waiting(s) if *s == seq))
+        else {
+            return false;
+        };
+        self.in_flight -= 1;
+        if pos == 0 {
+            self.later.pop_front();
+            self.out.extend_from_slice(reply);
+        } else {
+            self.later[pos] = Later::Ready(reply.to_vec());
+        }
+        while let Some(Later::Ready(_)) = self.later.front() {
+            if let Some(Later::Ready(v)) = self.later.pop_front() {
+                self.out.extend_from_slice(&v);
+            }
+        }
+        true
     }
 }
 
@@ -168,6 +321,32 @@ impl<S> Conn<S> {
     fn pending_input(&self) -> usize {
         self.bufs.as_ref().map_or(0, |b| b.input.len())
     }
+
+    fn in_flight(&self) -> usize {
+        self.bufs.as_ref().map_or(0, |b| b.in_flight)
+    }
+
+    /// Still owed something: bytes, a deferred reply, or input a paused service will serve.
+    fn owes(&self) -> bool {
+        self.bufs.as_ref().is_some_and(|b| {
+            b.pending() > 0 || b.in_flight > 0 || (self.paused && !b.input.is_empty())
+        })
+    }
+
+    fn wants_input(&self) -> bool {
+        !self.eof && !self.paused && !self.closing
+    }
+}
+
+/// What a pass over one connection should do.
+#[derive(Copy, Clone)]
+struct Pass {
+    read: bool,
+    write: bool,
+    /// A short read proves nothing (FIN or urgent data may be queued): read to EAGAIN/EOF.
+    to_eagain: bool,
+    /// Offer buffered input to the service again (after a resume or a fulfilled reply).
+    reserve: bool,
 }
 
 /// The loop-wide pieces a connection's I/O needs, borrowed apart from the slab.
@@ -178,33 +357,39 @@ struct Io<'a, S: Service> {
     rbuf: &'a mut [u8],
     wbuf: &'a mut Vec<u8>,
     pool: &'a mut BufferPool,
+    fx: &'a mut Effects,
+    held: &'a mut Vec<Token>,
     now: Instant,
+    now_ms: u32,
     draining: bool,
 }
 
 impl<S: Service> Io<'_, S> {
-    /// Flush, read, serve. Returns how the connection should continue.
-    fn drive(
-        &mut self,
-        c: &mut Conn<S::Session>,
-        read: bool,
-        write: bool,
-        peer_fin: bool,
-    ) -> Option<CloseReason> {
-        if write && c.pending() > 0 {
+    /// Flush, read, serve. Returns why the connection must close, if it must.
+    fn drive(&mut self, c: &mut Conn<S::Session>, token: Token, p: Pass) -> Option<CloseReason> {
+        if p.write && c.pending() > 0 {
             self.flush(c);
         }
-        if read && !c.eof && !c.failed {
-            self.read_pass(c, peer_fin);
+        if p.reserve && c.fail.is_none() {
+            self.serve_buffered(c, token);
         }
-        if c.failed {
-            return Some(CloseReason::IoError);
+        // A draining server must learn whether a flushed client is quiet; a write event alone
+        // never reads (issue 8 bug 1: poll/epoll-lt waited out the shutdown timeout).
+        let read = p.read || (self.draining && !c.quiet && c.pending() == 0);
+        if read && c.wants_input() && c.fail.is_none() {
+            self.read_pass(c, token, p.to_eagain || self.draining);
         }
-        if c.pending() > self.cfg.max_output || c.pending_input() > self.cfg.max_output {
+        if let Some(reason) = c.fail {
+            return Some(reason);
+        }
+        if c.pending() > self.cfg.max_output {
             return Some(CloseReason::Overflow);
         }
-        if c.pending() == 0 && (c.eof || (self.draining && c.quiet)) {
-            return Some(if c.eof {
+        if c.pending_input() > self.cfg.max_input {
+            return Some(CloseReason::InputOverflow);
+        }
+        if !c.owes() && (c.eof || c.closing || (self.draining && c.quiet)) {
+            return Some(if c.eof || c.closing {
                 CloseReason::Done
             } else {
                 CloseReason::Shutdown
@@ -213,15 +398,18 @@ impl<S: Service> Io<'_, S> {
         None
     }
 
-    fn read_pass(&mut self, c: &mut Conn<S::Session>, peer_fin: bool) {
+    fn read_pass(&mut self, c: &mut Conn<S::Session>, token: Token, to_eagain: bool) {
         // Level-triggered and poll get another event while data remains; edge-triggered (and a
         // draining server, which must know when a client is quiet) read until the queue is empty.
         let drain = self.cfg.backend.is_edge_triggered() || self.draining;
         let mut total = 0usize;
         c.quiet = false;
         loop {
-            if c.pending() >= self.cfg.high_water || (drain && total >= self.cfg.edge_budget) {
-                c.unread = true; // backpressure or budget: come back later
+            if !c.wants_input()
+                || c.pending() >= self.cfg.high_water
+                || (drain && total >= self.cfg.edge_budget)
+            {
+                c.unread = !c.eof; // backpressure, budget or paused: come back later
                 return;
             }
             self.stats.reads += 1;
@@ -229,20 +417,25 @@ impl<S: Service> Io<'_, S> {
                 Ok((0, _)) => {
                     c.eof = true;
                     c.unread = false;
+                    // A request cut off by the EOF can never complete.
+                    if !c.paused {
+                        if let Some(b) = c.bufs.as_mut() {
+                            b.input.clear();
+                        }
+                    }
                     return;
                 }
                 Ok((n, _)) => {
                     self.stats.bytes_in += n as u64;
-                    c.last_rx = self.now;
+                    c.last_rx = self.now_ms;
                     total += n;
-                    self.consume(c, n);
-                    if c.failed || !drain {
+                    self.consume(c, token, n);
+                    if c.fail.is_some() || !drain {
                         return;
                     }
                     // A short read drained the stream socket; any later arrival fires a new edge.
-                    // Not so if the FIN may already be queued (the event carried it, or this is a
-                    // requeued pass whose edge is gone): then read on to the 0.
-                    if n < self.rbuf.len() && !peer_fin {
+                    // Not so if a FIN or urgent data may be queued: then read on to EAGAIN or 0.
+                    if n < self.rbuf.len() && !to_eagain {
                         c.unread = false;
                         c.quiet = true;
                         return;
@@ -256,78 +449,173 @@ impl<S: Service> Io<'_, S> {
                 Err(Errno::INTR) => continue,
                 Err(e) => {
                     debug!("recv: {e}");
-                    c.failed = true;
+                    c.fail = Some(CloseReason::IoError);
                     return;
                 }
             }
         }
     }
 
+    /// The context for serving connection `token` (its replies go to `wbuf`).
+    fn serve_ctx<'b>(
+        fx: &'b mut Effects,
+        wbuf: &'b mut Vec<u8>,
+        now: Instant,
+        token: Token,
+        in_flight: usize,
+    ) -> Ctx<'b> {
+        fx.reset_current();
+        Ctx {
+            out: wbuf,
+            current: Some(ConnId(token)),
+            in_flight,
+            now,
+            fx,
+        }
+    }
+
     /// Hand `rbuf[..n]` to the service and send what it produces.
-    fn consume(&mut self, c: &mut Conn<S::Session>, n: usize) {
+    fn consume(&mut self, c: &mut Conn<S::Session>, token: Token, n: usize) {
         self.wbuf.clear();
         let fresh = &self.rbuf[..n];
-        match c.bufs.as_mut().filter(|b| !b.input.is_empty()) {
+        let in_flight = c.in_flight();
+        let Conn { session, bufs, .. } = c;
+        match bufs.as_mut().filter(|b| !b.input.is_empty()) {
             // A partial request is waiting: complete it with the new bytes.
             Some(b) => {
                 b.input.extend_from_slice(fresh);
-                let used = self.service.serve(&mut c.session, &b.input, self.wbuf);
+                if b.input.len() < b.need {
+                    return;
+                }
+                let used = {
+                    let mut ctx = Self::serve_ctx(self.fx, self.wbuf, self.now, token, in_flight);
+                    self.service.serve(session, &b.input, &mut ctx)
+                };
+                if used > b.input.len() {
+                    return self.service_overrun(c, used);
+                }
                 b.input.drain(..used);
             }
             None => {
-                let used = self.service.serve(&mut c.session, fresh, self.wbuf);
+                let used = {
+                    let mut ctx = Self::serve_ctx(self.fx, self.wbuf, self.now, token, in_flight);
+                    self.service.serve(session, fresh, &mut ctx)
+                };
+                if used > n {
+                    return self.service_overrun(c, used);
+                }
                 if used < n {
-                    let b = c
-                        .bufs
-                        .get_or_insert_with(|| self.pool.pop().unwrap_or_default());
-                    b.input.extend_from_slice(&fresh[used..]);
+                    let b = c.bufs.get_or_insert_with(|| self.pool.take());
+                    b.input.extend_from_slice(&self.rbuf[used..n]);
                 }
             }
         }
-        if !self.wbuf.is_empty() {
-            if c.pending() > 0 {
-                // Earlier output is still queued: append, never overtake it.
-                c.bufs
-                    .as_mut()
-                    .expect("pending output")
-                    .out
-                    .extend_from_slice(self.wbuf);
-            } else {
-                // Write-through: usually the kernel takes it all and nothing is copied or allocated.
-                let sent = self.send(c, 0);
-                if sent < self.wbuf.len() && !c.failed {
-                    let b = c
-                        .bufs
-                        .get_or_insert_with(|| self.pool.pop().unwrap_or_default());
-                    b.out.extend_from_slice(&self.wbuf[sent..]);
+        self.after_serve(c, token);
+    }
+
+    /// Offer input that is already buffered (after a resume or a fulfilled reply).
+    fn serve_buffered(&mut self, c: &mut Conn<S::Session>, token: Token) {
+        if c.paused || c.closing {
+            return;
+        }
+        let in_flight = c.in_flight();
+        let Conn { session, bufs, .. } = c;
+        let Some(b) = bufs
+            .as_mut()
+            .filter(|b| !b.input.is_empty() && b.input.len() >= b.need)
+        else {
+            return;
+        };
+        self.wbuf.clear();
+        let used = {
+            let mut ctx = Self::serve_ctx(self.fx, self.wbuf, self.now, token, in_flight);
+            self.service.serve(session, &b.input, &mut ctx)
+        };
+        if used > b.input.len() {
+            return self.service_overrun(c, used);
+        }
+        b.input.drain(..used);
+        self.after_serve(c, token);
+    }
+
+    fn service_overrun(&mut self, c: &mut Conn<S::Session>, used: usize) {
+        error!(
+            "service bug: consumed {used} bytes of {}; closing the connection",
+            c.pending_input()
+        );
+        c.fail = Some(CloseReason::ServiceError);
+    }
+
+    /// Apply what the service asked for the current connection, then place its replies.
+    fn after_serve(&mut self, c: &mut Conn<S::Session>, token: Token) {
+        let fx = &mut *self.fx;
+        c.paused |= fx.pause;
+        if fx.close {
+            c.closing = true;
+        }
+        if let Some(b) = c.bufs.as_mut() {
+            b.need = if b.input.is_empty() { 0 } else { fx.need };
+            if c.closing {
+                b.input.clear();
+            }
+        }
+        let ordered = !fx.splits.is_empty() || c.bufs.as_ref().is_some_and(|b| !b.later.is_empty());
+        if !ordered && !fx.hold {
+            self.write_through(c);
+        } else {
+            let was_pending = c.pending() > 0;
+            let b = c.bufs.get_or_insert_with(|| self.pool.take());
+            let mut from = 0;
+            for &(at, seq) in &fx.splits {
+                b.append(&self.wbuf[from..at]);
+                b.later.push_back(Later::Waiting(seq));
+                b.in_flight += 1;
+                from = at;
+            }
+            b.append(&self.wbuf[from..]);
+            if fx.hold {
+                if !c.held {
+                    c.held = true;
+                    self.held.push(token);
                 }
+            } else if !was_pending && c.pending() > 0 {
+                self.flush(c);
             }
         }
         self.release_if_idle(c);
     }
 
-    /// Give an empty buffer set back to the pool (or free it), so idle connections hold none.
-    fn release_if_idle(&mut self, c: &mut Conn<S::Session>) {
-        let Some(b) = c.bufs.as_mut() else { return };
-        if b.pending() > 0 || !b.input.is_empty() {
+    /// Send `wbuf` now; only what the kernel does not take is copied into pending output.
+    fn write_through(&mut self, c: &mut Conn<S::Session>) {
+        if self.wbuf.is_empty() {
             return;
         }
-        let mut b = c.bufs.take().expect("checked above");
-        if self.pool.len() < POOL_KEEP
-            && b.out.capacity() <= POOL_MAX_CAPACITY
-            && b.input.capacity() <= POOL_MAX_CAPACITY
-        {
-            b.out.clear();
-            b.out_pos = 0;
-            self.pool.push(b);
+        if c.pending() > 0 {
+            // Earlier output is still queued: append, never overtake it.
+            let b = c.bufs.as_mut().expect("pending output");
+            b.out.extend_from_slice(self.wbuf);
+            return;
+        }
+        // Usually the kernel takes it all and nothing is copied or allocated.
+        let sent = self.send(c);
+        if sent < self.wbuf.len() && c.fail.is_none() {
+            let b = c.bufs.get_or_insert_with(|| self.pool.take());
+            b.out.extend_from_slice(&self.wbuf[sent..]);
         }
     }
 
-    /// One `send` of `wbuf[from..]` (write-through path); returns bytes taken.
-    fn send(&mut self, c: &mut Conn<S::Session>, from: usize) -> usize {
+    /// Give an empty buffer set back to the pool (or free it), so idle connections hold none.
+    fn release_if_idle(&mut self, c: &mut Conn<S::Session>) {
+        if c.bufs.as_ref().is_some_and(|b| b.is_idle()) {
+            self.pool.give(c.bufs.take().expect("checked above"));
+        }
+    }
+
+    /// One `send` of `wbuf` (write-through path); returns bytes taken.
+    fn send(&mut self, c: &mut Conn<S::Session>) -> usize {
         loop {
             self.stats.writes += 1;
-            match net::send(&c.fd, &self.wbuf[from..], SendFlags::NOSIGNAL) {
+            match net::send(&c.fd, self.wbuf, SendFlags::NOSIGNAL) {
                 Ok(n) => {
                     self.stats.bytes_out += n as u64;
                     return n;
@@ -336,7 +624,7 @@ impl<S: Service> Io<'_, S> {
                 Err(Errno::INTR) => continue,
                 Err(e) => {
                     debug!("send: {e}");
-                    c.failed = true;
+                    c.fail = Some(CloseReason::IoError);
                     return 0;
                 }
             }
@@ -360,7 +648,7 @@ impl<S: Service> Io<'_, S> {
                 Err(Errno::INTR) => continue,
                 Err(e) => {
                     debug!("send: {e}");
-                    c.failed = true;
+                    c.fail = Some(CloseReason::IoError);
                     break;
                 }
             }
@@ -376,6 +664,22 @@ impl<S: Service> Io<'_, S> {
     }
 }
 
+/// Stops a running [`Server`] from any thread, without signals: the loop drains (bounded by
+/// `shutdown_timeout`) and [`Server::run`] returns.
+#[derive(Clone, Debug)]
+pub struct StopHandle {
+    flag: Arc<AtomicBool>,
+    waker: Waker,
+}
+
+impl StopHandle {
+    /// Ask the loop to stop; returns at once.
+    pub fn stop(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        let _ = self.waker.wake();
+    }
+}
+
 /// An event loop serving `S` on one listener.
 pub struct Server<S: Service> {
     cfg: Config,
@@ -383,51 +687,76 @@ pub struct Server<S: Service> {
     listener: Option<OwnedFd>,
     addr: SocketAddr,
     accepting: bool,
+    /// True from the first failed accept of an out-of-descriptors episode until an accept
+    /// pass drains the queue again: one warning per episode, not one per freed descriptor.
+    starved: bool,
     conns: Slab<Conn<S::Session>>,
+    /// Open connections of every loop sharing this count (`--max-clients` is per process).
+    clients: Arc<AtomicUsize>,
     service: S,
     rbuf: Vec<u8>,
     wbuf: Vec<u8>,
+    fx: Effects,
     pool: BufferPool,
-    /// Work that needs no new event: edge-triggered connections and listener stopped early.
+    /// Work that needs no new event: edge-triggered connections and listener stopped early,
+    /// connections resumed or fulfilled by the service.
     ready: VecDeque<Token>,
-    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    /// Connections whose replies wait for `Service::tick`.
+    held: Vec<Token>,
+    /// Idle list, least recently active first (only with an idle timeout).
+    idle_head: u32,
+    idle_tail: u32,
+    epoch: Instant,
+    resume_accept_at: Option<Instant>,
+    stats_at: Option<Instant>,
+    service_at: Option<Instant>,
     stats: Stats,
     now: Instant,
     drain_deadline: Option<Instant>,
-    /// Only with several loops: lets a sibling that received SIGTERM wake this one.
+    stop: Arc<AtomicBool>,
+    signals: Option<ShutdownSignals>,
+    /// Created on demand (stop handle, sibling loops, a service's worker threads).
     waker: Option<Waker>,
     /// Wakers of the sibling loops, woken when this loop starts draining.
     peers: Vec<Waker>,
 }
 
 impl<S: Service> Server<S> {
-    /// Bind the listener and create the poller.
+    /// Check the configuration, bind the listener and create the poller.
     pub fn bind(cfg: Config, service: S) -> io::Result<Server<S>> {
+        cfg.validate()?;
         let listener = listen(cfg.addr, cfg.reuse_port)?;
         let addr = local_addr(&listener)?;
         let mut poller = Poller::new(cfg.backend)?;
         poller.register(listener.as_fd(), LISTENER, Interest::READABLE)?;
         let now = Instant::now();
-        let mut timers = BinaryHeap::new();
-        if let Some(every) = cfg.stats_interval {
-            timers.push(Reverse((now + every, Timer::Stats)));
-        }
         Ok(Server {
-            rbuf: vec![0; cfg.read_chunk.max(1)],
+            rbuf: vec![0; cfg.read_chunk],
             conns: Slab::with_capacity(cfg.max_clients.min(MAX_RESERVED_SLOTS)),
+            clients: Arc::new(AtomicUsize::new(0)),
             wbuf: Vec::new(),
-            pool: Vec::new(),
+            fx: Effects::default(),
+            pool: BufferPool::default(),
+            stats_at: cfg.stats_interval.map(|every| now + every),
             cfg,
             poller,
             listener: Some(listener),
             addr,
             accepting: true,
+            starved: false,
             service,
             ready: VecDeque::new(),
-            timers,
+            held: Vec::new(),
+            idle_head: NIL,
+            idle_tail: NIL,
+            epoch: now,
+            resume_accept_at: None,
+            service_at: None,
             stats: Stats::default(),
             now,
             drain_deadline: None,
+            stop: Arc::new(AtomicBool::new(false)),
+            signals: None,
             waker: None,
             peers: Vec::new(),
         })
@@ -435,10 +764,30 @@ impl<S: Service> Server<S> {
 
     /// A handle that wakes this loop from another thread (created on first use; one eventfd).
     pub fn waker(&mut self) -> io::Result<Waker> {
-        if self.waker.is_none() {
-            self.waker = Some(Waker::new(&mut self.poller, WAKER)?);
-        }
-        Ok(self.waker.clone().expect("just created"))
+        make_waker(&mut self.poller, &mut self.waker)
+    }
+
+    /// A handle that stops this loop from any thread.
+    pub fn stop_handle(&mut self) -> io::Result<StopHandle> {
+        Ok(StopHandle {
+            flag: Arc::clone(&self.stop),
+            waker: self.waker()?,
+        })
+    }
+
+    /// Also stop on SIGINT/SIGTERM (and log the counters on SIGUSR1). The thread that calls
+    /// [`run`](Self::run) must block them ([`ShutdownSignals::install`] does, for the thread
+    /// that calls it and every thread it starts afterwards).
+    pub fn watch_signals(&mut self, signals: &ShutdownSignals) {
+        self.poller.unblock_during_wait(signals);
+        self.signals = Some(signals.clone());
+    }
+
+    /// Count this loop's connections in `count`, shared with other loops, against
+    /// `max_clients`: `--threads N` keeps one per-process limit however SO_REUSEPORT spreads
+    /// connections.
+    pub fn share_client_count(&mut self, count: Arc<AtomicUsize>) {
+        self.clients = count;
     }
 
     /// Loops to wake when this one sees the shutdown signal: a process-directed signal
@@ -452,21 +801,51 @@ impl<S: Service> Server<S> {
         self.addr
     }
 
+    /// The service.
+    pub fn service(&self) -> &S {
+        &self.service
+    }
+
+    /// The service, mutably.
+    pub fn service_mut(&mut self) -> &mut S {
+        &mut self.service
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> Stats {
-        let mut s = self.stats;
-        s.poller = self.poller.stats();
+        let mut s = self.stats.clone();
+        let p = self.poller.stats();
+        (s.waits, s.events, s.examined, s.ctl) = (p.waits, p.events, p.examined, p.ctl);
+        s.open = self.conns.len() as u64;
+        let idle_tracked = if self.cfg.idle_timeout.is_some() {
+            self.conns.len()
+        } else {
+            0
+        };
+        let armed = [self.resume_accept_at, self.stats_at, self.service_at];
+        s.timers = (idle_tracked + armed.iter().flatten().count()) as u64;
+        s.service.clear();
+        self.service.counters(&mut s.service);
         s
     }
 
-    /// Serve until `signals` asks for shutdown; then stop accepting, flush what is owed (for at
-    /// most `shutdown_timeout`), close everything and return the counters.
-    pub fn run(&mut self, signals: &ShutdownSignals) -> io::Result<Stats> {
-        self.poller.unblock_during_wait(signals);
+    /// Serve until stopped ([`StopHandle`], or a signal with [`watch_signals`](Self::watch_signals));
+    /// then stop accepting, flush what is owed (for at most `shutdown_timeout`), close
+    /// everything and return the counters.
+    pub fn run(&mut self) -> io::Result<Stats> {
+        if self.signals.is_some() && !ShutdownSignals::blocked_in_this_thread()? {
+            return Err(io::Error::other(
+                "the loop thread must block SIGINT/SIGTERM (call ShutdownSignals::install before \
+                 starting it), or a signal could land between checking the flag and waiting",
+            ));
+        }
+        let (poller, waker) = (&mut self.poller, &mut self.waker);
+        let mut make = || make_waker(poller, waker);
+        self.service.start(&mut StartCtx { waker: &mut make });
         let mut events = Events::with_capacity(self.cfg.events_capacity);
         loop {
             self.now = Instant::now();
-            if signals.requested() && self.drain_deadline.is_none() {
+            if self.stop_requested() && self.drain_deadline.is_none() {
                 self.begin_drain();
             }
             if let Some(deadline) = self.drain_deadline {
@@ -477,14 +856,29 @@ impl<S: Service> Server<S> {
             let timeout = self.next_timeout();
             self.poller.wait(&mut events, timeout)?;
             self.now = Instant::now();
-            if signals.take_report_request() {
+            if self
+                .signals
+                .as_ref()
+                .is_some_and(ShutdownSignals::take_report_request)
+            {
                 info!("stats: {}", self.stats());
             }
+            let mut listener_ready = false;
             for ev in events.iter() {
-                self.dispatch(ev);
+                match ev.token() {
+                    // Accept after the rest of the batch: its closes free --max-clients slots
+                    // (poll lists the listener first; issue 8 bug 2).
+                    LISTENER => listener_ready = true,
+                    WAKER => self.on_waker(),
+                    _ => self.dispatch(ev),
+                }
+            }
+            if listener_ready {
+                self.accept_pass();
             }
             self.run_ready_queue();
             self.fire_timers();
+            self.tick();
         }
         let left = self.conns.len();
         if left > 0 {
@@ -496,62 +890,147 @@ impl<S: Service> Server<S> {
         Ok(self.stats())
     }
 
+    fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+            || self
+                .signals
+                .as_ref()
+                .is_some_and(ShutdownSignals::requested)
+    }
+
     fn next_timeout(&self) -> Option<Duration> {
         if !self.ready.is_empty() {
             return Some(Duration::ZERO);
         }
-        let timer = self.timers.peek().map(|Reverse((at, _))| *at);
-        let next = match (timer, self.drain_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        let idle = self.idle_deadline();
+        [
+            self.resume_accept_at,
+            self.stats_at,
+            self.service_at,
+            self.drain_deadline,
+            idle,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|at| at.saturating_duration_since(self.now))
+    }
+
+    fn now_ms(&self) -> u32 {
+        self.now.saturating_duration_since(self.epoch).as_millis() as u32
+    }
+
+    fn on_waker(&mut self) {
+        self.stats.waker_events += 1;
+        if let Some(w) = &self.waker {
+            let _ = w.reset(); // the stop flag itself is checked at the top of the loop
+        }
+        let mut scratch = Vec::new();
+        let mut ctx = Ctx {
+            out: &mut scratch,
+            current: None,
+            in_flight: 0,
+            now: self.now,
+            fx: &mut self.fx,
         };
-        next.map(|at| at.saturating_duration_since(self.now))
+        self.service.wake(&mut ctx);
+        self.apply_acts();
+    }
+
+    /// Once per iteration: the service's hook, then the replies it held back.
+    fn tick(&mut self) {
+        let mut scratch = Vec::new();
+        let mut ctx = Ctx {
+            out: &mut scratch,
+            current: None,
+            in_flight: 0,
+            now: self.now,
+            fx: &mut self.fx,
+        };
+        self.service_at = self.service.tick(&mut ctx);
+        self.apply_acts();
+        if !self.held.is_empty() {
+            for token in std::mem::take(&mut self.held) {
+                if let Some(c) = self.conns.get_mut(token) {
+                    c.held = false;
+                    self.drive(token, Pass::WRITE);
+                }
+            }
+        }
     }
 
     fn dispatch(&mut self, ev: &Event) {
-        if ev.token() == LISTENER {
-            self.accept_pass();
-            return;
-        }
-        if ev.token() == WAKER {
-            if let Some(w) = &self.waker {
-                let _ = w.reset(); // the signal flag itself is checked at the top of the loop
-            }
-            return;
-        }
         let hangup = ev.is_error() || ev.is_write_closed();
-        let read = ev.is_readable() || ev.is_read_closed() || hangup;
-        let write = ev.is_writable() || hangup;
-        self.drive(ev.token(), read, write, ev.is_read_closed());
-    }
-
-    fn drive(&mut self, token: Token, read: bool, write: bool, peer_fin: bool) {
-        let Some(c) = self.conns.get_mut(token) else {
+        let pass = Pass {
+            read: ev.is_readable() || ev.is_read_closed() || ev.is_priority() || hangup,
+            write: ev.is_writable() || hangup,
+            to_eagain: ev.is_read_closed() || ev.is_priority(),
+            reserve: false,
+        };
+        if !self.conns.contains(ev.token()) {
             self.stats.stale_events += 1;
             return;
+        }
+        self.drive(ev.token(), pass);
+    }
+
+    fn io(&mut self) -> (Io<'_, S>, &mut Slab<Conn<S::Session>>) {
+        let now_ms = self.now_ms();
+        (
+            Io {
+                cfg: &self.cfg,
+                stats: &mut self.stats,
+                service: &mut self.service,
+                rbuf: &mut self.rbuf,
+                wbuf: &mut self.wbuf,
+                pool: &mut self.pool,
+                fx: &mut self.fx,
+                held: &mut self.held,
+                now: self.now,
+                now_ms,
+                draining: self.drain_deadline.is_some(),
+            },
+            &mut self.conns,
+        )
+    }
+
+    fn drive(&mut self, token: Token, pass: Pass) {
+        let idle = self.cfg.idle_timeout.is_some();
+        let (mut io, conns) = self.io();
+        let Some(c) = conns.get_mut(token) else {
+            return;
         };
-        let mut io = Io {
-            cfg: &self.cfg,
-            stats: &mut self.stats,
-            service: &mut self.service,
-            rbuf: &mut self.rbuf,
-            wbuf: &mut self.wbuf,
-            pool: &mut self.pool,
-            now: self.now,
-            draining: self.drain_deadline.is_some(),
-        };
-        if let Some(reason) = io.drive(c, read, write, peer_fin) {
+        let before = c.last_rx;
+        let verdict = io.drive(c, token, pass);
+        let touched = c.last_rx != before;
+        if let Some(reason) = verdict {
             self.close(token, reason);
+            self.apply_acts();
             return;
         }
+        if idle && touched {
+            self.idle_touch(Slab::<()>::index_of(token));
+        }
+        self.apply_acts();
+        self.update_interest(token);
+    }
+
+    /// Level-triggered: ask for exactly what the connection can use now. Edge-triggered:
+    /// requeue a connection that stopped reading early and may read again.
+    fn update_interest(&mut self, token: Token) {
+        let high_water = self.cfg.high_water;
+        let Some(c) = self.conns.get_mut(token) else {
+            return;
+        };
+        let can_read = c.wants_input() && c.pending() < high_water;
         if self.cfg.backend.is_edge_triggered() {
-            if c.unread && !c.queued && c.pending() < self.cfg.high_water {
+            if c.unread && can_read && !c.queued {
                 c.queued = true;
                 self.ready.push_back(token);
             }
             return;
         }
-        let want = Interest::new(!c.eof && c.pending() < self.cfg.high_water, c.pending() > 0);
+        let want = Interest::new(can_read, c.pending() > 0);
         if want != c.interest {
             c.interest = want;
             if let Err(e) = self.poller.reregister(c.fd.as_fd(), token, want) {
@@ -561,8 +1040,9 @@ impl<S: Service> Server<S> {
         }
     }
 
-    /// Edge-triggered connections that stopped early, and a listener that hit its batch cap.
-    /// Only what was queued before this pass runs, so requeued work waits for the next wait.
+    /// Edge-triggered connections that stopped early, a listener that hit its batch cap,
+    /// connections the service resumed. Only what was queued before this pass runs, so
+    /// requeued work waits for the next wait.
     fn run_ready_queue(&mut self) {
         for _ in 0..self.ready.len() {
             let Some(token) = self.ready.pop_front() else {
@@ -574,12 +1054,91 @@ impl<S: Service> Server<S> {
             }
             if let Some(c) = self.conns.get_mut(token) {
                 c.queued = false;
-                // `peer_fin = true`: the pass that stopped early may have consumed the FIN's
-                // edge; a short read here does not prove the FIN is not queued behind the data,
-                // so read on to the 0 or EAGAIN (one extra recv per requeue, never per event).
-                self.drive(token, true, true, true);
+                // The pass that stopped early may have consumed the FIN's edge; a short read
+                // here does not prove the FIN is not queued behind the data, so read on to the
+                // 0 or EAGAIN (one extra recv per requeue, never per event).
+                self.drive(token, Pass::REQUEUED);
             }
         }
+    }
+
+    /// Apply what hooks asked about other connections (and let hooks run by closes add more).
+    fn apply_acts(&mut self) {
+        while !self.fx.acts.is_empty() {
+            let acts = std::mem::take(&mut self.fx.acts);
+            let arena = std::mem::take(&mut self.fx.arena);
+            for act in &acts {
+                match act {
+                    Act::SendTo(id, r) => self.send_to(id.0, &arena[r.clone()]),
+                    Act::Fulfill(t, r) => self.fulfill(*t, &arena[r.clone()]),
+                    Act::Close(id) => {
+                        if let Some(c) = self.conns.get_mut(id.0) {
+                            c.closing = true;
+                            self.drive(id.0, Pass::WRITE);
+                        }
+                    }
+                    Act::Kill(id) => self.close(id.0, CloseReason::Killed),
+                    Act::Resume(id) => {
+                        if let Some(c) = self.conns.get_mut(id.0) {
+                            c.paused = false;
+                            self.kick(id.0);
+                        }
+                    }
+                }
+            }
+            // Give the scratch space back for the next hook (no allocation in steady state).
+            if self.fx.acts.is_empty() {
+                let mut acts = acts;
+                acts.clear();
+                self.fx.acts = acts;
+            }
+            if self.fx.arena.is_empty() {
+                let mut arena = arena;
+                arena.clear();
+                self.fx.arena = arena;
+            }
+        }
+    }
+
+    /// Serve a connection's buffered input again and flush; on edge-triggered, it also reads
+    /// what it left unread (through the ready queue).
+    fn kick(&mut self, token: Token) {
+        let pass = Pass {
+            reserve: true,
+            ..Pass::WRITE
+        };
+        self.drive(token, pass);
+        if let Some(c) = self.conns.get_mut(token) {
+            if c.unread && c.wants_input() && !c.queued {
+                c.queued = true;
+                self.ready.push_back(token);
+            }
+        }
+    }
+
+    fn send_to(&mut self, token: Token, bytes: &[u8]) {
+        let Some(c) = self.conns.get_mut(token) else {
+            self.stats.stale_completions += 1;
+            return;
+        };
+        let b = c.bufs.get_or_insert_with(|| self.pool.take());
+        b.append(bytes);
+        self.drive(token, Pass::WRITE);
+    }
+
+    fn fulfill(&mut self, t: Ticket, reply: &[u8]) {
+        let token = t.conn.0;
+        let Some(c) = self.conns.get_mut(token) else {
+            self.stats.stale_completions += 1;
+            return;
+        };
+        if !c.bufs.as_mut().is_some_and(|b| b.fulfill(t.seq, reply)) {
+            self.stats.stale_completions += 1;
+            return;
+        }
+        // A fulfilled reply resumes a connection the service paused (its in-flight cap).
+        c.paused = false;
+        self.kick(token);
     }
 
     fn accept_pass(&mut self) {
@@ -591,9 +1150,21 @@ impl<S: Service> Server<S> {
                 return;
             }
             self.stats.accepts += 1;
-            match net::accept_with(listener, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
-                Ok(fd) => self.admit(fd),
-                Err(Errno::AGAIN) => return,
+            match net::acceptfrom_with(listener, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
+                Ok((fd, peer)) => {
+                    let peer = peer.and_then(|a| SocketAddr::try_from(a).ok());
+                    self.admit(fd, peer);
+                }
+                Err(Errno::AGAIN) => {
+                    if self.starved {
+                        self.starved = false;
+                        info!(
+                            "accept: descriptors available again ({} pauses so far)",
+                            self.stats.accept_pauses
+                        );
+                    }
+                    return;
+                }
                 // The client gave up while queued, or a signal: the next one may be fine.
                 Err(Errno::CONNABORTED) | Err(Errno::INTR) => continue,
                 Err(e @ (Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM)) => {
@@ -627,46 +1198,76 @@ impl<S: Service> Server<S> {
         }
     }
 
-    fn admit(&mut self, fd: OwnedFd) {
-        if self.conns.len() >= self.cfg.max_clients {
+    fn admit(&mut self, fd: OwnedFd, peer: Option<SocketAddr>) {
+        let max = self.cfg.max_clients;
+        if self
+            .clients
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_err()
+        {
             self.stats.rejected += 1;
-            debug!(
-                "max clients ({}) reached: closing new connection",
-                self.cfg.max_clients
-            );
+            debug!("max clients ({max}) reached: closing new connection");
             return; // dropping `fd` closes it: the client sees EOF at once instead of hanging
         }
-        // Echo replies are small and latency-bound: do not let Nagle hold them back.
+        // Replies are small and latency-bound: do not let Nagle hold them back.
         let _ = net::sockopt::set_tcp_nodelay(&fd, true);
-        let edge = self.cfg.backend.is_edge_triggered();
-        let interest = if edge {
+        let interest = if self.cfg.backend.is_edge_triggered() {
             Interest::BOTH
         } else {
             Interest::READABLE
         };
+        let token = self.conns.vacant_key();
+        if let Err(e) = self.poller.register(fd.as_fd(), token, interest) {
+            warn!("register: {e}");
+            self.clients.fetch_sub(1, Ordering::AcqRel);
+            return;
+        }
+        let info = ConnInfo {
+            id: ConnId(token),
+            peer,
+            local: self.addr,
+        };
+        self.wbuf.clear();
+        self.fx.reset_current();
+        let mut ctx = Ctx {
+            out: &mut self.wbuf,
+            current: Some(info.id),
+            in_flight: 0,
+            now: self.now,
+            fx: &mut self.fx,
+        };
+        let session = self.service.open(&info, &mut ctx);
         let conn = Conn {
             fd,
-            session: S::Session::default(),
+            session,
             bufs: None,
-            last_rx: self.now,
+            idle_prev: NIL,
+            idle_next: NIL,
+            last_rx: self.now_ms(),
             interest,
+            fail: None,
             eof: false,
             unread: false,
             queued: false,
             quiet: false,
-            failed: false,
+            paused: false,
+            closing: false,
+            held: false,
         };
-        let token = self.conns.insert(conn);
-        let c = self.conns.get_mut(token).expect("just inserted");
-        if let Err(e) = self.poller.register(c.fd.as_fd(), token, interest) {
-            warn!("register: {e}");
-            self.conns.remove(token);
-            return;
-        }
+        let inserted = self.conns.insert(conn);
+        debug_assert_eq!(inserted, token);
         self.stats.accepted += 1;
-        if let Some(t) = self.cfg.idle_timeout {
-            self.timers
-                .push(Reverse((self.now + t, Timer::Idle(token))));
+        if self.cfg.idle_timeout.is_some() {
+            self.idle_push_back(Slab::<()>::index_of(token));
+        }
+        let (mut io, conns) = self.io();
+        let c = conns.get_mut(token).expect("just inserted");
+        io.after_serve(c, token); // a greeting, a pause or a close asked for in `open`
+        self.apply_acts();
+        if self.conns.contains(token) {
+            self.drive(token, Pass::WRITE);
         }
     }
 
@@ -676,15 +1277,19 @@ impl<S: Service> Server<S> {
         }
         self.accepting = false;
         self.stats.accept_pauses += 1;
-        warn!(
-            "accept: {err}; pausing accepts for {ACCEPT_PAUSE:?} or until a connection closes ({} open)",
-            self.conns.len()
-        );
-        self.timers
-            .push(Reverse((self.now + ACCEPT_PAUSE, Timer::ResumeAccept)));
+        if !self.starved {
+            self.starved = true;
+            warn!(
+                "accept: {err}; pausing accepts for {ACCEPT_PAUSE:?} or until a connection closes \
+                 ({} open); logged once until accepting drains the queue again",
+                self.conns.len()
+            );
+        }
+        self.resume_accept_at = Some(self.now + ACCEPT_PAUSE);
     }
 
     fn resume_accept(&mut self) {
+        self.resume_accept_at = None;
         if self.accepting || self.drain_deadline.is_some() {
             return;
         }
@@ -702,22 +1307,45 @@ impl<S: Service> Server<S> {
     }
 
     fn close(&mut self, token: Token, reason: CloseReason) {
-        let Some(c) = self.conns.remove(token) else {
+        if !self.conns.contains(token) {
             return;
-        };
+        }
+        if self.cfg.idle_timeout.is_some() {
+            self.idle_unlink(Slab::<()>::index_of(token));
+        }
+        let c = self.conns.remove(token).expect("checked above");
+        self.clients.fetch_sub(1, Ordering::AcqRel);
         // Deregister before close: the kernel would drop the registration on close only if no
         // other descriptor shared the open file; be explicit so nothing stale remains.
         if let Err(e) = self.poller.deregister(c.fd.as_fd()) {
             warn!("deregister: {e}");
         }
-        drop(c); // closes the socket
+        let Conn {
+            fd, session, bufs, ..
+        } = c;
+        drop(fd); // closes the socket
+        if let Some(b) = bufs {
+            self.pool.give(b);
+        }
         self.stats.closed += 1;
         match reason {
             CloseReason::IoError => self.stats.io_errors += 1,
             CloseReason::Overflow => self.stats.output_overflows += 1,
+            CloseReason::InputOverflow => self.stats.input_overflows += 1,
+            CloseReason::ServiceError => self.stats.service_errors += 1,
+            CloseReason::Idle => self.stats.idle_closed += 1,
             _ => {}
         }
         debug!("closed {token:?}: {reason:?}");
+        let mut scratch = Vec::new();
+        let mut ctx = Ctx {
+            out: &mut scratch,
+            current: None,
+            in_flight: 0,
+            now: self.now,
+            fx: &mut self.fx,
+        };
+        self.service.close(session, ConnId(token), &mut ctx);
         if !self.accepting {
             self.resume_accept(); // a descriptor just came free
         }
@@ -735,48 +1363,140 @@ impl<S: Service> Server<S> {
             }
         }
         self.accepting = false;
+        self.resume_accept_at = None;
         self.drain_deadline = Some(self.now + self.cfg.shutdown_timeout);
         for peer in &self.peers {
             let _ = peer.wake();
         }
         for token in self.conns.tokens() {
-            self.drive(token, true, true, false);
+            self.drive(token, Pass::REQUEUED);
         }
     }
 
     fn fire_timers(&mut self) {
-        while let Some(Reverse((at, timer))) = self.timers.peek().copied() {
-            if at > self.now {
+        if self.resume_accept_at.is_some_and(|at| at <= self.now) {
+            self.resume_accept();
+        }
+        if self.stats_at.is_some_and(|at| at <= self.now) {
+            info!("stats: {}", self.stats());
+            self.stats_at = self.cfg.stats_interval.map(|every| self.now + every);
+        }
+        self.close_idle();
+    }
+
+    /// When the least recently active connection goes idle.
+    fn idle_deadline(&self) -> Option<Instant> {
+        let t = self.cfg.idle_timeout?;
+        let head = self.idle_head;
+        if head == NIL {
+            return None;
+        }
+        let last = self.conns_at(head)?.last_rx;
+        let elapsed = self.now_ms().wrapping_sub(last) as u64;
+        // +1 ms: `last_rx` is rounded down, so the real silence is at least the timeout.
+        let left = (t.as_millis() as u64 + 1).saturating_sub(elapsed);
+        Some(self.now + Duration::from_millis(left))
+    }
+
+    /// Close connections silent for the idle timeout, oldest first; stop at the first that is
+    /// not (the list is ordered by last activity, so the rest are younger).
+    fn close_idle(&mut self) {
+        let Some(t) = self.cfg.idle_timeout else {
+            return;
+        };
+        let limit = t.as_millis() as u64;
+        let now_ms = self.now_ms();
+        let mut budget = self.conns.len();
+        while self.idle_head != NIL && budget > 0 {
+            budget -= 1;
+            let head = self.idle_head;
+            let Some((token, c)) = self.conns.at_mut(head) else {
+                break;
+            };
+            if (now_ms.wrapping_sub(c.last_rx) as u64) <= limit {
                 break;
             }
-            self.timers.pop();
-            match timer {
-                Timer::ResumeAccept => self.resume_accept(),
-                Timer::Stats => {
-                    info!("stats: {}", self.stats());
-                    if let Some(every) = self.cfg.stats_interval {
-                        self.timers.push(Reverse((self.now + every, Timer::Stats)));
-                    }
-                }
-                Timer::Idle(token) => self.check_idle(token),
+            if c.in_flight() > 0 {
+                // Waiting for its own deferred reply is not idleness.
+                c.last_rx = now_ms;
+                self.idle_touch(head);
+                continue;
             }
+            debug!("closing idle connection {token:?}");
+            self.close(token, CloseReason::Idle);
+            self.apply_acts();
         }
     }
 
-    /// Lazy idle deadlines: a read only updates `last_rx`; when the timer fires it either
-    /// closes the connection or re-arms itself for `last_rx + timeout`. No heap work per read.
-    fn check_idle(&mut self, token: Token) {
-        let (Some(t), Some(c)) = (self.cfg.idle_timeout, self.conns.get_mut(token)) else {
+    fn conns_at(&self, index: u32) -> Option<&Conn<S::Session>> {
+        self.conns.at(index)
+    }
+
+    fn idle_link(&mut self, index: u32) -> Option<(&mut u32, &mut u32)> {
+        self.conns
+            .at_mut(index)
+            .map(|(_, c)| (&mut c.idle_prev, &mut c.idle_next))
+    }
+
+    fn idle_push_back(&mut self, index: u32) {
+        let tail = self.idle_tail;
+        if let Some((prev, next)) = self.idle_link(index) {
+            *prev = tail;
+            *next = NIL;
+        }
+        match self.idle_link(tail) {
+            Some((_, next)) => *next = index,
+            None => self.idle_head = index,
+        }
+        self.idle_tail = index;
+    }
+
+    fn idle_unlink(&mut self, index: u32) {
+        let Some((&mut prev, &mut next)) = self.idle_link(index) else {
             return;
         };
-        let due = c.last_rx + t;
-        if due <= self.now {
-            debug!("closing idle connection {token:?}");
-            self.close(token, CloseReason::Idle);
-        } else {
-            self.timers.push(Reverse((due, Timer::Idle(token))));
+        match self.idle_link(prev) {
+            Some((_, n)) => *n = next,
+            None => self.idle_head = next,
+        }
+        match self.idle_link(next) {
+            Some((p, _)) => *p = prev,
+            None => self.idle_tail = prev,
+        }
+        if let Some((p, n)) = self.idle_link(index) {
+            (*p, *n) = (NIL, NIL);
         }
     }
+
+    /// Move a connection that just received bytes to the young end: O(1), no timer entry.
+    fn idle_touch(&mut self, index: u32) {
+        if self.idle_tail != index {
+            self.idle_unlink(index);
+            self.idle_push_back(index);
+        }
+    }
+}
+
+impl Pass {
+    const WRITE: Pass = Pass {
+        read: false,
+        write: true,
+        to_eagain: false,
+        reserve: false,
+    };
+    const REQUEUED: Pass = Pass {
+        read: true,
+        write: true,
+        to_eagain: true,
+        reserve: false,
+    };
+}
+
+fn make_waker(poller: &mut Poller, slot: &mut Option<Waker>) -> io::Result<Waker> {
+    if slot.is_none() {
+        *slot = Some(Waker::new(poller, WAKER)?);
+    }
+    Ok(slot.clone().expect("just created"))
 }
 
 #[cfg(test)]

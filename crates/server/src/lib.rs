@@ -2,7 +2,8 @@
 //! byte-stream [`Service`] — RFC 862 echo by default.
 //!
 //! - [`event_loop`]: accept → connection slab → read → service → write, backpressure, shutdown.
-//! - [`service`]: the [`Service`] trait and [`Echo`].
+//! - [`service`]: the [`Service`] trait, its [`Ctx`] (deferred replies, writes to other
+//!   connections, pause/resume, close), and [`Echo`].
 //! - [`slab`]: connection storage with generation-tagged tokens.
 //! - [`net`]: listener set-up and the descriptor limit.
 //! - [`stats`]: the counters.
@@ -14,6 +15,6 @@ pub mod service;
 pub mod slab;
 pub mod stats;
 
-pub use event_loop::{Config, Server};
-pub use service::{Echo, FaultyEcho, Service};
+pub use event_loop::{Config, Server, StopHandle, MAX_DURATION};
+pub use service::{ConnId, ConnInfo, Ctx, Echo, Service, StartCtx, Ticket};
 pub use stats::Stats;

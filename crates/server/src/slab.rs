@@ -111,6 +111,32 @@ impl<T> Slab<T> {
         Some(value)
     }
 
+    /// The key the next [`insert`](Self::insert) will return (so a value can be built knowing
+    /// its own key).
+    pub fn vacant_key(&self) -> Token {
+        match self.free.last() {
+            Some(&i) => key(i, self.slots[i as usize].gen),
+            None => key(self.slots.len() as u32, 0),
+        }
+    }
+
+    /// The slot index of a key: stable while the entry lives (for intrusive lists).
+    pub fn index_of(token: Token) -> u32 {
+        split(token).0 as u32
+    }
+
+    /// The live entry in slot `index`.
+    pub fn at(&self, index: u32) -> Option<&T> {
+        self.slots.get(index as usize)?.value.as_ref()
+    }
+
+    /// The live entry in slot `index`, with its key.
+    pub fn at_mut(&mut self, index: u32) -> Option<(Token, &mut T)> {
+        let slot = self.slots.get_mut(index as usize)?;
+        let gen = slot.gen;
+        slot.value.as_mut().map(|v| (key(index, gen), v))
+    }
+
     /// Keys of all live entries.
     pub fn tokens(&self) -> Vec<Token> {
         self.slots
@@ -143,6 +169,19 @@ mod tests {
         assert_eq!(slab.remove(a), None);
         assert_eq!(slab.get_mut(b), Some(&mut "B"));
         assert_eq!(slab.len(), 1);
+    }
+
+    #[test]
+    fn vacant_key_is_the_next_insert() {
+        let mut slab = Slab::default();
+        let k = slab.vacant_key();
+        assert_eq!(slab.insert('a'), k);
+        let b = slab.insert('b');
+        slab.remove(k);
+        let k2 = slab.vacant_key();
+        assert_ne!(k2, k, "a reused slot has a new generation");
+        assert_eq!(slab.insert('c'), k2);
+        assert_eq!(slab.at_mut(Slab::<char>::index_of(b)), Some((b, &mut 'b')));
     }
 
     #[test]

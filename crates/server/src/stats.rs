@@ -1,64 +1,95 @@
-//! Counters the loop keeps; printed with `--stats-interval` and at shutdown.
+//! Counters the loop keeps; printed with `--stats-interval`, on SIGUSR1 and at shutdown, and
+//! returned by [`Server::run`](crate::Server::run).
+//!
+//! One table ([`counters!`]) defines every counter: the struct field, its key in the stats
+//! line, whether two loops' values add up (counters) or describe "now" (gauges, summed too:
+//! two loops' open connections add up), and the list a tool iterates over.
 
 use std::fmt;
 
-use reactor::PollerStats;
+macro_rules! counters {
+    ($( $(#[doc = $doc:literal])* $field:ident => $key:literal, )*) => {
+        /// What one event loop did (and, for the gauges, holds now).
+        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        pub struct Stats {
+            $( $(#[doc = $doc])* pub $field: u64, )*
+            /// The service's own counters (name, value), from [`Service::counters`](crate::Service::counters).
+            pub service: Vec<(&'static str, u64)>,
+        }
 
-/// What one event loop did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
+        impl Stats {
+            /// Every loop counter as (stats-line key, value), in stats-line order.
+            pub fn fields(&self) -> Vec<(&'static str, u64)> {
+                vec![$( ($key, self.$field), )*]
+            }
+
+            /// Sum of two loops' counters (service counters are summed by name).
+            pub fn merge(&mut self, o: &Stats) {
+                $( self.$field += o.$field; )*
+                for &(name, v) in &o.service {
+                    match self.service.iter_mut().find(|(n, _)| *n == name) {
+                        Some(e) => e.1 += v,
+                        None => self.service.push((name, v)),
+                    }
+                }
+            }
+        }
+    };
+}
+
+counters! {
     /// Connections accepted (served).
-    pub accepted: u64,
+    accepted => "accepted",
     /// Connections closed, for any reason.
-    pub closed: u64,
+    closed => "closed",
     /// Connections accepted and closed at once because `--max-clients` was reached.
-    pub rejected: u64,
-    /// Connections closed because their pending output passed `--max-output`.
-    pub output_overflows: u64,
+    rejected => "rejected",
+    /// Connections closed because their pending output passed `max_output`.
+    output_overflows => "overflow",
+    /// Connections closed because their unconsumed input passed `max_input`.
+    input_overflows => "input_overflow",
     /// Connections closed by an I/O error (reset, broken pipe).
-    pub io_errors: u64,
+    io_errors => "io_errors",
+    /// Connections closed because the service misbehaved (consumed more than it was given).
+    service_errors => "service_errors",
+    /// Connections closed for sending nothing for `idle_timeout`.
+    idle_closed => "idle_closed",
     /// Times accepting was paused because the process ran out of descriptors.
-    pub accept_pauses: u64,
+    accept_pauses => "accept_pauses",
     /// Events for a connection that had already been closed (dropped by the generation check).
-    pub stale_events: u64,
+    stale_events => "stale_events",
+    /// Deferred replies, messages or requests for a connection that had closed (dropped).
+    stale_completions => "stale_completions",
     /// Bytes read from clients.
-    pub bytes_in: u64,
+    bytes_in => "bytes_in",
     /// Bytes written to clients.
-    pub bytes_out: u64,
-    /// `recv` calls.
-    pub reads: u64,
-    /// `send` calls.
-    pub writes: u64,
+    bytes_out => "bytes_out",
+    /// Calls to the wait syscall (`ppoll` / `epoll_pwait`).
+    waits => "wakeups",
+    /// Events returned, summed over all waits.
+    events => "events",
+    /// Descriptors the kernel examined, summed over all waits (poll: all; epoll: the ready ones).
+    examined => "examined",
+    /// Registration changes (`epoll_ctl`, or `pollfd` edits).
+    ctl => "ctl",
     /// `accept4` calls.
-    pub accepts: u64,
-    /// The poller's own counters (waits, events, descriptors examined, ctl calls).
-    pub poller: PollerStats,
+    accepts => "accepts",
+    /// `recv` calls.
+    reads => "reads",
+    /// `send` calls.
+    writes => "writes",
+    /// Wake-ups through the loop's waker (stop requests, completions from other threads).
+    waker_events => "waker_events",
+    /// Gauge: connections open now.
+    open => "open",
+    /// Gauge: armed timers now (loop timers plus connections tracked for the idle timeout).
+    timers => "timers",
 }
 
 impl Stats {
-    /// Sum of two loops' counters.
-    pub fn merge(&mut self, o: &Stats) {
-        self.accepted += o.accepted;
-        self.closed += o.closed;
-        self.rejected += o.rejected;
-        self.output_overflows += o.output_overflows;
-        self.io_errors += o.io_errors;
-        self.accept_pauses += o.accept_pauses;
-        self.stale_events += o.stale_events;
-        self.bytes_in += o.bytes_in;
-        self.bytes_out += o.bytes_out;
-        self.reads += o.reads;
-        self.writes += o.writes;
-        self.accepts += o.accepts;
-        self.poller.waits += o.poller.waits;
-        self.poller.events += o.poller.events;
-        self.poller.examined += o.poller.examined;
-        self.poller.ctl += o.poller.ctl;
-    }
-
     /// Syscalls the loop issued (wait + ctl + accept + read + write).
     pub fn syscalls(&self) -> u64 {
-        self.poller.waits + self.poller.ctl + self.accepts + self.reads + self.writes
+        self.waits + self.ctl + self.accepts + self.reads + self.writes
     }
 }
 
@@ -70,37 +101,57 @@ fn per(a: u64, b: u64) -> f64 {
     }
 }
 
-/// Every counter as `key=value`, space separated, so tools can parse and diff two snapshots;
-/// the two ratios at the end are for people.
+/// Every counter as `key=value`, space separated, so tools can parse and diff two snapshots
+/// (the service's counters follow the loop's); the ratios at the end are for people.
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let p = &self.poller;
-        let fields = [
-            ("accepted", self.accepted),
-            ("closed", self.closed),
-            ("rejected", self.rejected),
-            ("overflow", self.output_overflows),
-            ("io_errors", self.io_errors),
-            ("accept_pauses", self.accept_pauses),
-            ("stale_events", self.stale_events),
-            ("bytes_in", self.bytes_in),
-            ("bytes_out", self.bytes_out),
-            ("wakeups", p.waits),
-            ("events", p.events),
-            ("examined", p.examined),
-            ("ctl", p.ctl),
-            ("accepts", self.accepts),
-            ("reads", self.reads),
-            ("writes", self.writes),
-        ];
-        for (name, value) in fields {
+        for (name, value) in self
+            .fields()
+            .into_iter()
+            .chain(self.service.iter().copied())
+        {
             write!(f, "{name}={value} ")?;
         }
         write!(
             f,
-            "events_per_wakeup={:.2} examined_per_wakeup={:.1}",
-            per(p.events, p.waits),
-            per(p.examined, p.waits)
+            "syscalls={} events_per_wakeup={:.2} examined_per_wakeup={:.1}",
+            self.syscalls(),
+            per(self.events, self.waits),
+            per(self.examined, self.waits)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_is_in_the_line_and_merges() {
+        let mut a = Stats {
+            accepted: 1,
+            reads: 7,
+            service: vec![("jobs", 2)],
+            ..Stats::default()
+        };
+        let b = Stats {
+            accepted: 2,
+            timers: 3,
+            service: vec![("jobs", 5), ("panics", 1)],
+            ..Stats::default()
+        };
+        a.merge(&b);
+        assert_eq!((a.accepted, a.reads, a.timers), (3, 7, 3));
+        assert_eq!(a.service, vec![("jobs", 7), ("panics", 1)]);
+        let line = a.to_string();
+        for (key, value) in a.fields() {
+            assert!(
+                line.contains(&format!("{key}={value} ")),
+                "{key} missing: {line}"
+            );
+        }
+        assert!(line.contains("jobs=7 panics=1 "), "{line}");
+        let keys: std::collections::HashSet<_> = a.fields().iter().map(|f| f.0).collect();
+        assert_eq!(keys.len(), a.fields().len(), "duplicate key in the table");
     }
 }

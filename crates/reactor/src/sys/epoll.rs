@@ -33,8 +33,9 @@ impl EpollSelector {
     fn flags(&self, interest: Interest) -> epoll::EventFlags {
         let mut f = epoll::EventFlags::empty();
         if interest.is_readable() {
-            // RDHUP with readability so a half-close is reported even before the data is read.
-            f |= epoll::EventFlags::IN | epoll::EventFlags::RDHUP;
+            // RDHUP with readability so a half-close is reported even before the data is read;
+            // PRI so urgent data (which stops a recv short at its mark) is reported as such.
+            f |= epoll::EventFlags::IN | epoll::EventFlags::RDHUP | epoll::EventFlags::PRI;
         }
         if interest.is_writable() {
             f |= epoll::EventFlags::OUT;

@@ -19,7 +19,7 @@ pub(crate) struct PollSelector {
 fn events_for(interest: Interest) -> libc::c_short {
     let mut ev = 0;
     if interest.is_readable() {
-        ev |= libc::POLLIN | libc::POLLRDHUP;
+        ev |= libc::POLLIN | libc::POLLRDHUP | libc::POLLPRI;
     }
     if interest.is_writable() {
         ev |= libc::POLLOUT;
