@@ -9,6 +9,7 @@ mod cli;
 mod echo;
 mod faults;
 mod harness;
+mod inproc;
 mod lesson;
 mod regressions;
 mod shutdown;

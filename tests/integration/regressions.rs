@@ -10,6 +10,7 @@ use readyloop_harness::proc::Started;
 use rustix::net::{self as rnet, SendFlags};
 use rustix::process::Signal;
 
+use crate::inproc;
 use crate::util::*;
 
 each_backend!(
@@ -387,5 +388,110 @@ each_backend!(
             first.join("\n")
         );
         assert!(final_stat(&log, "accept_pauses") >= 1, "{log}");
+    }
+);
+
+each_backend!(
+    /// Bug 5: shutdown depended on signals reaching the loop's thread; a thread started before
+    /// `ShutdownSignals::install` could take SIGTERM and the loop never woke. `StopHandle` is a
+    /// flag plus the loop's waker, usable from any thread: the loop drains what it owes a
+    /// paused client (4 MiB it has not read yet), closes it and returns. (Before the fix there
+    /// was no way to stop a loop without a signal; the signal-mask half is pinned in
+    /// crates/reactor.)
+    stop_handle_from_another_thread_drains_owed_output_and_returns,
+    |b: Backend| {
+        let srv = inproc::start(b, readyloop_server::Echo, |c| {
+            c.shutdown_timeout = Duration::from_secs(10)
+        });
+        let mut s = connect_sized(srv.addr, Some(64 * 1024), Some(128 * 1024));
+        s.set_nonblocking(true).unwrap();
+        let sent = fill_until_stuck(&mut s);
+        let stop = srv.stop.clone();
+        let t0 = Instant::now();
+        std::thread::spawn(move || stop.stop()).join().unwrap();
+        s.set_nonblocking(false).unwrap();
+        let echoed = read_n(&mut s, sent, Duration::from_secs(20)).expect("owed output delivered");
+        assert!(echoed.iter().all(|&x| x == 0x3c));
+        assert_eq!(
+            expect_closed_by_server(&mut s, Duration::from_secs(3)),
+            Ok(())
+        );
+        let stats = srv.finish(Duration::from_secs(5));
+        eprintln!("{b}: stopped and drained {sent} owed bytes in {:?}", t0.elapsed());
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+        assert_eq!(stats.bytes_in, sent as u64, "{stats}");
+        assert_eq!(stats.bytes_out, sent as u64, "{stats}");
+        assert_eq!((stats.open, stats.closed), (0, 1), "{stats}");
+    }
+);
+
+/// Echo, except that a connection whose input starts with `!` gets a `serve` that claims to
+/// have consumed one byte more than it was given (a service bug the loop must contain).
+#[derive(Clone, Copy)]
+struct Overrun;
+
+impl readyloop_server::Service for Overrun {
+    type Session = bool;
+
+    fn open(&mut self, _: &readyloop_server::ConnInfo, _: &mut readyloop_server::Ctx<'_>) -> bool {
+        false
+    }
+
+    fn serve(
+        &mut self,
+        bad: &mut bool,
+        input: &[u8],
+        ctx: &mut readyloop_server::Ctx<'_>,
+    ) -> usize {
+        *bad |= input.first() == Some(&b'!');
+        if *bad {
+            return input.len() + 1;
+        }
+        ctx.out().extend_from_slice(input);
+        input.len()
+    }
+}
+
+each_backend!(
+    /// Bug 10 (service half): a `serve` that returned more than `input.len()` panicked the loop
+    /// and took every connection with it. Now that connection is closed and counted; twenty
+    /// neighbours mid-transfer do not notice. (The config half, `Server::bind` refusing zero
+    /// limits with the field named, is pinned in crates/server/tests/api.rs.)
+    service_that_overruns_its_input_loses_only_that_connection,
+    |b: Backend| {
+        let srv = inproc::start(b, Overrun, |_| {});
+        let addr = srv.addr;
+        let mut rng = gen::rng(0x5eed_0a10);
+        let convs: Vec<Conversation> = (0..20)
+            .map(|_| {
+                let mut c = Conversation::simple(gen::payload(&mut rng, 256 * 1024));
+                c.payload[0] = b'n'; // never the overrun marker
+                c.slow_read = Some((16 * 1024, Duration::from_millis(1)));
+                c
+            })
+            .collect();
+        let neighbours = std::thread::spawn(move || {
+            run_all_ok(
+                addr,
+                &convs,
+                RunOptions {
+                    concurrency: 20,
+                    timeout: Duration::from_secs(30),
+                },
+            )
+        });
+        let mut bad = TcpStream::connect(addr).unwrap();
+        bad.write_all(b"!overrun").unwrap();
+        assert_eq!(
+            expect_closed_by_server(&mut bad, Duration::from_secs(5)),
+            Ok(())
+        );
+        neighbours.join().expect("neighbours all echoed");
+        let mut s = TcpStream::connect(addr).unwrap();
+        echo_once(&mut s, b"still serving");
+        drop(s);
+        let stats = srv.finish(Duration::from_secs(5));
+        assert_eq!(stats.service_errors, 1, "{stats}");
+        assert_eq!(stats.accepted, 22, "{stats}");
     }
 );
