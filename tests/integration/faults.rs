@@ -324,25 +324,19 @@ each_backend!(
         for (i, s) in holders.iter_mut().enumerate() {
             echo_once(s, format!("still here {i}").as_bytes());
         }
-        // A freed slot admits the next client.
+        // A freed slot admits the next client, once the server has seen the holder leave
+        // (its descriptor closed). One attempt: a retry would hide a server that rejects it.
         drop(holders.pop());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut s = loop {
-            let mut s = TcpStream::connect(server.addr).unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            s.write_all(b"slot").unwrap();
-            let mut back = [0u8; 4];
-            // The server may not have seen the holder's FIN yet: then this one is rejected.
-            if s.read_exact(&mut back).is_ok() {
-                assert_eq!(&back, b"slot");
-                break s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "freed slot never admitted anyone"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let four = baseline_fds(b) + 4;
+        assert_eq!(
+            server.wait_fd_count(four, Duration::from_secs(5)).unwrap(),
+            four
+        );
+        let mut s = TcpStream::connect(server.addr).unwrap();
+        s.write_all(b"slot").unwrap();
+        let back = read_n(&mut s, 4, Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("freed slot not given to the next client: {e}"));
+        assert_eq!(&back, b"slot");
         echo_once(&mut s, b"again");
         drop(s);
         drop(holders);
@@ -392,9 +386,12 @@ each_backend!(
         let late = late.join().unwrap();
         active.join().expect("the active client was never closed");
         eprintln!("{b}: idle close after {silent:?} (silent), {late:?} after last byte (late)");
+        // The server's deadline runs from its own reading of the clock, taken once per
+        // wake-up and possibly just before the client's `t0` (connect returns when the
+        // kernel completes the handshake, not when the server looks): allow it 50 ms early.
         for d in [silent, late] {
             assert!(
-                d >= t && d <= t + Duration::from_secs(1),
+                d >= t - Duration::from_millis(50) && d <= t + Duration::from_secs(1),
                 "closed after {d:?}"
             );
         }

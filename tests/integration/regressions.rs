@@ -264,8 +264,10 @@ each_backend!(
             peak >> 10,
             end >> 10
         );
+        // The pool may keep 4 MiB; the allocator keeps some freed memory of its own. Before
+        // the fix 32-41 MiB stayed.
         assert!(
-            end < start + (8 << 20),
+            end < start + (12 << 20),
             "{b}: RSS {} MiB above its start with nothing connected",
             (end - start) >> 20
         );
