@@ -261,7 +261,7 @@ fn fin_after_a_budget_stop_still_closes(b: reactor::Backend) {
     };
     assert!(echoed(&rx, warm.len() as u64), "warm-up not echoed");
 
-    server.signal(Signal::STOP).unwrap();
+    server.stop_process().unwrap();
     let tail = vec![9u8; 300 * 1024 + 1];
     conn.write_all(&tail).unwrap();
     conn.shutdown(Shutdown::Write).unwrap();
