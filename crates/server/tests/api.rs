@@ -244,6 +244,29 @@ each_backend!(completions_for_a_closed_connection_are_dropped, |b| {
     assert_eq!(stats.open, 0);
 });
 
+each_backend!(
+    reset_after_eof_with_a_reply_in_flight_closes_without_spinning,
+    |b| {
+        let srv = start(b, Lines::default(), |_| {});
+        let (mut s, r) = connect(srv.addr);
+        s.write_all(b"D 400 never\n").unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        thread::sleep(Duration::from_millis(50));
+        drop(r);
+        rustix::net::sockopt::set_socket_linger(&s, Some(Duration::ZERO)).unwrap();
+        drop(s);
+        thread::sleep(Duration::from_millis(550));
+        let (stats, _) = srv.finish();
+        // Level-triggered backends would report HUP/ERR on every wait until the reply came.
+        assert!(stats.waits < 40, "busy loop: {stats}");
+        assert_eq!(
+            (stats.io_errors, stats.stale_completions),
+            (1, 1),
+            "{stats}"
+        );
+    }
+);
+
 each_backend!(close_after_reply_flushes_then_closes, |b| {
     let srv = start(b, Lines::default(), |_| {});
     let (mut s, mut r) = connect(srv.addr);
