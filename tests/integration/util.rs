@@ -37,8 +37,16 @@ macro_rules! each_backend {
     };
 }
 
+/// The `readyloop` binary under test: this build's, or `READYLOOP_BIN` if set, so the
+/// regression tests can be pointed at an older build to see them fail there
+/// (`READYLOOP_BIN=/old/target/debug/readyloop cargo test --test integration regressions::`).
 pub fn readyloop_bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_readyloop"))
+    static BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var_os("READYLOOP_BIN")
+            .map(Into::into)
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_readyloop").into())
+    })
 }
 
 /// `readyloop serve --backend B --port 0 EXTRA...` as a child process.
