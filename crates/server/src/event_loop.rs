@@ -575,8 +575,13 @@ impl<S: Service> Io<'_, S> {
     }
 
     /// Apply what the service asked for the current connection, then place its replies.
+    #[inline]
     fn after_serve(&mut self, c: &mut Conn<S::Session>, token: Token) {
         let fx = &mut *self.fx;
+        // Echo's path: nothing asked, nothing owed before: send at once.
+        if c.bufs.is_none() && fx.is_plain() {
+            return self.write_through(c);
+        }
         c.paused |= fx.pause;
         if fx.close {
             c.closing = true;
@@ -740,6 +745,8 @@ pub struct Server<S: Service> {
     service_at: Option<Instant>,
     stats: Stats,
     now: Instant,
+    /// `now` in the idle clock's units (milliseconds since `epoch`, wrapping).
+    now_ms: u32,
     drain_deadline: Option<Instant>,
     stop: Arc<AtomicBool>,
     signals: Option<ShutdownSignals>,
@@ -782,6 +789,7 @@ impl<S: Service> Server<S> {
             service_at: None,
             stats: Stats::default(),
             now,
+            now_ms: 0,
             drain_deadline: None,
             stop: Arc::new(AtomicBool::new(false)),
             signals: None,
@@ -872,7 +880,7 @@ impl<S: Service> Server<S> {
         self.service.start(&mut StartCtx { waker: &mut make });
         let mut events = Events::with_capacity(self.cfg.events_capacity);
         loop {
-            self.now = Instant::now();
+            self.set_now();
             if self.stop_requested() && self.drain_deadline.is_none() {
                 self.begin_drain();
             }
@@ -883,7 +891,7 @@ impl<S: Service> Server<S> {
             }
             let timeout = self.next_timeout();
             self.poller.wait(&mut events, timeout)?;
-            self.now = Instant::now();
+            self.set_now();
             if self
                 .signals
                 .as_ref()
@@ -945,7 +953,13 @@ impl<S: Service> Server<S> {
     }
 
     fn now_ms(&self) -> u32 {
-        self.now.saturating_duration_since(self.epoch).as_millis() as u32
+        self.now_ms
+    }
+
+    /// Read the clock (once per wake-up: everything in one batch shares the reading).
+    fn set_now(&mut self) {
+        self.now = Instant::now();
+        self.now_ms = self.now.saturating_duration_since(self.epoch).as_millis() as u32;
     }
 
     fn on_waker(&mut self) {
@@ -1092,7 +1106,15 @@ impl<S: Service> Server<S> {
     }
 
     /// Apply what hooks asked about other connections (and let hooks run by closes add more).
+    #[inline]
     fn apply_acts(&mut self) {
+        if !self.fx.acts.is_empty() {
+            self.apply_pending_acts();
+        }
+    }
+
+    #[inline(never)]
+    fn apply_pending_acts(&mut self) {
         while !self.fx.acts.is_empty() {
             let acts = std::mem::take(&mut self.fx.acts);
             let arena = std::mem::take(&mut self.fx.arena);

@@ -25,6 +25,27 @@ def cpu_ticks(pid):
     return int(fl[11]), int(fl[12])
 
 
+def sched_wait_ns(pid):
+    """Time the server's threads spent runnable but waiting for a CPU (schedstat field 2)."""
+    tot = 0
+    for p in glob.glob("/proc/%d/task/*/schedstat" % pid):
+        try:
+            with open(p) as f:
+                tot += int(f.read().split()[1])
+        except OSError:
+            pass
+    return tot
+
+
+def cpu_pressure_us():
+    """System-wide /proc/pressure/cpu "some" total (µs some task waited for a CPU)."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            return int(f.readline().rsplit("total=", 1)[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def sched_ns(pid):
     tot = 0
     for p in glob.glob("/proc/%d/task/*/schedstat" % pid):
@@ -81,14 +102,14 @@ def one_run(name, binary, load, backend, conns, size, duration, out, tag, strace
         raise SystemExit("%s: server did not start" % tag)
     addr, pid = m.group(1), int(m.group(2))
     assert strace or pid == p.pid, (pid, p.pid)  # taskset execs the server
-    u0, s0 = cpu_ticks(pid); n0 = sched_ns(pid)
+    u0, s0 = cpu_ticks(pid); n0 = sched_ns(pid); w0 = sched_wait_ns(pid); q0 = cpu_pressure_us()
     ccmd = ["taskset", "-c", "1", load, "load", "--addr", addr, "--connections", str(conns),
             "--size", str(size), "--duration", str(duration), "--json", jpath]
     t0 = time.monotonic()
     cp = subprocess.run(ccmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=duration + 60)
     wall = time.monotonic() - t0
     time.sleep(0.3)  # let the server see every EOF
-    u1, s1 = cpu_ticks(pid); n1 = sched_ns(pid)
+    u1, s1 = cpu_ticks(pid); n1 = sched_ns(pid); w1 = sched_wait_ns(pid); q1 = cpu_pressure_us()
     threads = len(os.listdir("/proc/%d/task" % pid))
     os.kill(pid, signal.SIGINT)
     rc = p.wait(timeout=30)  # under strace: strace's status, which is the server's
@@ -105,6 +126,7 @@ def one_run(name, binary, load, backend, conns, size, duration, out, tag, strace
            "server_threads": threads, "messages": msgs, "msgs_per_s": cj["throughput_msgs_per_s"],
            "client_errors": cj["errors"], "latency_us": cj["latency_us"],
            "cpu_user_s": (u1 - u0) / TCK, "cpu_sys_s": (s1 - s0) / TCK, "sched_ns": n1 - n0,
+           "server_runqueue_wait_ns": w1 - w0, "cpu_pressure_some_us": (q1 - q0) if q0 is not None else None,
            "server": st}
     rec["cpu_s"] = rec["cpu_user_s"] + rec["cpu_sys_s"]
     rec["cpu_us_per_msg"] = rec["cpu_s"] * 1e6 / msgs
@@ -125,9 +147,10 @@ def one_run(name, binary, load, backend, conns, size, duration, out, tag, strace
         rec["strace_per_msg"] = {k: v["calls"] / msgs for k, v in rows.items()}
         print("%s strace: %s" % (tag, ", ".join("%s %.4f" % (k, v) for k, v in sorted(
             rec["strace_per_msg"].items(), key=lambda kv: -kv[1]) if v > 0.0005)), file=sys.stderr)
-    print("%-28s %8d msgs %8.0f/s  sys/msg %.4f  cpu %.3f us/msg (sched %.3f)  rc=%s" % (
+    print("%-28s %8d msgs %8.0f/s  sys/msg %.4f  cpu %.3f us/msg (sched %.3f)  rq wait %.2f s  max %d us  rc=%s" % (
         tag, msgs, rec["msgs_per_s"], rec.get("syscalls_per_msg", -1), rec["cpu_us_per_msg"],
-        rec["sched_us_per_msg"], rc), file=sys.stderr, flush=True)
+        rec["sched_us_per_msg"], rec["server_runqueue_wait_ns"] / 1e9, cj["latency_us"]["max"], rc),
+        file=sys.stderr, flush=True)
     return rec
 
 

@@ -39,3 +39,24 @@ print()
 print("server bytes_out/size minus client messages per run:",
       {k: (min(v["server_minus_client_msgs"]), max(v["server_minus_client_msgs"])) for k, v in summary.items()})
 json.dump(summary, open("summary.json", "w"), indent=1)
+
+# Server CPU (sched run time) per message, all cells' pairs pooled: geometric mean of the paired
+# after/before ratios with a bootstrap 95% interval; and user/system split from /proc ticks, pooled.
+import math, random
+pairs = [(v["before"], v["after"]) for rounds in cells.values() for v in rounds.values() if len(v) == 2]
+for key in ("sched_us_per_msg", "cpu_us_per_msg"):
+    rat = [a[key] / b[key] for b, a in pairs]
+    g = lambda xs: math.exp(sum(map(math.log, xs)) / len(xs))
+    random.seed(1)
+    bs = sorted(g([random.choice(rat) for _ in rat]) for _ in range(10000))
+    print("%s, all %d pairs: geometric mean of after/before %.4f (bootstrap 95%% %.4f-%.4f); after > before in %d"
+          % (key, len(rat), g(rat), bs[250], bs[9750], sum(x > 1 for x in rat)))
+print()
+print("| cell | binary | runs | messages | user µs/msg (ticks, pooled) | system µs/msg (ticks, pooled) |")
+print("|---|---|---|---|---|---|")
+for cell in sorted(cells, key=lambda c: (c[2], order.get(c[0], 9))):
+    for b in ("before", "after"):
+        xs = [v[b] for v in cells[cell].values() if b in v]
+        m = sum(x["messages"] for x in xs)
+        print("| %s %d×%d B | %s | %d | %d | %.3f | %.3f |" % (cell[0], cell[1], cell[2], b, len(xs), m,
+              sum(x["cpu_user_s"] for x in xs) * 1e6 / m, sum(x["cpu_sys_s"] for x in xs) * 1e6 / m))
