@@ -205,6 +205,11 @@ fn threads_in_process() -> usize {
 impl Service for Digest {
     type Session = ();
 
+    /// Join the workers before the loop reports its final counters (Drop would be too late).
+    fn stop(&mut self) {
+        self.shutdown();
+    }
+
     fn start(&mut self, cx: &mut StartCtx<'_>) {
         if self.cfg.workers == 0 || self.pool.is_some() {
             return;
