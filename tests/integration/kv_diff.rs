@@ -21,7 +21,7 @@ fn plan() -> (Vec<u64>, usize) {
     let n = std::env::var("KVDIFF_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(25);
+        .unwrap_or(100);
     ((1..=n).collect(), steps)
 }
 
