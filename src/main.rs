@@ -46,7 +46,11 @@ struct ServeArgs {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 struct KvArgs {
+    #[command(subcommand)]
+    action: Option<KvAction>,
+
     /// Event-loop backend: poll, epoll-lt (alias epoll) or epoll-et.
     #[arg(long, default_value = "epoll-lt")]
     backend: Backend,
@@ -57,6 +61,12 @@ struct KvArgs {
 
     #[command(flatten)]
     opts: readyloop::kv::KvOptions,
+}
+
+#[derive(Subcommand, Debug)]
+enum KvAction {
+    /// Check an append-only log (manifest or file) and with --fix truncate what is invalid.
+    CheckAof(readyloop::kv::CheckAofArgs),
 }
 
 fn main() {
@@ -71,6 +81,10 @@ fn main() {
     let result = match command {
         Command::Serve(a) => serve(a.backend, a.port, &a.opts),
         Command::Hammer(a) => hammer(&a),
+        Command::Kv(KvArgs {
+            action: Some(KvAction::CheckAof(c)),
+            ..
+        }) => readyloop::kv::check_aof(&c),
         Command::Kv(a) => readyloop::kv::kv(a.backend, a.port, &a.opts),
         Command::Load(a) => load(&a),
         Command::Sweep(a) => sweep(&a),

@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+pub mod aof;
 mod config;
 pub mod glob;
 mod keys;
@@ -32,5 +33,6 @@ pub mod store;
 mod strings;
 mod table;
 
+pub use aof::{AofConfig, Fsync};
 pub use config::{parse_memory, KvConfig, Policy};
 pub use server::KvService;
