@@ -10,6 +10,7 @@ mod echo;
 mod faults;
 mod harness;
 mod kv;
+mod kv_aof;
 mod kv_clients;
 mod kv_diff;
 mod kv_fuzz;
