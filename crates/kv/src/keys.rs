@@ -8,7 +8,6 @@ use crate::strings::{NOT_INT, SYNTAX};
 use crate::table::check_sub;
 
 const SAME_OBJECT: &str = "ERR source and destination objects are the same";
-const DB_RANGE: &str = "ERR DB index is out of range";
 
 pub fn del(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let mut n = 0;
@@ -111,15 +110,7 @@ pub fn renamenx(x: &mut Exec<'_, '_>, a: Args<'_>) {
 
 /// A database number argument: not an integer, or out of range, as Redis words it.
 fn db_arg(x: &mut Exec<'_, '_>, arg: &[u8]) -> Option<usize> {
-    let Some(n) = parse_i64(arg).filter(|n| i32::try_from(*n).is_ok()) else {
-        x.err(NOT_INT);
-        return None;
-    };
-    if n < 0 || n as usize >= x.core.dbs.len() {
-        x.err(DB_RANGE);
-        return None;
-    }
-    Some(n as usize)
+    crate::admin::db_index(x, arg, None)
 }
 
 pub fn copy(x: &mut Exec<'_, '_>, a: Args<'_>) {
