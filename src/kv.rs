@@ -83,6 +83,14 @@ pub struct KvOptions {
     /// everysec (once a second, off the loop), no (when the kernel decides).
     #[arg(long, default_value = "everysec")]
     pub appendfsync: readyloop_kv::Fsync,
+
+    /// Rewrite the log when it has grown by this percentage since the last rewrite (0: never).
+    #[arg(long, default_value_t = 100)]
+    pub auto_aof_rewrite_percentage: u64,
+
+    /// ... and is at least this big.
+    #[arg(long, default_value = "64mb", value_parser = parse_memory)]
+    pub auto_aof_rewrite_min_size: u64,
 }
 
 fn parse_yes_no(s: &str) -> Result<bool, String> {
@@ -143,6 +151,8 @@ pub fn kv(backend: Backend, port: u16, o: &KvOptions) -> anyhow::Result<()> {
             dir: std::path::absolute(&o.dir).unwrap_or_else(|_| o.dir.clone()),
             filename: o.appendfilename.clone(),
             fsync: o.appendfsync,
+            auto_rewrite_percentage: o.auto_aof_rewrite_percentage,
+            auto_rewrite_min_size: o.auto_aof_rewrite_min_size,
         },
         ..KvConfig::default()
     };

@@ -44,6 +44,9 @@ impl Drop for TempDir {
 fn kv_args(backend: Backend, dir: &TempDir, fsync: &str) -> Vec<String> {
     [
         "kv",
+        // Small enough that the crash test's load triggers automatic rewrites too.
+        "--auto-aof-rewrite-min-size",
+        "256kb",
         "--backend",
         backend.name(),
         "--port",
@@ -177,6 +180,8 @@ fn crash_rounds(backend: Backend, fsync: &str, rounds: usize, seed: u64) -> (usi
         next_seq: vec![0; WRITERS],
     };
     let (mut acked_total, mut lost) = (0u64, 0u64);
+    // Rewrites started and finished before a kill (the rest were cut by it).
+    let mut rewrites = (0usize, 0usize);
     let mut server = start(backend, &dir, fsync);
     for round in 0..rounds {
         let stop = Arc::new(AtomicBool::new(false));
@@ -191,7 +196,20 @@ fn crash_rounds(backend: Backend, fsync: &str, rounds: usize, seed: u64) -> (usi
                 })
             })
             .collect();
-        std::thread::sleep(Duration::from_millis(20 + rng.next() % 180));
+        let pause = 20 + rng.next() % 180;
+        if round % 3 == 1 {
+            // Kills before, during and after a rewrite's manifest switch.
+            std::thread::sleep(Duration::from_millis(pause / 2));
+            let mut c = connect(server.addr);
+            let v = call(&mut c, &["BGREWRITEAOF"]);
+            assert!(!v.is_error() || format!("{v}").contains("already"), "{v}");
+            std::thread::sleep(Duration::from_millis(pause / 2));
+        } else {
+            std::thread::sleep(Duration::from_millis(pause));
+        }
+        let log = server.log();
+        rewrites.0 += log.matches("rewriting started").count();
+        rewrites.1 += log.matches("rewrite finished successfully").count();
         drop(server); // SIGKILL, then reaped
         for t in threads {
             t.join().expect("writer thread");
@@ -249,6 +267,13 @@ fn crash_rounds(backend: Backend, fsync: &str, rounds: usize, seed: u64) -> (usi
             "{fsync} round {round}: keys that no client sent appeared"
         );
     }
+    assert!(rewrites.0 > 0, "the kills must also hit rewrites");
+    eprintln!(
+        "aof crash {fsync} {}: rewrites started {}, finished before the kill {}",
+        backend.name(),
+        rewrites.0,
+        rewrites.1
+    );
     (rounds, acked_total, lost)
 }
 
@@ -415,6 +440,69 @@ fn equivalence(backend: Backend) {
     assert_eq!(dump(&mut c), before);
 }
 each_backend!(restart_equivalence, equivalence);
+
+/// BGREWRITEAOF while writes continue: the manifest switches to the new base and incremental
+/// files, the old ones are deleted, and a restart (by SIGKILL) sees every write.
+fn rewrite(backend: Backend) {
+    let dir = TempDir::new(&format!("rewrite-{}", backend.name()));
+    let before;
+    {
+        let s = start(backend, &dir, "always");
+        let mut c = connect(s.addr);
+        for i in 0..2000 {
+            call(&mut c, &["SET", &format!("r{}", i % 500), &i.to_string()]);
+        }
+        call(&mut c, &["EXPIRE", "r1", "1000"]);
+        let v = call(&mut c, &["BGREWRITEAOF"]);
+        assert!(!v.is_error(), "{v}");
+        for i in 0..100 {
+            call(&mut c, &["INCR", &format!("during{}", i % 7)]);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let info = call(&mut c, &["INFO", "persistence"]);
+            let info = String::from_utf8_lossy(info.as_bytes().unwrap()).into_owned();
+            if info.contains("aof_rewrite_in_progress:0") {
+                assert!(info.contains("aof_last_bgrewrite_status:ok"), "{info}");
+                assert!(info.contains("aof_rewrites:1"), "{info}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "rewrite did not finish: {info}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        call(&mut c, &["SET", "after", "1"]);
+        before = (
+            int(&mut c, &["DBSIZE"]),
+            call(&mut c, &["GET", "r499"]),
+            int(&mut c, &["PEXPIRETIME", "r1"]),
+            call(&mut c, &["GET", "during3"]),
+        );
+    }
+    let manifest = std::fs::read_to_string(dir.manifest()).unwrap();
+    assert_eq!(
+        manifest,
+        "file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+    );
+    let files: Vec<String> = std::fs::read_dir(dir.0.join("appendonlydir"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        !files.iter().any(|f| f.contains(".1.")),
+        "old files deleted: {files:?}"
+    );
+    let s = start(backend, &dir, "always");
+    let mut c = connect(s.addr);
+    let after = (
+        int(&mut c, &["DBSIZE"]),
+        call(&mut c, &["GET", "r499"]),
+        int(&mut c, &["PEXPIRETIME", "r1"]),
+        call(&mut c, &["GET", "during3"]),
+    );
+    assert_eq!(after, before);
+    assert_eq!(before.0, 500 + 7 + 1);
+}
+each_backend!(bgrewriteaof_switches_manifest, rewrite);
 
 /// A disk that refuses writes (RLIMIT_FSIZE, SIGXFSZ ignored): writes get MISCONF, reads keep
 /// working, INFO says so, nothing acknowledged is lost, writes resume once the limit goes.

@@ -807,6 +807,14 @@ fn core_params(core: &Core) -> Vec<(&'static str, String)> {
         ("dir", core.aof.cfg.dir.display().to_string()),
         ("appendfilename", core.aof.cfg.filename.clone()),
         ("appenddirname", crate::aof::DIRNAME.to_string()),
+        (
+            "auto-aof-rewrite-percentage",
+            core.aof.cfg.auto_rewrite_percentage.to_string(),
+        ),
+        (
+            "auto-aof-rewrite-min-size",
+            core.aof.cfg.auto_rewrite_min_size.to_string(),
+        ),
     ]
 }
 
@@ -905,6 +913,8 @@ enum Set {
     Extra(usize, String),
     AppendOnly(bool),
     AppendFsync(crate::aof::Fsync),
+    AutoRewritePct(u64),
+    AutoRewriteMin(u64),
 }
 
 fn int_arg(name: &[u8], v: &str, lo: i64, hi: i64) -> Result<i64, String> {
@@ -944,6 +954,10 @@ fn check_param(core: &Core, name: &[u8], v: &str) -> Result<Set, String> {
             return Err(set_failed(name, "can't set immutable config"))
         }
         b"dir" => return Err(set_failed(name, "can't set protected config")),
+        b"auto-aof-rewrite-percentage" => {
+            Set::AutoRewritePct(int_arg(name, v, 0, i64::from(i32::MAX))? as u64)
+        }
+        b"auto-aof-rewrite-min-size" => Set::AutoRewriteMin(mem_arg(name, v)?),
         b"appendonly" => match v.to_ascii_lowercase().as_str() {
             "yes" => Set::AppendOnly(true),
             "no" => Set::AppendOnly(false),
@@ -1000,6 +1014,8 @@ fn apply_param(core: &mut Core, p: Set) {
             }
         }
         Set::AppendOnly(false) => core.aof.disable(),
+        Set::AutoRewritePct(v) => core.aof.cfg.auto_rewrite_percentage = v,
+        Set::AutoRewriteMin(v) => core.aof.cfg.auto_rewrite_min_size = v,
         Set::AppendFsync(f) => {
             if let Err(e) = core.aof.set_fsync(f) {
                 tracing::warn!("cannot start the fsync thread: {e}");

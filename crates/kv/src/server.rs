@@ -630,7 +630,7 @@ impl Service for KvService {
                 core.unix_ms_to_instant(d)
             }
         });
-        let log_next = core.aof.tick(ctx);
+        let log_next = core.aof.tick(&core.dbs, ctx);
         match (next, log_next) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
