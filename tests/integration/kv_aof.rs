@@ -589,3 +589,41 @@ fn disk_full(backend: Backend) {
     }
 }
 each_backend!(disk_full_misconf_then_resume, disk_full);
+
+/// FLUSHALL ASYNC empties at once (the keys are freed on the lazy-free thread), is logged, and
+/// the server keeps answering; a restart replays it.
+fn flush_async(backend: Backend) {
+    let dir = TempDir::new(&format!("lazy-{}", backend.name()));
+    {
+        let s = start(backend, &dir, "everysec");
+        let mut c = connect(s.addr);
+        for batch in 0..100 {
+            let mut args = vec!["MSET".to_string()];
+            for i in 0..1000 {
+                args.push(format!("z{batch}:{i}"));
+                args.push("v".repeat(64));
+            }
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            call(&mut c, &refs);
+        }
+        call(&mut c, &["SELECT", "1"]);
+        call(&mut c, &["SET", "other", "1"]);
+        assert_eq!(int(&mut c, &["DBSIZE"]), 1);
+        call(&mut c, &["SELECT", "0"]);
+        assert_eq!(int(&mut c, &["DBSIZE"]), 100_000);
+        let v = call(&mut c, &["FLUSHALL", "ASYNC"]);
+        assert_eq!(v, Value::Simple(b"OK".to_vec()));
+        assert_eq!(int(&mut c, &["DBSIZE"]), 0);
+        call(&mut c, &["SET", "after", "1"]);
+        let v = call(&mut c, &["FLUSHDB", "SYNC"]);
+        assert_eq!(v, Value::Simple(b"OK".to_vec()));
+        call(&mut c, &["SET", "kept", "1"]);
+    }
+    let s = start(backend, &dir, "everysec");
+    let mut c = connect(s.addr);
+    assert_eq!(int(&mut c, &["DBSIZE"]), 1);
+    assert_eq!(int(&mut c, &["EXISTS", "kept"]), 1);
+    call(&mut c, &["SELECT", "1"]);
+    assert_eq!(int(&mut c, &["DBSIZE"]), 0);
+}
+each_backend!(flushall_async_lazy_free, flush_async);

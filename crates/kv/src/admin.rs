@@ -206,14 +206,22 @@ fn flush_arg(x: &mut Exec<'_, '_>, a: &Args<'_>) -> bool {
 
 pub fn flushdb(x: &mut Exec<'_, '_>, a: Args<'_>) {
     if flush_arg(x, &a) {
-        x.db().clear();
+        if crate::lazyfree::wants_async(&a, &x.core.extra) {
+            crate::lazyfree::clear_async(x.db());
+        } else {
+            x.db().clear();
+        }
         x.r().ok();
     }
 }
 
 pub fn flushall(x: &mut Exec<'_, '_>, a: Args<'_>) {
     if flush_arg(x, &a) {
-        x.core.dbs.iter_mut().for_each(Db::clear);
+        if crate::lazyfree::wants_async(&a, &x.core.extra) {
+            x.core.dbs.iter_mut().for_each(crate::lazyfree::clear_async);
+        } else {
+            x.core.dbs.iter_mut().for_each(Db::clear);
+        }
         x.r().ok();
     }
 }

@@ -26,6 +26,7 @@ pub mod aof;
 mod config;
 pub mod glob;
 mod keys;
+pub mod lazyfree;
 pub mod ld;
 pub mod num;
 pub mod resp;
