@@ -171,6 +171,8 @@ pub fn kv(backend: Backend, port: u16, o: &KvOptions) -> anyhow::Result<()> {
     let mut server = Server::bind(loop_cfg, service)
         .with_context(|| format!("cannot listen on {}:{port}", o.bind))?;
     server.watch_signals(&signals);
+    let stop = server.stop_handle().context("creating the stop handle")?;
+    server.service_mut().set_stop_handle(stop);
     let addr = server.local_addr();
     server.service_mut().set_port(addr.port());
     info!(
@@ -181,6 +183,7 @@ pub fn kv(backend: Backend, port: u16, o: &KvOptions) -> anyhow::Result<()> {
         trigger_replay(addr);
     }
     let stats = server.run().context("event loop failed")?;
+    server.service_mut().core.aof.shutdown();
     info!("stopped cleanly: {stats}");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Command-line front end shared by the `readyloop`, `epoll_server` and `poll_server` binaries.
 #![forbid(unsafe_code)]
 
+pub mod digest;
 pub mod kv;
 pub mod serve;
 pub mod tools;

@@ -3,7 +3,8 @@
 
 use clap::{Parser, Subcommand};
 use reactor::Backend;
-use readyloop::serve::{serve, ServerOptions};
+use readyloop::digest::{bench_pool, serve_service, PoolBenchArgs, ServiceArgs};
+use readyloop::serve::ServerOptions;
 use readyloop::tools::{hammer, load, sweep, HammerArgs, LoadArgs, SweepArgs};
 
 #[derive(Parser, Debug)]
@@ -29,6 +30,15 @@ enum Command {
     Load(LoadArgs),
     /// Scaling sweep: throughput and descriptors examined per wake-up as idle connections grow.
     Sweep(SweepArgs),
+    /// Benchmarks of services: `bench pool` (light-client latency with and without worker threads).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// L light clients ping-pong while H heavy clients keep K HASH requests in flight.
+    Pool(PoolBenchArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -43,6 +53,9 @@ struct ServeArgs {
 
     #[command(flatten)]
     opts: ServerOptions,
+
+    #[command(flatten)]
+    service: ServiceArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -79,7 +92,7 @@ fn main() {
             .expect("serve parses")
     });
     let result = match command {
-        Command::Serve(a) => serve(a.backend, a.port, &a.opts),
+        Command::Serve(a) => serve_service(a.backend, a.port, &a.opts, &a.service),
         Command::Hammer(a) => hammer(&a),
         Command::Kv(KvArgs {
             action: Some(KvAction::CheckAof(c)),
@@ -88,6 +101,7 @@ fn main() {
         Command::Kv(a) => readyloop::kv::kv(a.backend, a.port, &a.opts),
         Command::Load(a) => load(&a),
         Command::Sweep(a) => sweep(&a),
+        Command::Bench(BenchCommand::Pool(a)) => bench_pool(&a),
     };
     readyloop::exit_on_error("readyloop", result);
 }

@@ -81,6 +81,21 @@ fn seconds(name: &str, v: f64) -> anyhow::Result<Option<Duration>> {
 
 /// Raise the fd limit, install the signal handlers, bind, serve until SIGINT/SIGTERM.
 pub fn serve(backend: Backend, port: u16, opts: &ServerOptions) -> anyhow::Result<()> {
+    serve_with("echo", backend, port, opts, Echo)
+}
+
+/// [`serve`] with another service (`what` names it in the log).
+pub fn serve_with<S>(
+    what: &str,
+    backend: Backend,
+    port: u16,
+    opts: &ServerOptions,
+    service: S,
+) -> anyhow::Result<()>
+where
+    S: Service + Clone + Send + 'static,
+    S::Session: Send,
+{
     let (before, after) = net::raise_fd_limit().context("raising RLIMIT_NOFILE")?;
     info!("descriptor limit: soft {before} -> {after}");
     let addr = SocketAddr::new(opts.bind, port);
@@ -108,7 +123,7 @@ pub fn serve(backend: Backend, port: u16, opts: &ServerOptions) -> anyhow::Resul
     // Installed before any loop or worker thread exists, so every thread inherits the blocked
     // mask (install refuses otherwise).
     let signals = ShutdownSignals::install().context("installing SIGINT/SIGTERM handlers")?;
-    run("echo", cfg, threads, Echo, &signals)
+    run(what, cfg, threads, service, &signals)
 }
 
 /// Bind `threads` loops serving `what` (a name for the log; the first loop picks the port if 0,

@@ -26,11 +26,12 @@ fn help_works_on_every_binary() {
             "--max-clients"
         };
         assert!(text.contains(expect), "{bin:?}: {text}");
-        assert!(
-            !text.contains("--fault"),
-            "test-only flags must stay hidden: {text}"
-        );
+        assert!(!text.contains("--fault"), "test-only flags: {text}");
     }
+    // The fault-injecting echo lives in the tests (tests/integration/inproc.rs), not in the
+    // product: its old flags are unknown arguments now.
+    let out = run_cmd(readyloop_bin(), &["serve", "--fault-corrupt-at", "1"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
     let out = run_cmd(readyloop_bin(), &["serve", "--help"]);
     let text = String::from_utf8_lossy(&out.stdout);
     for flag in [

@@ -3,135 +3,16 @@
 //! Each test starts its own server, so counters in its final stats line belong to that test alone.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::Mutex;
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PropConfig, TestRunner};
 use rand::Rng;
 use reactor::Backend;
-use rustix::net::{self as rnet, sockopt, AddressFamily, SocketFlags, SocketType};
 use rustix::process::Signal;
 
 use crate::util::*;
-
-/// The tests that park hundreds of MiB in kernel socket buffers run one backend at a time:
-/// three at once would approach `tcp_mem` and put every socket on the machine under memory
-/// pressure, slowing unrelated tests.
-static HEAVY: Mutex<()> = Mutex::new(());
-
-fn heavy() -> std::sync::MutexGuard<'static, ()> {
-    HEAVY.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A counter from the server's final `stopped cleanly: ...` stats line, e.g. `rejected`.
-fn final_stat(log: &str, name: &str) -> u64 {
-    let line = log
-        .lines()
-        .rev()
-        .find(|l| l.contains("stopped cleanly"))
-        .unwrap_or_else(|| panic!("no final stats in log:\n{log}"));
-    let counters = Counters::parse(line);
-    assert!(counters.0.contains_key(name), "no {name}= in {line}");
-    counters.get(name) as u64
-}
-
-/// SIGTERM, expect exit 0 within 10 s, return the log.
-fn stop(mut server: ServerProcess) -> String {
-    server.signal(Signal::TERM).unwrap();
-    let status = server
-        .wait_exit(Duration::from_secs(10))
-        .unwrap()
-        .unwrap_or_else(|| panic!("no exit within 10 s after SIGTERM:\n{}", server.log()));
-    assert!(status.success(), "{status}; log:\n{}", server.log());
-    server.log()
-}
-
-/// A blocking client socket with its buffers sized *before* connect (so the window scale is
-/// negotiated for them).
-fn connect_sized(addr: SocketAddr, rcvbuf: Option<usize>, sndbuf: Option<usize>) -> TcpStream {
-    let fd = rnet::socket_with(
-        AddressFamily::INET,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC,
-        None,
-    )
-    .unwrap();
-    if let Some(n) = rcvbuf {
-        sockopt::set_socket_recv_buffer_size(&fd, n).unwrap();
-    }
-    if let Some(n) = sndbuf {
-        sockopt::set_socket_send_buffer_size(&fd, n).unwrap();
-    }
-    rnet::connect(&fd, &addr).unwrap();
-    TcpStream::from(fd)
-}
-
-/// Non-blocking: send `chunk` repeatedly until `limit` bytes in total or the socket is full.
-/// Returns the bytes sent by this call; an error means the server closed the connection.
-fn pump(s: &mut TcpStream, chunk: &[u8], sent: &mut usize, limit: usize) -> std::io::Result<usize> {
-    let mut now = 0;
-    while *sent < limit {
-        let want = chunk.len().min(limit - *sent);
-        match s.write(&chunk[..want]) {
-            Ok(n) => {
-                *sent += n;
-                now += n;
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(now)
-}
-
-/// Send until the server stops taking data (no progress for 200 ms): the server's send buffer,
-/// the client's receive buffer and the high-water mark are all full, so the server now owes
-/// this client output and has stopped reading it. Returns the bytes sent.
-fn fill_until_stuck(s: &mut TcpStream) -> usize {
-    let chunk = vec![0x3cu8; 1 << 20];
-    let mut sent = 0;
-    let mut last_progress = Instant::now();
-    let give_up = Instant::now() + Duration::from_secs(10);
-    while last_progress.elapsed() < Duration::from_millis(200) {
-        assert!(Instant::now() < give_up, "server never stopped reading");
-        if pump(s, &chunk, &mut sent, usize::MAX).unwrap() > 0 {
-            last_progress = Instant::now();
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    sent
-}
-
-/// Close with `SO_LINGER 0`: the kernel sends RST instead of FIN and discards unsent data.
-fn reset(s: TcpStream) {
-    sockopt::set_socket_linger(&s, Some(Duration::ZERO)).unwrap();
-    drop(s);
-}
-
-/// Write `msg` and read exactly its echo back (blocking, bounded by a read timeout).
-fn echo_once(s: &mut TcpStream, msg: &[u8]) {
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(msg).unwrap();
-    let mut back = vec![0; msg.len()];
-    s.read_exact(&mut back).unwrap();
-    assert_eq!(back, msg);
-}
-
-/// Read until EOF or error, bounded by `within`; Ok(()) when the server closed the connection
-/// (EOF or reset), Err with what happened otherwise.
-fn expect_closed_by_server(s: &mut TcpStream, within: Duration) -> Result<(), String> {
-    s.set_read_timeout(Some(within)).unwrap();
-    let mut buf = [0u8; 4096];
-    match s.read(&mut buf) {
-        Ok(0) => Ok(()),
-        Ok(n) => Err(format!("got {n} bytes instead of a close")),
-        Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => Ok(()),
-        Err(e) => Err(format!("no close: {e}")),
-    }
-}
 
 each_backend!(
     /// ECONNRESET on read and EPIPE/ECONNRESET on write, thousands of times, with connections
@@ -443,25 +324,19 @@ each_backend!(
         for (i, s) in holders.iter_mut().enumerate() {
             echo_once(s, format!("still here {i}").as_bytes());
         }
-        // A freed slot admits the next client.
+        // A freed slot admits the next client, once the server has seen the holder leave
+        // (its descriptor closed). One attempt: a retry would hide a server that rejects it.
         drop(holders.pop());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut s = loop {
-            let mut s = TcpStream::connect(server.addr).unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            s.write_all(b"slot").unwrap();
-            let mut back = [0u8; 4];
-            // The server may not have seen the holder's FIN yet: then this one is rejected.
-            if s.read_exact(&mut back).is_ok() {
-                assert_eq!(&back, b"slot");
-                break s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "freed slot never admitted anyone"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let four = baseline_fds(b) + 4;
+        assert_eq!(
+            server.wait_fd_count(four, Duration::from_secs(5)).unwrap(),
+            four
+        );
+        let mut s = TcpStream::connect(server.addr).unwrap();
+        s.write_all(b"slot").unwrap();
+        let back = read_n(&mut s, 4, Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("freed slot not given to the next client: {e}"));
+        assert_eq!(&back, b"slot");
         echo_once(&mut s, b"again");
         drop(s);
         drop(holders);
@@ -511,9 +386,12 @@ each_backend!(
         let late = late.join().unwrap();
         active.join().expect("the active client was never closed");
         eprintln!("{b}: idle close after {silent:?} (silent), {late:?} after last byte (late)");
+        // The server's deadline runs from its own reading of the clock, taken once per
+        // wake-up and possibly just before the client's `t0` (connect returns when the
+        // kernel completes the handshake, not when the server looks): allow it 50 ms early.
         for d in [silent, late] {
             assert!(
-                d >= t && d <= t + Duration::from_secs(1),
+                d >= t - Duration::from_millis(50) && d <= t + Duration::from_secs(1),
                 "closed after {d:?}"
             );
         }

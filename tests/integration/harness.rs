@@ -9,6 +9,7 @@ use readyloop_harness::load::{self, LoadConfig};
 use readyloop_harness::scenarios::{self, Profile};
 use serde_json::Value;
 
+use crate::inproc::{self, FaultyEcho};
 use crate::util::*;
 
 /// Deep in a long stream: only the scenarios with messages past 1 MiB reach it.
@@ -58,10 +59,13 @@ each_backend!(
 
 #[test]
 fn hammer_cli_fails_on_a_corrupting_server_and_reports_the_offset() {
-    let fault = FAULT_AT.to_string();
-    let server = serve(
+    let server = inproc::start(
         reactor::Backend::EpollLevel,
-        &["--fault-corrupt-at", &fault],
+        FaultyEcho {
+            at: FAULT_AT,
+            drop: false,
+        },
+        |_| {},
     );
     let json = scratch("hammer-corrupt.json");
     let addr = server.addr.to_string();
@@ -104,8 +108,14 @@ fn hammer_cli_fails_on_a_corrupting_server_and_reports_the_offset() {
 
 #[test]
 fn hammer_catches_a_dropped_byte_at_its_offset() {
-    let fault = FAULT_AT.to_string();
-    let server = serve(reactor::Backend::Poll, &["--fault-drop-at", &fault]);
+    let server = inproc::start(
+        reactor::Backend::Poll,
+        FaultyEcho {
+            at: FAULT_AT,
+            drop: true,
+        },
+        |_| {},
+    );
     let report = hammer_quick(Target::External(server.addr));
     assert!(!report.passed);
     // A dropped byte shows where the next byte differs from it; in random data that is almost
@@ -181,7 +191,14 @@ fn load_cli_runs_for_its_duration_and_verifies_everything() {
 
 #[test]
 fn load_reports_a_corrupted_byte_with_its_offset() {
-    let server = serve(reactor::Backend::Poll, &["--fault-corrupt-at", "1000"]);
+    let server = inproc::start(
+        reactor::Backend::Poll,
+        FaultyEcho {
+            at: 1000,
+            drop: false,
+        },
+        |_| {},
+    );
     let report = load::run(&LoadConfig {
         addr: server.addr,
         connections: 6,
@@ -244,7 +261,7 @@ fn fin_after_a_budget_stop_still_closes(b: reactor::Backend) {
     };
     assert!(echoed(&rx, warm.len() as u64), "warm-up not echoed");
 
-    server.signal(Signal::STOP).unwrap();
+    server.stop_process().unwrap();
     let tail = vec![9u8; 300 * 1024 + 1];
     conn.write_all(&tail).unwrap();
     conn.shutdown(Shutdown::Write).unwrap();

@@ -40,7 +40,16 @@ each_backend!(
             )
             .unwrap()
         });
-        std::thread::sleep(Duration::from_millis(150));
+        // SIGTERM once every client is connected and the server has echoed part of each
+        // stream: then it certainly owes each of them most of its echo.
+        assert!(
+            wait_until(Duration::from_secs(10), || {
+                let st = server.stats_snapshot(Duration::from_secs(5)).unwrap();
+                st.get("accepted") == 20.0 && st.get("bytes_out") >= (20 * 64 * 1024) as f64
+            }),
+            "clients never got going:\n{}",
+            server.log()
+        );
         server.signal(Signal::TERM).unwrap();
         let outcomes = clients.join().unwrap();
         let status = server
@@ -81,21 +90,69 @@ each_backend!(sigint_with_no_clients_exits_zero_promptly, |b| {
 
 each_backend!(after_sigterm_new_connections_are_refused, |b| {
     let mut server = serve(b, &["--shutdown-timeout", "10"]);
-    // Hold one slow conversation open so the server stays in its drain phase.
+    // A client owed output it does not read holds the server in its drain phase. (A
+    // half-closed conversation would not: its echo fits in the kernel's buffers, so the server
+    // closes its side long before the client has read it.)
     let addr = server.addr;
-    let mut c = Conversation::simple(vec![7u8; 256 * 1024]);
-    c.slow_read = Some((4096, Duration::from_millis(5)));
-    let holder =
-        std::thread::spawn(move || client::run(addr, &[c], RunOptions::default()).unwrap());
-    std::thread::sleep(Duration::from_millis(100));
+    let mut holder = connect_sized(addr, Some(64 * 1024), Some(128 * 1024));
+    holder.set_nonblocking(true).unwrap();
+    let sent = fill_until_stuck(&mut holder);
+    let with_holder = baseline_fds(b) + 1;
+    assert_eq!(server.fd_count().unwrap(), with_holder);
     server.signal(Signal::TERM).unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    // The listener is gone (one descriptor fewer) while the holder is still being served.
+    assert!(
+        wait_until(Duration::from_secs(5), || server.fd_count().unwrap()
+            == with_holder - 1),
+        "listener still open after SIGTERM: {:?}",
+        server.fds().unwrap()
+    );
     let refused = std::net::TcpStream::connect(addr);
     assert!(refused.is_err(), "listener must be closed during drain");
-    assert_eq!(holder.join().unwrap()[0].verdict, Verdict::Ok);
+    holder.set_nonblocking(false).unwrap();
+    let echoed = read_n(&mut holder, sent, Duration::from_secs(10)).expect("owed echo");
+    assert!(echoed.iter().all(|&x| x == 0x3c));
+    assert_eq!(
+        expect_closed_by_server(&mut holder, Duration::from_secs(3)),
+        Ok(())
+    );
     assert!(server
         .wait_exit(Duration::from_secs(10))
         .unwrap()
         .expect("exits")
         .success());
 });
+
+each_backend!(
+    /// README: on SIGTERM "each connection gets the echo it is owed and is closed once it has
+    /// been quiet, for at most --shutdown-timeout": quiet clients owed nothing are closed at
+    /// once, not when the timeout runs out.
+    quiet_clients_are_closed_at_once_when_the_drain_starts,
+    |b| {
+        let mut server = serve(b, &["--shutdown-timeout", "10"]);
+        let mut quiet: Vec<std::net::TcpStream> = (0..10)
+            .map(|i| {
+                let mut s = std::net::TcpStream::connect(server.addr).unwrap();
+                echo_once(&mut s, format!("hello {i}").as_bytes());
+                s
+            })
+            .collect();
+        let t0 = std::time::Instant::now();
+        server.signal(Signal::TERM).unwrap();
+        let status = server
+            .wait_exit(Duration::from_secs(15))
+            .unwrap()
+            .expect("exits");
+        let took = t0.elapsed();
+        eprintln!("{b}: drain with 10 quiet clients took {took:?}");
+        assert!(status.success(), "{status}");
+        assert!(
+            took < Duration::from_secs(3),
+            "quiet clients held the drain for {took:?}:\n{}",
+            server.log()
+        );
+        for s in &mut quiet {
+            assert_eq!(expect_closed_by_server(s, Duration::from_secs(1)), Ok(()));
+        }
+    }
+);

@@ -38,7 +38,14 @@ each_backend!(
         let mut idle: Vec<TcpStream> = (0..16)
             .map(|_| TcpStream::connect(server.addr).unwrap())
             .collect();
-        std::thread::sleep(Duration::from_millis(100));
+        // Every idle client accepted (by whichever loop) before the signal.
+        let with_idle = 3 + 2 * per_loop + idle.len();
+        assert!(
+            wait_until(Duration::from_secs(5), || server.fd_count().unwrap()
+                == with_idle),
+            "{:?}",
+            server.fds().unwrap()
+        );
         server.signal(Signal::TERM).unwrap();
         let status = server.wait_exit(Duration::from_secs(5)).unwrap();
         let status = status

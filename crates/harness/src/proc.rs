@@ -39,6 +39,17 @@ impl ServerProcess {
         program: &Path,
         args: &[String],
     ) -> io::Result<ServerProcess> {
+        match Self::try_spawn_with(prefix, program, args)? {
+            Started::Listening(server) => Ok(server),
+            Started::Exited(status, log) => Err(io::Error::other(format!(
+                "server did not start ({status}); its log:\n{log}"
+            ))),
+        }
+    }
+
+    /// Like [`spawn_with`](Self::spawn_with), but a server that exits instead of listening is
+    /// an answer, not an error: its exit status and everything it wrote to stderr.
+    pub fn try_spawn_with(prefix: &[&str], program: &Path, args: &[String]) -> io::Result<Started> {
         let mut cmd = Command::new("bash");
         cmd.arg("-c").arg(CLEAN_EXEC).arg("bash");
         cmd.args(prefix).arg(program).args(args);
@@ -67,19 +78,26 @@ impl ServerProcess {
             }
         });
         match rx.recv_timeout(Duration::from_secs(10)) {
-            Ok(addr) => Ok(ServerProcess {
+            Ok(addr) => Ok(Started::Listening(ServerProcess {
                 child,
                 reader: Some(reader),
                 addr,
                 log,
-            }),
-            Err(_) => {
+            })),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                // stderr closed without a listening line: the process is exiting.
+                let status = child.wait()?;
+                let _ = reader.join();
+                let log = log.lock().unwrap().join("\n");
+                Ok(Started::Exited(status, log))
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                 let _ = child.kill();
                 let status = child.wait()?;
-                std::thread::sleep(Duration::from_millis(50));
+                let _ = reader.join();
                 let log = log.lock().unwrap().join("\n");
                 Err(io::Error::other(format!(
-                    "server did not start ({status}); its log:\n{log}"
+                    "server neither listened nor exited within 10 s ({status}); its log:\n{log}"
                 )))
             }
         }
@@ -195,6 +213,52 @@ impl ServerProcess {
             .map(|l| Counters::parse(l))
     }
 
+    /// How many lines it logged so far contain `needle`.
+    pub fn count_log(&self, needle: &str) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    /// Wait until at least `n` logged lines contain `needle`; false if `within` passed first.
+    pub fn wait_log(&self, needle: &str, n: usize, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            if self.count_log(needle) >= n {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Its scheduler state from /proc/PID/stat (`R`, `S`, `T` for stopped, ...).
+    pub fn state(&self) -> io::Result<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))?;
+        stat.rsplit_once(')')
+            .and_then(|(_, r)| r.trim_start().chars().next())
+            .ok_or_else(|| io::Error::other("no state in /proc/PID/stat"))
+    }
+
+    /// SIGSTOP it and wait until the kernel reports it stopped, so whatever the test does next
+    /// queues up for its next wake-up.
+    pub fn stop_process(&self) -> io::Result<()> {
+        self.signal(Signal::STOP)?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.state()? != 'T' {
+            if Instant::now() >= deadline {
+                return Err(io::Error::other("SIGSTOP did not stop the server"));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    }
+
     /// Send a signal (e.g. `Signal::TERM`).
     pub fn signal(&self, sig: Signal) -> io::Result<()> {
         let pid = Pid::from_raw(self.pid() as i32).ok_or_else(|| io::Error::other("pid 0"))?;
@@ -227,6 +291,14 @@ impl Drop for ServerProcess {
             let _ = self.child.wait();
         }
     }
+}
+
+/// What [`ServerProcess::try_spawn_with`] found.
+pub enum Started {
+    /// It logged `listening on ADDR`.
+    Listening(ServerProcess),
+    /// It exited first: its status and its stderr.
+    Exited(ExitStatus, String),
 }
 
 /// A server's counters, parsed from the `key=value` pairs of its stats line.

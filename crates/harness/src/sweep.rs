@@ -159,8 +159,12 @@ fn measure(
     let _ = server.wait_exit(Duration::from_secs(10))?;
     let per = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
     let msgs = result.messages as f64;
-    let syscalls =
-        d.get("wakeups") + d.get("ctl") + d.get("accepts") + d.get("reads") + d.get("writes");
+    // The server's own `syscalls=` total (its one counter table decides what it counts); the
+    // key is required so a renamed counter fails loudly instead of reading as 0.
+    if !d.0.contains_key("syscalls") {
+        return Err(io::Error::other("the server's stats line has no syscalls="));
+    }
+    let syscalls = d.get("syscalls");
     Ok(SweepPoint {
         backend: backend.name().to_string(),
         idle,

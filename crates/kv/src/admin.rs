@@ -307,6 +307,30 @@ pub fn cluster(x: &mut Exec<'_, '_>, a: Args<'_>) {
     }
 }
 
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: nothing is persisted yet, so every form
+/// but ABORT stops the loop (which closes every connection; like Redis, no reply).
+pub fn shutdown(x: &mut Exec<'_, '_>, a: Args<'_>) {
+    let mut abort = false;
+    for opt in a.iter().skip(1) {
+        match opt.to_ascii_lowercase().as_slice() {
+            b"nosave" | b"save" | b"now" | b"force" => {}
+            b"abort" => abort = true,
+            _ => return x.err(SYNTAX),
+        }
+    }
+    if abort {
+        return x.err("ERR No shutdown in progress.");
+    }
+    match &x.core.stop {
+        Some(stop) => {
+            tracing::warn!("SHUTDOWN requested by client id={}", x.client.id);
+            stop.stop();
+            x.client.closing = true;
+        }
+        None => x.err("ERR SHUTDOWN is not available on this server"),
+    }
+}
+
 pub fn eval(x: &mut Exec<'_, '_>, _a: Args<'_>) {
     x.err("ERR scripting is not supported by this server");
 }

@@ -974,6 +974,23 @@ impl Aof {
         self.cfg.enabled = false;
     }
 
+    /// A clean stop (SIGTERM, SHUTDOWN): write what is buffered and fsync, as Redis does on
+    /// shutdown; wait for a rewrite's thread (its base file is then complete, or unused).
+    pub fn shutdown(&mut self) {
+        if let Some(f) = &self.file {
+            if let Err((_, e)) = write_some(f, &self.buf) {
+                warn!("writing the append-only log at shutdown: {}", strerror(&e));
+            }
+            self.buf.clear();
+            if let Err(e) = f.sync_data() {
+                warn!("fsync of the append-only log at shutdown: {}", strerror(&e));
+            }
+        }
+        if let Some(r) = self.rewrite.take() {
+            let _ = r.thread.join();
+        }
+    }
+
     /// Every live key as commands (SET, with PXAT for a deadline), into `buf`.
     pub fn dump(&mut self, dbs: &[Db]) {
         let mut num = itoa::Buffer::new();

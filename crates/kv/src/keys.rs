@@ -62,7 +62,7 @@ fn take(db: &Db, i: Idx) -> Taken {
 fn put(db: &mut Db, key: &[u8], t: &Taken, access: (u32, (u16, u8))) {
     let v = match t.int {
         Some(n) => NewValue::Int(n),
-        None => NewValue::Str(&t.value),
+        None => NewValue::Text(&t.value),
     };
     if let Some(old) = db.find(key) {
         db.remove(old);
@@ -201,10 +201,7 @@ pub fn keys(x: &mut Exec<'_, '_>, a: Args<'_>) {
 }
 
 pub fn scan(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    let Some(cursor) = std::str::from_utf8(a.get(1))
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    else {
+    let Some(cursor) = parse_cursor(a.get(1)) else {
         return x.err("ERR invalid cursor");
     };
     let mut count = 10usize;
@@ -256,6 +253,21 @@ pub fn scan(x: &mut Exec<'_, '_>, a: Args<'_>) {
     for i in found {
         r.bulk(db.key(i));
     }
+}
+
+/// C's `strtoul` as Redis applies it to a cursor: optional sign (a `-` wraps), decimal digits,
+/// nothing else, no overflow.
+fn parse_cursor(s: &[u8]) -> Option<u64> {
+    let (neg, digits) = match s {
+        [b'-', r @ ..] => (true, r),
+        [b'+', r @ ..] => (false, r),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let v = std::str::from_utf8(digits).ok()?.parse::<u64>().ok()?;
+    Some(if neg { v.wrapping_neg() } else { v })
 }
 
 pub fn randomkey(x: &mut Exec<'_, '_>, _a: Args<'_>) {

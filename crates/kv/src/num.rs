@@ -95,6 +95,11 @@ fn parse_hex_float(s: &str) -> Option<f64> {
 pub fn incr_by_float(cur: &[u8], incr: &[u8]) -> Result<String, &'static str> {
     const NOT_FLOAT: &str = "ERR value is not a valid float";
     const NAN_INF: &str = "ERR increment would produce NaN or Infinity";
+    // Redis's string2ld refuses anything as long as its 5 KiB buffer (and big-number parsing
+    // of a huge digit string would cost quadratic time).
+    if cur.len() >= 5 * 1024 || incr.len() >= 5 * 1024 {
+        return Err(NOT_FLOAT);
+    }
     let a = parse_f64(cur).ok_or(NOT_FLOAT)?;
     let b = parse_f64(incr).ok_or(NOT_FLOAT)?;
     if a.is_infinite() || b.is_infinite() {
@@ -142,5 +147,6 @@ mod tests {
         assert_eq!(incr_by_float(b"5.0e3", b"2.0e2").unwrap(), "5200");
         assert!(incr_by_float(b"abc", b"1").is_err());
         assert!(incr_by_float(b"1", b"inf").is_err());
+        assert!(incr_by_float(&vec![b'1'; 6000], b"1").is_err());
     }
 }

@@ -69,6 +69,8 @@ pub struct Core {
     names: HashMap<&'static [u8], u16>,
     /// Connections a command asked to close (CLIENT KILL), applied through the Ctx.
     pub kill: Vec<ConnId>,
+    /// Stops the loop this service runs on (SHUTDOWN), when the owner provided one.
+    pub stop: Option<readyloop_server::StopHandle>,
     /// Encoding thresholds and other settings only stored and reported (CONFIG GET/SET).
     pub extra: Vec<crate::admin::Extra>,
     maintain_at: u64,
@@ -284,6 +286,7 @@ impl KvService {
                 live_clients: 0,
                 names,
                 kill: Vec::new(),
+                stop: None,
                 extra,
                 maintain_at: 0,
                 aof: Default::default(),
@@ -297,6 +300,11 @@ impl KvService {
     /// The port INFO and CONFIG GET report (the real one after binding port 0).
     pub fn set_port(&mut self, port: u16) {
         self.core.cfg.port = port;
+    }
+
+    /// Let SHUTDOWN stop the loop (`Server::stop_handle` of the server this service runs on).
+    pub fn set_stop_handle(&mut self, stop: readyloop_server::StopHandle) {
+        self.core.stop = Some(stop);
     }
 
     /// Keys in database `db` (for tests and tools).

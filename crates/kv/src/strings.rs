@@ -428,7 +428,7 @@ pub fn incrbyfloat(x: &mut Exec<'_, '_>, a: Args<'_>) {
     }
     match num::incr_by_float(cur.as_deref().unwrap_or(b"0"), a.get(2)) {
         Ok(s) => {
-            store(x, key, NewValue::Str(s.as_bytes()), true);
+            store(x, key, NewValue::Text(s.as_bytes()), true);
             x.r().bulk(s.as_bytes());
         }
         Err(e) => x.err(e),

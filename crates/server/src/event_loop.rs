@@ -923,6 +923,8 @@ impl<S: Service> Server<S> {
         for token in self.conns.tokens() {
             self.close(token, CloseReason::Shutdown);
         }
+        self.apply_acts();
+        self.service.stop();
         Ok(self.stats())
     }
 

@@ -11,6 +11,7 @@
 //! every loop iteration, after events: tick(Ctx) -> next deadline   (Redis's beforeSleep)
 //!            then held replies are sent
 //! close  ──▶ close(Session, ConnId, Ctx)
+//! stop()     once, after the drain, before run returns: join worker threads
 //! ```
 //!
 //! Everything a hook asks through its `Ctx` for *other* connections (send_to, close, kill,
@@ -100,6 +101,11 @@ pub trait Service {
     fn tick(&mut self, _ctx: &mut Ctx<'_>) -> Option<Instant> {
         None
     }
+
+    /// The loop has drained and closed every connection and is about to return from
+    /// [`Server::run`](crate::Server::run): join worker threads here, so what they did is in
+    /// the final counters.
+    fn stop(&mut self) {}
 
     /// Extra counters for the stats line and [`Stats`](crate::Stats) (`name`, value).
     fn counters(&self, _out: &mut Vec<(&'static str, u64)>) {}
