@@ -627,3 +627,63 @@ fn flush_async(backend: Backend) {
     assert_eq!(int(&mut c, &["DBSIZE"]), 0);
 }
 each_backend!(flushall_async_lazy_free, flush_async);
+
+/// CONFIG SET appendonly yes on a running server writes the dataset as a base file and logs
+/// from then on; CONFIG GET reports the log's settings.
+fn enable_at_run_time(backend: Backend) {
+    let dir = TempDir::new(&format!("enable-{}", backend.name()));
+    {
+        let args: Vec<String> = [
+            "kv",
+            "--backend",
+            backend.name(),
+            "--port",
+            "0",
+            "--dir",
+            &dir.s(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let s = ServerProcess::spawn(readyloop_bin(), &args).expect("starts");
+        let mut c = connect(s.addr);
+        call(&mut c, &["SET", "before", "1", "PX", "900000"]);
+        call(&mut c, &["SET", "n", "41"]);
+        let pair =
+            |k: &str, v: &str| Value::Array(vec![Value::Bulk(k.into()), Value::Bulk(v.into())]);
+        assert_eq!(
+            call(&mut c, &["CONFIG", "GET", "appendonly"]),
+            pair("appendonly", "no")
+        );
+        assert_eq!(
+            call(
+                &mut c,
+                &[
+                    "CONFIG",
+                    "SET",
+                    "appendonly",
+                    "yes",
+                    "appendfsync",
+                    "always"
+                ]
+            ),
+            Value::Simple(b"OK".to_vec())
+        );
+        assert_eq!(
+            call(&mut c, &["CONFIG", "GET", "appendfsync"]),
+            pair("appendfsync", "always")
+        );
+        assert_eq!(
+            call(&mut c, &["CONFIG", "GET", "appendonly"]),
+            pair("appendonly", "yes")
+        );
+        call(&mut c, &["INCR", "n"]);
+        let v = call(&mut c, &["CONFIG", "SET", "appendfsync", "sometimes"]);
+        assert!(v.is_error(), "{v}");
+    }
+    let s = start(backend, &dir, "always");
+    let mut c = connect(s.addr);
+    assert_eq!(call(&mut c, &["GET", "n"]), Value::Bulk(b"42".to_vec()));
+    assert!(int(&mut c, &["PTTL", "before"]) > 800_000);
+}
+each_backend!(config_set_appendonly_yes, enable_at_run_time);
