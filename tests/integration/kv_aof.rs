@@ -430,6 +430,18 @@ fn equivalence(backend: Backend) {
             let v = call(&mut c, cmd);
             assert!(!v.is_error(), "{cmd:?}: {v}");
         }
+        // everysec: the fsync runs on a pool worker thread, not on the loop.
+        let info = call(&mut c, &["INFO", "persistence"]);
+        let info = String::from_utf8_lossy(info.as_bytes().unwrap()).into_owned();
+        assert!(!info.contains("aof_fsyncs:0\r"), "{info}");
+        let threads: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", s.pid()))
+            .unwrap()
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .collect();
+        assert!(
+            threads.iter().any(|t| t.starts_with("readyloop-aof")),
+            "{threads:?}"
+        );
         std::thread::sleep(Duration::from_millis(5));
         dump(&mut c)
         // The server is SIGKILLed here (dropped), not stopped.

@@ -8,7 +8,7 @@
 //! command changed data ─▶ feed(): RESP into `buf`, reply held (Ctx::hold)
 //! tick (once per loop iteration, before held replies leave) ─▶ write(buf)
 //!     always:   fdatasync on the loop, one per iteration for every write of it (group commit)
-//!     everysec: fdatasync on the fsync thread once a second; the loop never waits for it
+//!     everysec: fdatasync on a pool worker once a second; the loop never waits for it
 //!     no:       the kernel decides
 //! write fails ─▶ clients whose writes were in `buf` are disconnected (never acknowledged),
 //!                writes get -MISCONF, the buffer is retried until the disk takes it
@@ -17,9 +17,6 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::sync::mpsc::{channel, Sender};
-use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -166,63 +163,60 @@ impl Loaded {
     }
 }
 
-/// The fsync thread of `everysec` (a dedicated thread, so a slow disk delays only it).
+/// The fsync of `everysec`, on a worker of the thread pool (crates/pool), so a slow disk
+/// delays only that worker. Completions are collected in `tick`, which runs at least every
+/// 100 ms while an fsync is owed, so the pool's wake-up is not needed (a no-op waker: the
+/// loop's eventfd stays the lesson's, created only for services that ask for one).
 struct Syncer {
-    tx: Option<Sender<File>>,
-    state: Arc<SyncState>,
-    thread: Option<JoinHandle<()>>,
+    pool: readyloop_pool::Pool<(), i32>,
+    busy: bool,
 }
 
-#[derive(Default)]
-struct SyncState {
-    busy: AtomicBool,
-    /// errno of the last failed fsync (0: none).
-    errno: AtomicI32,
-    done: AtomicU64,
+struct NoWake;
+impl readyloop_pool::Wake for NoWake {
+    fn wake(&self) {}
 }
 
 impl Syncer {
     fn start() -> io::Result<Syncer> {
-        let (tx, rx) = channel::<File>();
-        let state = Arc::new(SyncState::default());
-        let st = Arc::clone(&state);
-        let thread = std::thread::Builder::new()
-            .name("readyloop-aof-fsync".into())
-            .spawn(move || {
-                for f in rx {
-                    if let Err(e) = f.sync_data() {
-                        st.errno
-                            .store(e.raw_os_error().unwrap_or(5), Ordering::Relaxed);
-                    }
-                    st.done.fetch_add(1, Ordering::Relaxed);
-                    st.busy.store(false, Ordering::Release);
-                }
-            })?;
+        let mut cfg = readyloop_pool::Config::new(1, 2);
+        cfg.name = "readyloop-aof-fsync".into();
         Ok(Syncer {
-            tx: Some(tx),
-            state,
-            thread: Some(thread),
+            pool: readyloop_pool::Pool::start(&cfg, NoWake)?,
+            busy: false,
         })
     }
 
-    fn request(&self, file: &File) -> bool {
-        if self.state.busy.load(Ordering::Acquire) {
+    /// Ask for an fsync of `file`; false if the previous one is still running.
+    fn request(&mut self, file: &File) -> bool {
+        if self.busy {
             return false;
         }
         let Ok(dup) = file.try_clone() else {
             return false;
         };
-        self.state.busy.store(true, Ordering::Release);
-        self.tx.as_ref().is_some_and(|tx| tx.send(dup).is_ok())
+        let job = move || match dup.sync_data() {
+            Ok(()) => 0,
+            Err(e) => e.raw_os_error().unwrap_or(5),
+        };
+        self.busy = self.pool.try_submit((), job).is_ok();
+        self.busy
     }
-}
 
-impl Drop for Syncer {
-    fn drop(&mut self) {
-        drop(self.tx.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+    /// errno of a finished fsync that failed (0 if none failed).
+    fn poll(&mut self) -> i32 {
+        let mut done = Vec::new();
+        self.pool.take_completions(&mut done);
+        let mut errno = 0;
+        for c in done {
+            self.busy = false;
+            match c.result {
+                Ok(0) => {}
+                Ok(e) => errno = e,
+                Err(_) => errno = 5,
+            }
         }
+        errno
     }
 }
 
@@ -760,8 +754,8 @@ impl Aof {
         let now = ctx.now();
         let rewrite_next = self.rewrite_tick(dbs);
         let file = self.file.as_ref()?;
-        if let Some(s) = &self.syncer {
-            let errno = s.state.errno.swap(0, Ordering::Relaxed);
+        if let Some(s) = &mut self.syncer {
+            let errno = s.poll();
             if errno != 0 && self.fsync_failed.is_none() {
                 let e = strerror(&io::Error::from_raw_os_error(errno));
                 warn!("fsync of the append-only log failed: {e}; writes refused until restart");
@@ -832,7 +826,7 @@ impl Aof {
                 .last_sync_request
                 .map_or(now, |t| t + Duration::from_secs(1));
             if now >= due {
-                if self.syncer.as_ref().is_some_and(|s| s.request(file)) {
+                if self.syncer.as_mut().is_some_and(|s| s.request(file)) {
                     self.fsyncs += 1;
                     self.unsynced = false;
                     self.last_sync_request = Some(now);
@@ -880,11 +874,7 @@ impl Aof {
             self.size + self.base_size,
             self.base_size,
             self.buf.len(),
-            u8::from(
-                self.syncer
-                    .as_ref()
-                    .is_some_and(|s| s.state.busy.load(Ordering::Relaxed))
-            ),
+            u8::from(self.syncer.as_ref().is_some_and(|s| s.busy)),
             status(&self.fsync_failed),
             self.writes,
             self.fsyncs,
