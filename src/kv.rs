@@ -66,6 +66,63 @@ pub struct KvOptions {
     /// Log the loop's counters every SECS seconds.
     #[arg(long, value_name = "SECS")]
     pub stats_interval: Option<f64>,
+
+    /// Keep an append-only log of every write (yes/no), replayed at start.
+    #[arg(long, default_value = "no", value_parser = parse_yes_no, action = clap::ArgAction::Set)]
+    pub appendonly: bool,
+
+    /// Directory of the log (it lives in DIR/appendonlydir).
+    #[arg(long, default_value = ".")]
+    pub dir: std::path::PathBuf,
+
+    /// Base name of the log's files and manifest.
+    #[arg(long, default_value = "appendonly.aof")]
+    pub appendfilename: String,
+
+    /// When the log is fsynced: always (before each reply, one fsync per loop iteration),
+    /// everysec (once a second, off the loop), no (when the kernel decides).
+    #[arg(long, default_value = "everysec")]
+    pub appendfsync: readyloop_kv::Fsync,
+
+    /// Rewrite the log when it has grown by this percentage since the last rewrite (0: never).
+    #[arg(long, default_value_t = 100)]
+    pub auto_aof_rewrite_percentage: u64,
+
+    /// ... and is at least this big.
+    #[arg(long, default_value = "64mb", value_parser = parse_memory)]
+    pub auto_aof_rewrite_min_size: u64,
+}
+
+fn parse_yes_no(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("must be yes or no".into()),
+    }
+}
+
+/// `readyloop kv check-aof [--fix] FILE`: report (and with --fix truncate) where a log stops
+/// being valid, as redis-check-aof does. FILE is the manifest or one of the log's files.
+#[derive(Args, Debug, Clone)]
+pub struct CheckAofArgs {
+    /// Truncate the log at the first invalid byte (what follows it is lost).
+    #[arg(long)]
+    pub fix: bool,
+
+    /// The manifest (DIR/appendonlydir/NAME.manifest) or one log file.
+    pub file: std::path::PathBuf,
+}
+
+/// Exit code 0 if the log is valid (or was fixed), 1 if not.
+pub fn check_aof(a: &CheckAofArgs) -> anyhow::Result<()> {
+    let (report, ok) = readyloop_kv::aof::check_aof(&a.file, a.fix)
+        .with_context(|| format!("reading {}", a.file.display()))?;
+    print!("{report}");
+    if ok {
+        Ok(())
+    } else {
+        anyhow::bail!("{} is not a valid append-only log", a.file.display())
+    }
 }
 
 fn parse_memory(s: &str) -> Result<u64, String> {
@@ -89,6 +146,14 @@ pub fn kv(backend: Backend, port: u16, o: &KvOptions) -> anyhow::Result<()> {
         port,
         bind: o.bind.to_string(),
         expire_budget: o.expire_budget.max(1),
+        aof: readyloop_kv::AofConfig {
+            enabled: o.appendonly,
+            dir: std::path::absolute(&o.dir).unwrap_or_else(|_| o.dir.clone()),
+            filename: o.appendfilename.clone(),
+            fsync: o.appendfsync,
+            auto_rewrite_percentage: o.auto_aof_rewrite_percentage,
+            auto_rewrite_min_size: o.auto_aof_rewrite_min_size,
+        },
         ..KvConfig::default()
     };
     let mut loop_cfg = cfg.loop_config(backend, SocketAddr::new(o.bind, port));
@@ -100,7 +165,10 @@ pub fn kv(backend: Backend, port: u16, o: &KvOptions) -> anyhow::Result<()> {
         .filter(|s| *s > 0.0)
         .map(std::time::Duration::from_secs_f64);
     let signals = ShutdownSignals::install().context("installing SIGINT/SIGTERM handlers")?;
-    let mut server = Server::bind(loop_cfg, KvService::new(cfg))
+    let replay = cfg.aof.enabled;
+    // Read and check the log before binding: a log that cannot be loaded refuses to start.
+    let service = KvService::open(cfg).map_err(anyhow::Error::msg)?;
+    let mut server = Server::bind(loop_cfg, service)
         .with_context(|| format!("cannot listen on {}:{port}", o.bind))?;
     server.watch_signals(&signals);
     let stop = server.stop_handle().context("creating the stop handle")?;
@@ -111,7 +179,11 @@ pub fn kv(backend: Backend, port: u16, o: &KvOptions) -> anyhow::Result<()> {
         "kv server listening on {addr} (backend {backend}, pid {})",
         std::process::id()
     );
+    if replay {
+        trigger_replay(addr);
+    }
     let stats = server.run().context("event loop failed")?;
+    server.service_mut().core.aof.shutdown();
     info!("stopped cleanly: {stats}");
     Ok(())
 }
@@ -128,4 +200,19 @@ pub struct KvLessonCli {
 
     #[command(flatten)]
     pub opts: KvOptions,
+}
+
+/// The log is replayed in the first connection's `open` (the earliest hook with the context
+/// commands need), so connect once now: the loop replays it before it serves anyone else.
+fn trigger_replay(addr: SocketAddr) {
+    let ip = match addr.ip() {
+        IpAddr::V4(v) if v.is_unspecified() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v) if v.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let target = SocketAddr::new(ip, addr.port());
+    // The listener's backlog takes this before the loop runs; the socket closes at once.
+    if let Err(e) = std::net::TcpStream::connect(target) {
+        tracing::warn!("cannot connect to {target} to start loading the log: {e}; it loads on the first connection");
+    }
 }

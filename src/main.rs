@@ -59,7 +59,11 @@ struct ServeArgs {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 struct KvArgs {
+    #[command(subcommand)]
+    action: Option<KvAction>,
+
     /// Event-loop backend: poll, epoll-lt (alias epoll) or epoll-et.
     #[arg(long, default_value = "epoll-lt")]
     backend: Backend,
@@ -70,6 +74,12 @@ struct KvArgs {
 
     #[command(flatten)]
     opts: readyloop::kv::KvOptions,
+}
+
+#[derive(Subcommand, Debug)]
+enum KvAction {
+    /// Check an append-only log (manifest or file) and with --fix truncate what is invalid.
+    CheckAof(readyloop::kv::CheckAofArgs),
 }
 
 fn main() {
@@ -84,6 +94,10 @@ fn main() {
     let result = match command {
         Command::Serve(a) => serve_service(a.backend, a.port, &a.opts, &a.service),
         Command::Hammer(a) => hammer(&a),
+        Command::Kv(KvArgs {
+            action: Some(KvAction::CheckAof(c)),
+            ..
+        }) => readyloop::kv::check_aof(&c),
         Command::Kv(a) => readyloop::kv::kv(a.backend, a.port, &a.opts),
         Command::Load(a) => load(&a),
         Command::Sweep(a) => sweep(&a),

@@ -11,6 +11,7 @@ mod faults;
 mod harness;
 mod inproc;
 mod kv;
+mod kv_aof;
 mod kv_clients;
 mod kv_diff;
 mod kv_fuzz;

@@ -206,14 +206,22 @@ fn flush_arg(x: &mut Exec<'_, '_>, a: &Args<'_>) -> bool {
 
 pub fn flushdb(x: &mut Exec<'_, '_>, a: Args<'_>) {
     if flush_arg(x, &a) {
-        x.db().clear();
+        if crate::lazyfree::wants_async(&a, &x.core.extra) {
+            crate::lazyfree::clear_async(x.db());
+        } else {
+            x.db().clear();
+        }
         x.r().ok();
     }
 }
 
 pub fn flushall(x: &mut Exec<'_, '_>, a: Args<'_>) {
     if flush_arg(x, &a) {
-        x.core.dbs.iter_mut().for_each(Db::clear);
+        if crate::lazyfree::wants_async(&a, &x.core.extra) {
+            x.core.dbs.iter_mut().for_each(crate::lazyfree::clear_async);
+        } else {
+            x.core.dbs.iter_mut().for_each(Db::clear);
+        }
         x.r().ok();
     }
 }
@@ -731,9 +739,6 @@ pub struct Extra {
 /// Parameters this server keeps and reports but does not act on (the data types that use the
 /// encoding thresholds come with the next issue; tools and client fixtures set them).
 pub fn extra_defaults() -> Vec<Extra> {
-    let dir = std::env::current_dir()
-        .map(|d| d.display().to_string())
-        .unwrap_or_default();
     let e = |name, alias, kind, value: &str| Extra {
         name,
         alias,
@@ -790,10 +795,7 @@ pub fn extra_defaults() -> Vec<Extra> {
         e("hz", "", Int(0, i64::from(i32::MAX)), "10"),
         e("slowlog-log-slower-than", "", Int(-1, i64::MAX), "10000"),
         e("slowlog-max-len", "", Int(0, i64::MAX), "128"),
-        e("appendonly", "", Bool, "no"),
-        e("appendfsync", "", Text, "everysec"),
         e("save", "", Text, ""),
-        e("dir", "", Text, &dir),
         e("dbfilename", "", Text, "dump.rdb"),
         e(
             "client-output-buffer-limit",
@@ -831,7 +833,25 @@ fn core_params(core: &Core) -> Vec<(&'static str, String)> {
         ),
         ("lfu-log-factor", c.lfu_log_factor.to_string()),
         ("lfu-decay-time", c.lfu_decay_time.to_string()),
+        // The log's own settings live with it (CONFIG SET appendonly changes them at run time).
+        ("appendonly", yes_no(core.aof.cfg.enabled)),
+        ("appendfsync", core.aof.cfg.fsync.name().to_string()),
+        ("dir", core.aof.cfg.dir.display().to_string()),
+        ("appendfilename", core.aof.cfg.filename.clone()),
+        ("appenddirname", crate::aof::DIRNAME.to_string()),
+        (
+            "auto-aof-rewrite-percentage",
+            core.aof.cfg.auto_rewrite_percentage.to_string(),
+        ),
+        (
+            "auto-aof-rewrite-min-size",
+            core.aof.cfg.auto_rewrite_min_size.to_string(),
+        ),
     ]
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
 }
 
 pub fn config(x: &mut Exec<'_, '_>, a: Args<'_>) {
@@ -923,6 +943,10 @@ enum Set {
     LfuLog(u32),
     LfuDecay(u32),
     Extra(usize, String),
+    AppendOnly(bool),
+    AppendFsync(crate::aof::Fsync),
+    AutoRewritePct(u64),
+    AutoRewriteMin(u64),
 }
 
 fn int_arg(name: &[u8], v: &str, lo: i64, hi: i64) -> Result<i64, String> {
@@ -958,9 +982,25 @@ fn check_param(core: &Core, name: &[u8], v: &str) -> Result<Set, String> {
         b"client-query-buffer-limit" => Set::QueryLimit(mem_arg(name, v)?),
         b"lfu-log-factor" => Set::LfuLog(int_arg(name, v, 0, big)? as u32),
         b"lfu-decay-time" => Set::LfuDecay(int_arg(name, v, 0, big)? as u32),
-        b"databases" | b"port" | b"bind" => {
+        b"databases" | b"port" | b"bind" | b"appendfilename" | b"appenddirname" => {
             return Err(set_failed(name, "can't set immutable config"))
         }
+        b"dir" => return Err(set_failed(name, "can't set protected config")),
+        b"auto-aof-rewrite-percentage" => {
+            Set::AutoRewritePct(int_arg(name, v, 0, i64::from(i32::MAX))? as u64)
+        }
+        b"auto-aof-rewrite-min-size" => Set::AutoRewriteMin(mem_arg(name, v)?),
+        b"appendonly" => match v.to_ascii_lowercase().as_str() {
+            "yes" => Set::AppendOnly(true),
+            "no" => Set::AppendOnly(false),
+            _ => return Err(set_failed(name, "argument must be 'yes' or 'no'")),
+        },
+        b"appendfsync" => Set::AppendFsync(v.parse().map_err(|_| {
+            set_failed(
+                name,
+                "argument(s) must be one of the following: always, everysec, no",
+            )
+        })?),
         _ => {
             let Some(pos) = core
                 .extra
@@ -981,9 +1021,6 @@ fn check_param(core: &Core, name: &[u8], v: &str) -> Result<Set, String> {
                 },
                 Kind::Text => v.to_string(),
             };
-            if core.extra[pos].name == "appendonly" && value == "yes" {
-                return Err(set_failed(name, "the append-only log is not available yet"));
-            }
             Set::Extra(pos, value)
         }
     })
@@ -1002,6 +1039,20 @@ fn apply_param(core: &mut Core, p: Set) {
         Set::LfuLog(v) => c.lfu_log_factor = v,
         Set::LfuDecay(v) => c.lfu_decay_time = v,
         Set::Extra(pos, v) => core.extra[pos].value = v,
+        Set::AppendOnly(true) => {
+            // Redis starts a rewrite and answers OK; a failure shows in the log and INFO.
+            if let Err(e) = core.aof.enable(&core.dbs) {
+                tracing::warn!("cannot start the append-only log: {e}");
+            }
+        }
+        Set::AppendOnly(false) => core.aof.disable(),
+        Set::AutoRewritePct(v) => core.aof.cfg.auto_rewrite_percentage = v,
+        Set::AutoRewriteMin(v) => core.aof.cfg.auto_rewrite_min_size = v,
+        Set::AppendFsync(f) => {
+            if let Err(e) = core.aof.set_fsync(f) {
+                tracing::warn!("cannot start the fsync thread: {e}");
+            }
+        }
     }
 }
 
@@ -1147,9 +1198,9 @@ fn info_text(x: &Exec<'_, '_>, want: &[String]) -> String {
             format!(
                 "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\n\
                  rdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\n\
-                 rdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\n\
-                 aof_rewrite_scheduled:0\r\naof_last_write_status:ok\r\n",
-                unix_now().as_secs() - uptime
+                 rdb_last_bgsave_status:ok\r\n{}",
+                unix_now().as_secs() - uptime,
+                core.aof.info()
             ),
         );
     }

@@ -90,6 +90,8 @@ pub struct KvConfig {
     pub bind: String,
     /// Keys active expiry may remove per loop iteration (bounds the pause one tick causes).
     pub expire_budget: usize,
+    /// appendonly, dir, appendfilename, appendfsync.
+    pub aof: crate::aof::AofConfig,
 }
 
 impl Default for KvConfig {
@@ -109,6 +111,7 @@ impl Default for KvConfig {
             port: 6379,
             bind: "127.0.0.1".into(),
             expire_budget: 2000,
+            aof: crate::aof::AofConfig::default(),
         }
     }
 }

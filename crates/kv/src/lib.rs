@@ -22,9 +22,11 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+pub mod aof;
 mod config;
 pub mod glob;
 mod keys;
+pub mod lazyfree;
 pub mod ld;
 pub mod num;
 pub mod resp;
@@ -33,5 +35,6 @@ pub mod store;
 mod strings;
 mod table;
 
+pub use aof::{AofConfig, Fsync};
 pub use config::{parse_memory, KvConfig, Policy};
 pub use server::KvService;

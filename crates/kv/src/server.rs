@@ -74,6 +74,8 @@ pub struct Core {
     /// Encoding thresholds and other settings only stored and reported (CONFIG GET/SET).
     pub extra: Vec<crate::admin::Extra>,
     maintain_at: u64,
+    /// The append-only log (off unless `appendonly`).
+    pub aof: crate::aof::Aof,
 }
 
 impl Core {
@@ -178,6 +180,10 @@ impl Core {
             let Some((db, victim)) = self.pick_victim() else {
                 return false;
             };
+            if self.aof.active() {
+                let key = self.dbs[db].key(victim).to_vec();
+                self.aof.feed_del(db, &key);
+            }
             self.dbs[db].remove(victim);
             self.counters.evicted += 1;
         }
@@ -283,6 +289,7 @@ impl KvService {
                 stop: None,
                 extra,
                 maintain_at: 0,
+                aof: Default::default(),
             },
             clients: Vec::new(),
             free: Vec::new(),
@@ -388,6 +395,8 @@ impl KvService {
                 ))
             } else if cmd.flags & F_DENYOOM != 0 && !core.make_room() {
                 Some("OOM command not allowed when used memory > 'maxmemory'.".to_string())
+            } else if cmd.flags & crate::table::F_WRITE != 0 {
+                core.aof.deny_write()
             } else {
                 None
             };
@@ -401,6 +410,8 @@ impl KvService {
             .error(&msg);
             return;
         }
+        let aof_dirty = (cmd.flags & crate::table::F_WRITE != 0 && core.aof.active())
+            .then(|| crate::aof::dirty(&core.dbs));
         {
             let mut x = Exec {
                 core: &mut *core,
@@ -411,6 +422,9 @@ impl KvService {
             (cmd.handler)(&mut x, args);
         }
         let core = &mut self.core;
+        if let Some(d0) = aof_dirty {
+            crate::aof::after_command(core, client.db, cmd.name, args, d0, ctx, before);
+        }
         let st = &mut core.stats[ci];
         st.calls += 1;
         self.batch.push(ci as u16);
@@ -524,6 +538,9 @@ impl Service for KvService {
     type Session = u32;
 
     fn open(&mut self, info: &ConnInfo, ctx: &mut Ctx<'_>) -> u32 {
+        if let Some(log) = self.core.aof.take_load() {
+            self.replay(log, info.id, ctx);
+        }
         self.core.counters.connections += 1;
         let now = ctx.now();
         let client = Client {
@@ -614,13 +631,18 @@ impl Service for KvService {
                 db.maintain();
             }
         }
-        next.map(|d| {
+        let next = next.map(|d| {
             if d <= now {
                 ctx.now()
             } else {
                 core.unix_ms_to_instant(d)
             }
-        })
+        });
+        let log_next = core.aof.tick(&core.dbs, ctx);
+        match (next, log_next) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn counters(&self, out: &mut Vec<(&'static str, u64)>) {
@@ -631,5 +653,68 @@ impl Service for KvService {
         out.push(("kv_commands", self.core.counters.commands));
         out.push(("kv_expired", self.core.dbs.iter().map(|d| d.expired).sum()));
         out.push(("kv_evicted", self.core.counters.evicted));
+    }
+}
+
+impl KvService {
+    /// Replay the log read at start through the command table, as a client of its own, before
+    /// the first client is served. The loop hands a service a `Ctx` (which commands need) only
+    /// inside its hooks, so the first connection's `open` is the earliest point; `readyloop kv`
+    /// connects once itself right after binding, so this runs at start. The clock stands at 0
+    /// meanwhile: nothing expires half-way through (Redis does not expire while loading), so
+    /// an INCR of a key whose deadline has passed since replays as the INCR it was.
+    fn replay(&mut self, log: crate::aof::Loaded, conn: ConnId, ctx: &mut Ctx<'_>) {
+        let t0 = Instant::now();
+        let mut client = Client {
+            id: 0,
+            conn,
+            addr: "aof".into(),
+            laddr: String::new(),
+            db: 0,
+            resp3: false,
+            authed: true,
+            name: Vec::new(),
+            lib_name: Vec::new(),
+            lib_ver: Vec::new(),
+            created: t0,
+            last: t0,
+            last_cmd: "NULL",
+            no_evict: true,
+            closing: false,
+            parser: Parser::default(),
+        };
+        let keep = ctx.out().len();
+        let errors_before = self.core.counters.error_replies;
+        self.core.aof.loading = true;
+        self.core.now_ms = 0;
+        let total = log.bytes.len();
+        let (mut done, mut reported) = (0, t0);
+        for chunk in log.take_chunks() {
+            self.run(&mut client, chunk, ctx);
+            ctx.out().truncate(keep);
+            done += chunk.len();
+            if reported.elapsed() >= Duration::from_secs(1) {
+                reported = Instant::now();
+                tracing::info!(
+                    "loading the append-only log: {} of {} MB ({:.0}%)",
+                    done >> 20,
+                    total >> 20,
+                    done as f64 * 100.0 / total as f64
+                );
+            }
+        }
+        self.core.aof.loading = false;
+        self.core.set_time(ctx.now());
+        self.core.aof.loaded_commands = log.records;
+        let failed = self.core.counters.error_replies - errors_before;
+        tracing::info!(
+            "DB loaded from append only file: {:.3} seconds, {} records, {} keys",
+            t0.elapsed().as_secs_f64(),
+            log.records,
+            self.core.dbs.iter().map(Db::len).sum::<usize>()
+        );
+        if failed > 0 {
+            tracing::warn!("{failed} records of the append-only log failed on replay");
+        }
     }
 }

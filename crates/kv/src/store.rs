@@ -193,6 +193,9 @@ pub struct Db {
     heap_bytes: usize,
     /// Keys removed by active or lazy expiry (INFO's expired_keys).
     pub expired: u64,
+    /// Changes to the data (inserts, new values, removals, deadlines): a command changed
+    /// something if this moved (Redis's `server.dirty`; the append-only log keys on it).
+    pub dirty: u64,
 }
 
 impl Default for Db {
@@ -207,6 +210,7 @@ impl Default for Db {
             by_deadline: BTreeSet::new(),
             heap_bytes: 0,
             expired: 0,
+            dirty: 0,
         }
     }
 }
@@ -348,6 +352,7 @@ impl Db {
             flags: 0,
         };
         self.heap_bytes += slot.heap_bytes();
+        self.dirty += 1;
         let i = if self.free != NIL {
             let i = self.free;
             if let Data::Free { next } = self.slots[i as usize].data {
@@ -369,6 +374,7 @@ impl Db {
 
     /// New value, same key, deadline and access data.
     pub fn replace_value(&mut self, i: Idx, v: NewValue<'_>) {
+        self.dirty += 1;
         let s = &mut self.slots[i as usize];
         self.heap_bytes -= s.heap_bytes();
         // Fast path for INCR: an integer stays an integer in place.
@@ -388,6 +394,7 @@ impl Db {
 
     /// Remove the key in slot `i`.
     pub fn remove(&mut self, i: Idx) {
+        self.dirty += 1;
         let h = self.hash(self.slots[i as usize].key());
         if let Ok(e) = self.table.find_entry(h, |&j| j == i) {
             e.remove();
@@ -449,6 +456,7 @@ impl Db {
     }
 
     pub fn set_deadline(&mut self, i: Idx, at_ms: u64) {
+        self.dirty += 1;
         if let Some(old) = self.expires.insert(i, at_ms) {
             self.by_deadline.remove(&(old, i));
         }
@@ -463,6 +471,7 @@ impl Db {
             return false;
         }
         s.flags &= !HAS_TTL;
+        self.dirty += 1;
         if let Some(d) = self.expires.remove(&i) {
             self.by_deadline.remove(&(d, i));
         }
@@ -551,9 +560,10 @@ impl Db {
     }
 
     pub fn clear(&mut self) {
-        let expired = self.expired;
+        let (expired, dirty) = (self.expired, self.dirty);
         *self = Db::default();
         self.expired = expired;
+        self.dirty = dirty + 1;
     }
 }
 

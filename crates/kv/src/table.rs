@@ -163,6 +163,7 @@ pub static COMMANDS: &[Command] = &[
     c("flushall", -1, W, NK, "server", "1.0.0", "Removes all keys from all databases.", admin::flushall),
     c("time", 1, F_LOADING | F_STALE | F_FAST, NK, "server", "2.6.0", "Returns the server time.", admin::time),
     c("swapdb", 3, WF, NK, "server", "4.0.0", "Swaps two Redis databases.", admin::swapdb),
+    c("bgrewriteaof", 1, F_NOSCRIPT | F_ADMIN, NK, "server", "1.0.0", "Asynchronously rewrites the append-only file to disk.", crate::aof::bgrewriteaof),
     c("shutdown", -1, F_ADMIN | F_NOSCRIPT | F_LOADING | F_STALE, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", admin::shutdown),
     c("lastsave", 1, F_LOADING | F_STALE | F_FAST, NK, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", admin::lastsave),
     // scripting: answered as a server that has no scripts

@@ -1,0 +1,701 @@
+//! The append-only log, proved by killing: SIGKILL at seeded random moments under a write load
+//! whose acknowledgements are recorded, restart, check nothing acknowledged is missing and
+//! nothing never sent appears. Plus the torn tail, real corruption, check-aof, restart
+//! equivalence and a file-size limit (RLIMIT_FSIZE) as the failing disk.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reactor::Backend;
+
+use super::kv_util::{call, connect, int, Conn, Value};
+use super::util::{readyloop_bin, run_cmd, ServerProcess};
+
+/// A fresh directory for one test's log, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("readyloop-aof-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+    fn s(&self) -> String {
+        self.0.display().to_string()
+    }
+    fn incr_file(&self) -> PathBuf {
+        self.0.join("appendonlydir/appendonly.aof.1.incr.aof")
+    }
+    fn manifest(&self) -> PathBuf {
+        self.0.join("appendonlydir/appendonly.aof.manifest")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn kv_args(backend: Backend, dir: &TempDir, fsync: &str) -> Vec<String> {
+    [
+        "kv",
+        // Small enough that the crash test's load triggers automatic rewrites too.
+        "--auto-aof-rewrite-min-size",
+        "256kb",
+        "--backend",
+        backend.name(),
+        "--port",
+        "0",
+        "--appendonly",
+        "yes",
+        "--dir",
+        &dir.s(),
+        "--appendfsync",
+        fsync,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn start(backend: Backend, dir: &TempDir, fsync: &str) -> ServerProcess {
+    let args = kv_args(backend, dir, fsync);
+    ServerProcess::spawn(readyloop_bin(), &args)
+        .unwrap_or_else(|e| panic!("`readyloop {}` must start: {e}", args.join(" ")))
+}
+
+/// xorshift64: the kill moments, reproducible from the seed printed on failure.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// What one writer sent and had acknowledged in one life of the server.
+#[derive(Default, Clone)]
+struct Writer {
+    /// SET k:W:SEQ SEQ sent (seqs from `first` on) and acknowledged (a prefix of them).
+    first: u64,
+    sent: u64,
+    acked: u64,
+    /// INCR n:W sent and acknowledged.
+    incr_sent: u64,
+    incr_acked: u64,
+}
+
+const DEPTH: usize = 4;
+
+/// Pipelines pairs (SET k:w:seq seq, INCR n:w), DEPTH pairs at a time, until the connection
+/// dies or `stop`.
+fn write_load(addr: std::net::SocketAddr, w: usize, first: u64, stop: &AtomicBool) -> Writer {
+    let mut st = Writer {
+        first,
+        sent: first,
+        acked: first,
+        ..Writer::default()
+    };
+    let Ok(mut c) = Conn::connect(addr) else {
+        return st;
+    };
+    let _ = c.set_read_timeout(Duration::from_secs(5));
+    while !stop.load(Ordering::Relaxed) {
+        let from = st.sent;
+        for k in 0..DEPTH as u64 {
+            let seq = from + k;
+            let key = format!("k:{w}:{seq}").into_bytes();
+            if c.send(&[b"SET".to_vec(), key, seq.to_string().into_bytes()])
+                .is_err()
+                || c.send(&[b"INCR".to_vec(), format!("n:{w}").into_bytes()])
+                    .is_err()
+            {
+                return st;
+            }
+            st.sent = seq + 1;
+            st.incr_sent += 1;
+        }
+        for _ in 0..DEPTH {
+            match c.read() {
+                Ok(Value::Simple(s)) if s == b"OK" => st.acked += 1,
+                _ => return st,
+            }
+            match c.read() {
+                Ok(Value::Int(_)) => st.incr_acked += 1,
+                _ => return st,
+            }
+        }
+    }
+    st
+}
+
+/// What survives across restarts: keys that must be there, and the INCR counter's floor.
+#[derive(Default)]
+struct Truth {
+    required: Vec<HashSet<u64>>,
+    incr_floor: Vec<i64>,
+    next_seq: Vec<u64>,
+}
+
+fn mget_present(c: &mut Conn, w: usize, from: u64, to: u64) -> Vec<u64> {
+    let mut present = Vec::new();
+    let mut at = from;
+    while at < to {
+        let end = (at + 500).min(to);
+        let mut args = vec!["MGET".to_string()];
+        args.extend((at..end).map(|s| format!("k:{w}:{s}")));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let v = call(c, &refs);
+        let items = v.items().expect("MGET array").to_vec();
+        for (s, item) in (at..end).zip(items) {
+            match item {
+                Value::Bulk(b) => {
+                    assert_eq!(b, s.to_string().into_bytes(), "k:{w}:{s} holds its seq");
+                    present.push(s);
+                }
+                Value::NilBulk => {}
+                other => panic!("MGET k:{w}:{s}: {other}"),
+            }
+        }
+        at = end;
+    }
+    present
+}
+
+/// Kill `rounds` times under load; returns (kills, acknowledged writes, lost).
+fn crash_rounds(backend: Backend, fsync: &str, rounds: usize, seed: u64) -> (usize, u64, u64) {
+    const WRITERS: usize = 3;
+    let dir = TempDir::new(&format!("crash-{}-{fsync}", backend.name()));
+    let mut rng = Rng(seed);
+    let mut truth = Truth {
+        required: vec![HashSet::new(); WRITERS],
+        incr_floor: vec![0; WRITERS],
+        next_seq: vec![0; WRITERS],
+    };
+    let (mut acked_total, mut lost) = (0u64, 0u64);
+    // Rewrites started and finished before a kill (the rest were cut by it).
+    let mut rewrites = (0usize, 0usize);
+    let mut server = start(backend, &dir, fsync);
+    for round in 0..rounds {
+        let stop = Arc::new(AtomicBool::new(false));
+        let results = Arc::new(Mutex::new(vec![Writer::default(); WRITERS]));
+        let threads: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let (stop, results) = (Arc::clone(&stop), Arc::clone(&results));
+                let (addr, first) = (server.addr, truth.next_seq[w]);
+                std::thread::spawn(move || {
+                    let st = write_load(addr, w, first, &stop);
+                    results.lock().unwrap()[w] = st;
+                })
+            })
+            .collect();
+        let pause = 20 + rng.next() % 180;
+        if round % 3 == 1 {
+            // Kills before, during and after a rewrite's manifest switch.
+            std::thread::sleep(Duration::from_millis(pause / 2));
+            let mut c = connect(server.addr);
+            let v = call(&mut c, &["BGREWRITEAOF"]);
+            assert!(!v.is_error() || format!("{v}").contains("already"), "{v}");
+            std::thread::sleep(Duration::from_millis(pause / 2));
+        } else {
+            std::thread::sleep(Duration::from_millis(pause));
+        }
+        let log = server.log();
+        rewrites.0 += log.matches("rewriting started").count();
+        rewrites.1 += log.matches("rewrite finished successfully").count();
+        drop(server); // SIGKILL, then reaped
+        for t in threads {
+            t.join().expect("writer thread");
+        }
+        stop.store(true, Ordering::Relaxed);
+        let writers = results.lock().unwrap().clone();
+        // A log that refuses to start fails here.
+        server = start(backend, &dir, fsync);
+        let log = server.log();
+        let mut c = connect(server.addr);
+        let mut present_total = 0usize;
+        for (w, st) in writers.iter().enumerate() {
+            acked_total += (st.acked - st.first) + st.incr_acked;
+            let present: HashSet<u64> = mget_present(&mut c, w, 0, st.sent.max(st.first))
+                .into_iter()
+                .collect();
+            let missing_req = truth.required[w].difference(&present).count();
+            let missing_acked = (st.first..st.acked)
+                .filter(|s| !present.contains(s))
+                .count();
+            lost += (missing_req + missing_acked) as u64;
+            assert_eq!(
+                (missing_req, missing_acked),
+                (0, 0),
+                "{fsync} round {round} (seed {seed}) writer {w}: acknowledged SETs missing \
+                 after SIGKILL (sent {}..{}, acked to {}); server log:\n{log}",
+                st.first,
+                st.sent,
+                st.acked
+            );
+            let n = match call(&mut c, &["GET", &format!("n:{w}")]) {
+                Value::Bulk(b) => String::from_utf8(b).unwrap().parse::<i64>().unwrap(),
+                Value::NilBulk => 0,
+                other => panic!("GET n:{w}: {other}"),
+            };
+            let lo = truth.incr_floor[w] + st.incr_acked as i64;
+            let hi = truth.incr_floor[w] + st.incr_sent as i64;
+            if n < lo {
+                lost += (lo - n) as u64;
+            }
+            assert!(
+                (lo..=hi).contains(&n),
+                "{fsync} round {round} (seed {seed}) writer {w}: INCR counter {n}, acknowledged \
+                 {lo}, sent {hi}"
+            );
+            truth.incr_floor[w] = n;
+            present_total += present.len() + usize::from(n > 0);
+            truth.required[w] = present;
+            truth.next_seq[w] = st.sent.max(st.first);
+        }
+        // Nothing that was never sent: every key is one of those checked.
+        assert_eq!(
+            int(&mut c, &["DBSIZE"]) as usize,
+            present_total,
+            "{fsync} round {round}: keys that no client sent appeared"
+        );
+    }
+    assert!(rewrites.0 > 0, "the kills must also hit rewrites");
+    eprintln!(
+        "aof crash {fsync} {}: rewrites started {}, finished before the kill {}",
+        backend.name(),
+        rewrites.0,
+        rewrites.1
+    );
+    (rounds, acked_total, lost)
+}
+
+/// 17 kills per backend: 51 per policy over the three backends.
+const KILLS: usize = 17;
+
+fn crash(backend: Backend, fsync: &str) {
+    let seed = 0x5eed_0000 ^ (backend as u64 * 7919) ^ fsync.len() as u64;
+    let t0 = Instant::now();
+    let (kills, acked, lost) = crash_rounds(backend, fsync, KILLS, seed | 1);
+    eprintln!(
+        "aof crash {fsync} {}: {kills} kills, {acked} acknowledged writes, {lost} lost, {:.1} s",
+        backend.name(),
+        t0.elapsed().as_secs_f64()
+    );
+    assert!(acked > 0, "the load must have had writes acknowledged");
+}
+
+each_backend!(crash_always, |b| crash(b, "always"));
+each_backend!(crash_everysec, |b| crash(b, "everysec"));
+
+/// A record cut by a crash is truncated with a warning; everything before it loads.
+fn torn_tail(backend: Backend) {
+    let dir = TempDir::new(&format!("torn-{}", backend.name()));
+    {
+        let s = start(backend, &dir, "always");
+        let mut c = connect(s.addr);
+        for i in 0..50 {
+            call(&mut c, &["SET", &format!("t{i}"), "v"]);
+        }
+    }
+    let len = std::fs::metadata(dir.incr_file()).unwrap().len();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.incr_file())
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"*3\r\n$3\r\nSET\r\n$2\r\nzz\r\n$5\r\nab").unwrap();
+    drop(f);
+    let s = start(backend, &dir, "always");
+    let mut c = connect(s.addr);
+    assert_eq!(int(&mut c, &["DBSIZE"]), 50);
+    assert!(s.log().contains("truncating it"), "log: {}", s.log());
+    assert_eq!(std::fs::metadata(dir.incr_file()).unwrap().len(), len);
+    call(&mut c, &["SET", "after", "1"]);
+    drop(c);
+    drop(s);
+    let s = start(backend, &dir, "always");
+    let mut c = connect(s.addr);
+    assert_eq!(
+        int(&mut c, &["DBSIZE"]),
+        51,
+        "a write after the truncation survives"
+    );
+}
+each_backend!(torn_tail_is_truncated, torn_tail);
+
+/// Corruption before the tail refuses to start, naming file and offset; check-aof --fix
+/// repairs it by truncation; then the server starts with what preceded the damage.
+fn corruption(backend: Backend) {
+    let dir = TempDir::new(&format!("corrupt-{}", backend.name()));
+    {
+        let s = start(backend, &dir, "always");
+        let mut c = connect(s.addr);
+        for i in 0..20 {
+            call(&mut c, &["SET", &format!("c{i}"), "value"]);
+        }
+    }
+    let mut bytes = std::fs::read(dir.incr_file()).unwrap();
+    // Damage the 11th SET record's first byte.
+    let sets: Vec<usize> = (0..bytes.len())
+        .filter(|&i| bytes[i..].starts_with(b"*3\r\n$3\r\nSET"))
+        .collect();
+    assert_eq!(sets.len(), 20);
+    let at = sets[10];
+    bytes[at] = b'#';
+    std::fs::write(dir.incr_file(), &bytes).unwrap();
+    let args = kv_args(backend, &dir, "always");
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run_cmd(readyloop_bin(), &refs);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "must refuse to start: {err}");
+    assert!(
+        err.contains("appendonly.aof.1.incr.aof")
+            && err.contains(&format!("offset {at}"))
+            && err.contains("check-aof --fix"),
+        "the refusal names file, offset and the fix: {err}"
+    );
+    let m = dir.manifest().display().to_string();
+    let check = run_cmd(readyloop_bin(), &["kv", "check-aof", &m]);
+    assert!(!check.status.success());
+    assert!(String::from_utf8_lossy(&check.stdout).contains(&format!("ok_up_to={at}")));
+    let fix = run_cmd(readyloop_bin(), &["kv", "check-aof", "--fix", &m]);
+    assert!(fix.status.success(), "{:?}", fix);
+    let s = start(backend, &dir, "always");
+    let mut c = connect(s.addr);
+    assert_eq!(int(&mut c, &["DBSIZE"]), 10);
+}
+each_backend!(corruption_refuses_start, corruption);
+
+/// Restart equivalence: a mixed workload, then every key's value and deadline compared.
+fn equivalence(backend: Backend) {
+    let dir = TempDir::new(&format!("equiv-{}", backend.name()));
+    let script: &[&[&str]] = &[
+        &["SET", "s", "hello"],
+        &["SET", "ex", "1", "EX", "1000"],
+        &["SETEX", "sx", "500", "v"],
+        &["PSETEX", "px", "900000", "v"],
+        &["SET", "gone", "x", "PX", "1"],
+        &["INCRBYFLOAT", "f", "1.25"],
+        &["INCRBYFLOAT", "f", "0.5"],
+        &["INCR", "i"],
+        &["INCRBY", "i", "41"],
+        &["APPEND", "s", " world"],
+        &["SETRANGE", "s", "0", "J"],
+        &["EXPIRE", "s", "3000"],
+        &["RENAME", "s", "s2"],
+        &["SET", "del", "1"],
+        &["GETDEL", "del"],
+        &["SET", "ge", "1"],
+        &["GETEX", "ge", "PX", "700000"],
+        &["SET", "p", "1", "EX", "100"],
+        &["PERSIST", "p"],
+        &["MSET", "m1", "1", "m2", "2"],
+        &["SELECT", "2"],
+        &["SET", "db2", "x"],
+        &["COPY", "db2", "db2copy"],
+        &["MOVE", "db2copy", "3"],
+        &["SELECT", "0"],
+        &["SWAPDB", "0", "5"],
+        &["SWAPDB", "0", "5"],
+        &["DEL", "m2"],
+        &["UNLINK", "nothere"],
+    ];
+    let dump = |c: &mut Conn| -> Vec<String> {
+        let mut out = Vec::new();
+        for db in 0..16 {
+            call(c, &["SELECT", &db.to_string()]);
+            let keys = call(c, &["KEYS", "*"]);
+            for k in keys.items().unwrap() {
+                let k = String::from_utf8(k.as_bytes().unwrap().to_vec()).unwrap();
+                let v = call(c, &["GET", &k]);
+                let at = int(c, &["PEXPIRETIME", &k]);
+                out.push(format!("{db} {k} {v} {at}"));
+            }
+        }
+        call(c, &["SELECT", "0"]);
+        out.sort();
+        out
+    };
+    let before = {
+        let s = start(backend, &dir, "everysec");
+        let mut c = connect(s.addr);
+        for cmd in script {
+            let v = call(&mut c, cmd);
+            assert!(!v.is_error(), "{cmd:?}: {v}");
+        }
+        // everysec: the fsync runs on a pool worker thread, not on the loop.
+        let info = call(&mut c, &["INFO", "persistence"]);
+        let info = String::from_utf8_lossy(info.as_bytes().unwrap()).into_owned();
+        assert!(!info.contains("aof_fsyncs:0\r"), "{info}");
+        let threads: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", s.pid()))
+            .unwrap()
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .collect();
+        assert!(
+            threads.iter().any(|t| t.starts_with("readyloop-aof")),
+            "{threads:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+        dump(&mut c)
+        // The server is SIGKILLed here (dropped), not stopped.
+    };
+    assert!(before.len() >= 10, "{before:?}");
+    let s = start(backend, &dir, "everysec");
+    let mut c = connect(s.addr);
+    assert_eq!(dump(&mut c), before);
+}
+each_backend!(restart_equivalence, equivalence);
+
+/// BGREWRITEAOF while writes continue: the manifest switches to the new base and incremental
+/// files, the old ones are deleted, and a restart (by SIGKILL) sees every write.
+fn rewrite(backend: Backend) {
+    let dir = TempDir::new(&format!("rewrite-{}", backend.name()));
+    let before;
+    {
+        let s = start(backend, &dir, "always");
+        let mut c = connect(s.addr);
+        for i in 0..2000 {
+            call(&mut c, &["SET", &format!("r{}", i % 500), &i.to_string()]);
+        }
+        call(&mut c, &["EXPIRE", "r1", "1000"]);
+        let v = call(&mut c, &["BGREWRITEAOF"]);
+        assert!(!v.is_error(), "{v}");
+        for i in 0..100 {
+            call(&mut c, &["INCR", &format!("during{}", i % 7)]);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let info = call(&mut c, &["INFO", "persistence"]);
+            let info = String::from_utf8_lossy(info.as_bytes().unwrap()).into_owned();
+            if info.contains("aof_rewrite_in_progress:0") {
+                assert!(info.contains("aof_last_bgrewrite_status:ok"), "{info}");
+                assert!(info.contains("aof_rewrites:1"), "{info}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "rewrite did not finish: {info}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        call(&mut c, &["SET", "after", "1"]);
+        before = (
+            int(&mut c, &["DBSIZE"]),
+            call(&mut c, &["GET", "r499"]),
+            int(&mut c, &["PEXPIRETIME", "r1"]),
+            call(&mut c, &["GET", "during3"]),
+        );
+    }
+    let manifest = std::fs::read_to_string(dir.manifest()).unwrap();
+    assert_eq!(
+        manifest,
+        "file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+    );
+    let files: Vec<String> = std::fs::read_dir(dir.0.join("appendonlydir"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        !files.iter().any(|f| f.contains(".1.")),
+        "old files deleted: {files:?}"
+    );
+    let s = start(backend, &dir, "always");
+    let mut c = connect(s.addr);
+    let after = (
+        int(&mut c, &["DBSIZE"]),
+        call(&mut c, &["GET", "r499"]),
+        int(&mut c, &["PEXPIRETIME", "r1"]),
+        call(&mut c, &["GET", "during3"]),
+    );
+    assert_eq!(after, before);
+    assert_eq!(before.0, 500 + 7 + 1);
+}
+each_backend!(bgrewriteaof_switches_manifest, rewrite);
+
+/// A disk that refuses writes (RLIMIT_FSIZE, SIGXFSZ ignored): writes get MISCONF, reads keep
+/// working, INFO says so, nothing acknowledged is lost, writes resume once the limit goes.
+fn disk_full(backend: Backend) {
+    if run_cmd(Path::new("prlimit"), &["--version"]).status.code() != Some(0) {
+        panic!("prlimit (util-linux) is needed");
+    }
+    let dir = TempDir::new(&format!("fsize-{}", backend.name()));
+    let args = kv_args(backend, &dir, "always");
+    let limit = 64 * 1024;
+    let server = ServerProcess::spawn_with(
+        &[
+            "bash",
+            "-c",
+            "trap '' XFSZ; exec \"$@\"",
+            "ignore-xfsz",
+            "prlimit",
+            // Soft limit only, so it can be lifted again without privileges.
+            &format!("--fsize={limit}:unlimited"),
+        ],
+        readyloop_bin(),
+        &args,
+    )
+    .expect("server starts under prlimit");
+    let mut acked = Vec::new();
+    let mut refused = None;
+    let mut c = connect(server.addr);
+    for i in 0..5000 {
+        let key = format!("d{i:05}");
+        match c.cmd(&["SET", &key, &"x".repeat(40)]) {
+            Ok(Value::Simple(_)) => acked.push(key),
+            Ok(Value::Error(e)) => {
+                refused = Some(String::from_utf8_lossy(&e).into_owned());
+                break;
+            }
+            // The write whose bytes did not fit: its client is dropped, never acknowledged.
+            Ok(other) => panic!("SET: {other}"),
+            Err(_) => c = connect(server.addr),
+        }
+    }
+    let refused = refused.expect("writes are refused once the file hits the limit");
+    assert!(
+        refused.starts_with("MISCONF Errors writing to the AOF file: File too large"),
+        "{refused}"
+    );
+    assert!(acked.len() > 100, "{} acknowledged", acked.len());
+    // Reads keep working and INFO tells.
+    let v = call(&mut c, &["GET", &acked[0]]);
+    assert_eq!(v.as_bytes(), Some("x".repeat(40).as_bytes()));
+    let info = call(&mut c, &["INFO", "persistence"]);
+    let info = String::from_utf8_lossy(info.as_bytes().unwrap()).into_owned();
+    assert!(info.contains("aof_enabled:1"), "{info}");
+    assert!(info.contains("aof_last_write_status:err"), "{info}");
+    let e = call(&mut c, &["SET", "more", "1"]);
+    assert!(e.is_error(), "{e}");
+    // The disk takes writes again: the buffered bytes go out, writes are accepted.
+    let pid = server.pid().to_string();
+    let out = run_cmd(Path::new("prlimit"), &["--pid", &pid, "--fsize=unlimited"]);
+    assert!(out.status.success(), "{out:?}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match call(&mut c, &["SET", "resumed", "1"]) {
+            Value::Simple(_) => break,
+            v if Instant::now() < deadline => {
+                assert!(v.is_error());
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            v => panic!("writes did not resume: {v}"),
+        }
+    }
+    let info = call(&mut c, &["INFO", "persistence"]);
+    let info = String::from_utf8_lossy(info.as_bytes().unwrap()).into_owned();
+    assert!(info.contains("aof_last_write_status:ok"), "{info}");
+    drop(c);
+    drop(server); // SIGKILL
+    let s = start(backend, &dir, "always");
+    let mut c = connect(s.addr);
+    for k in acked.iter().chain(std::iter::once(&"resumed".to_string())) {
+        assert_eq!(
+            int(&mut c, &["EXISTS", k]),
+            1,
+            "acknowledged {k} lost after the disk fault"
+        );
+    }
+}
+each_backend!(disk_full_misconf_then_resume, disk_full);
+
+/// FLUSHALL ASYNC empties at once (the keys are freed on the lazy-free thread), is logged, and
+/// the server keeps answering; a restart replays it.
+fn flush_async(backend: Backend) {
+    let dir = TempDir::new(&format!("lazy-{}", backend.name()));
+    {
+        let s = start(backend, &dir, "everysec");
+        let mut c = connect(s.addr);
+        for batch in 0..100 {
+            let mut args = vec!["MSET".to_string()];
+            for i in 0..1000 {
+                args.push(format!("z{batch}:{i}"));
+                args.push("v".repeat(64));
+            }
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            call(&mut c, &refs);
+        }
+        call(&mut c, &["SELECT", "1"]);
+        call(&mut c, &["SET", "other", "1"]);
+        assert_eq!(int(&mut c, &["DBSIZE"]), 1);
+        call(&mut c, &["SELECT", "0"]);
+        assert_eq!(int(&mut c, &["DBSIZE"]), 100_000);
+        let v = call(&mut c, &["FLUSHALL", "ASYNC"]);
+        assert_eq!(v, Value::Simple(b"OK".to_vec()));
+        assert_eq!(int(&mut c, &["DBSIZE"]), 0);
+        call(&mut c, &["SET", "after", "1"]);
+        let v = call(&mut c, &["FLUSHDB", "SYNC"]);
+        assert_eq!(v, Value::Simple(b"OK".to_vec()));
+        call(&mut c, &["SET", "kept", "1"]);
+    }
+    let s = start(backend, &dir, "everysec");
+    let mut c = connect(s.addr);
+    assert_eq!(int(&mut c, &["DBSIZE"]), 1);
+    assert_eq!(int(&mut c, &["EXISTS", "kept"]), 1);
+    call(&mut c, &["SELECT", "1"]);
+    assert_eq!(int(&mut c, &["DBSIZE"]), 0);
+}
+each_backend!(flushall_async_lazy_free, flush_async);
+
+/// CONFIG SET appendonly yes on a running server writes the dataset as a base file and logs
+/// from then on; CONFIG GET reports the log's settings.
+fn enable_at_run_time(backend: Backend) {
+    let dir = TempDir::new(&format!("enable-{}", backend.name()));
+    {
+        let args: Vec<String> = [
+            "kv",
+            "--backend",
+            backend.name(),
+            "--port",
+            "0",
+            "--dir",
+            &dir.s(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let s = ServerProcess::spawn(readyloop_bin(), &args).expect("starts");
+        let mut c = connect(s.addr);
+        call(&mut c, &["SET", "before", "1", "PX", "900000"]);
+        call(&mut c, &["SET", "n", "41"]);
+        let pair =
+            |k: &str, v: &str| Value::Array(vec![Value::Bulk(k.into()), Value::Bulk(v.into())]);
+        assert_eq!(
+            call(&mut c, &["CONFIG", "GET", "appendonly"]),
+            pair("appendonly", "no")
+        );
+        assert_eq!(
+            call(
+                &mut c,
+                &[
+                    "CONFIG",
+                    "SET",
+                    "appendonly",
+                    "yes",
+                    "appendfsync",
+                    "always"
+                ]
+            ),
+            Value::Simple(b"OK".to_vec())
+        );
+        assert_eq!(
+            call(&mut c, &["CONFIG", "GET", "appendfsync"]),
+            pair("appendfsync", "always")
+        );
+        assert_eq!(
+            call(&mut c, &["CONFIG", "GET", "appendonly"]),
+            pair("appendonly", "yes")
+        );
+        call(&mut c, &["INCR", "n"]);
+        let v = call(&mut c, &["CONFIG", "SET", "appendfsync", "sometimes"]);
+        assert!(v.is_error(), "{v}");
+    }
+    let s = start(backend, &dir, "always");
+    let mut c = connect(s.addr);
+    assert_eq!(call(&mut c, &["GET", "n"]), Value::Bulk(b"42".to_vec()));
+    assert!(int(&mut c, &["PTTL", "before"]) > 800_000);
+}
+each_backend!(config_set_appendonly_yes, enable_at_run_time);
