@@ -24,13 +24,18 @@
 mod admin;
 mod config;
 pub mod glob;
+mod hashes;
 mod keys;
+mod lists;
 pub mod num;
 pub mod resp;
 mod server;
+mod sets;
 pub mod store;
 mod strings;
 mod table;
+pub mod types;
+mod zsets;
 
 pub use config::{parse_memory, KvConfig, Policy};
 pub use server::KvService;

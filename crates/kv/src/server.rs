@@ -395,7 +395,10 @@ impl KvService {
                 others: &self.clients,
                 ctx: &mut *ctx,
             };
-            (cmd.handler)(&mut x, args);
+            if cmd.group != "string" || !crate::types::string_cmd_wrongtype(&mut x, cmd.name, &args)
+            {
+                (cmd.handler)(&mut x, args);
+            }
         }
         let core = &mut self.core;
         let st = &mut core.stats[ci];

@@ -3,7 +3,7 @@
 
 use crate::resp::Args;
 use crate::server::Exec;
-use crate::{admin, keys, strings};
+use crate::{admin, hashes, keys, lists, sets, strings};
 
 pub const F_WRITE: u32 = 1;
 pub const F_READONLY: u32 = 2;
@@ -175,6 +175,57 @@ pub static COMMANDS: &[Command] = &[
     ),
     c("eval", -3, F_NOSCRIPT | F_STALE, NK, "scripting", "2.6.0", "Executes a server-side Lua script.", admin::eval),
     c("evalsha", -3, F_NOSCRIPT | F_STALE, NK, "scripting", "2.6.0", "Executes a server-side Lua script by SHA1 digest.", admin::evalsha),
+    // data types (issue 11): lists, hashes, sets, sorted sets
+    c("lpush", -3, WDF, K1, "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", lists::lpush),
+    c("rpush", -3, WDF, K1, "list", "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", lists::rpush),
+    c("lpushx", -3, WDF, K1, "list", "2.2.0", "Prepends one or more elements to a list only when the list exists.", lists::lpushx),
+    c("rpushx", -3, WDF, K1, "list", "2.2.0", "Appends an element to a list only when the list exists.", lists::rpushx),
+    c("lpop", -2, WF, K1, "list", "1.0.0", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", lists::lpop),
+    c("rpop", -2, WF, K1, "list", "1.0.0", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", lists::rpop),
+    c("llen", 2, RF, K1, "list", "1.0.0", "Returns the length of a list.", lists::llen),
+    c("lrange", 4, R, K1, "list", "1.0.0", "Returns a range of elements from a list.", lists::lrange),
+    c("lindex", 3, R, K1, "list", "1.0.0", "Returns an element from a list by its index.", lists::lindex),
+    c("lset", 4, WD, K1, "list", "1.0.0", "Sets the value of an element in a list by its index.", lists::lset),
+    c("lrem", 4, W, K1, "list", "1.0.0", "Removes elements from a list. Deletes the list if the last element was removed.", lists::lrem),
+    c("ltrim", 4, W, K1, "list", "1.0.0", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", lists::ltrim),
+    c("linsert", 5, WD, K1, "list", "2.2.0", "Inserts an element before or after another element in a list.", lists::linsert),
+    c("lpos", -3, R, K1, "list", "6.0.6", "Returns the index of matching elements in a list.", lists::lpos),
+    c("lmove", 5, WD, K12, "list", "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", lists::lmove),
+    c("rpoplpush", 3, WD, K12, "list", "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", lists::rpoplpush),
+    c("hset", -4, WDF, K1, "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", hashes::hset),
+    c("hmset", -4, WDF, K1, "hash", "2.0.0", "Sets the values of multiple fields.", hashes::hmset),
+    c("hsetnx", 4, WDF, K1, "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", hashes::hsetnx),
+    c("hget", 3, RF, K1, "hash", "2.0.0", "Returns the value of a field in a hash.", hashes::hget),
+    c("hmget", -3, RF, K1, "hash", "2.0.0", "Returns the values of all fields in a hash.", hashes::hmget),
+    c("hdel", -3, WF, K1, "hash", "2.0.0", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", hashes::hdel),
+    c("hexists", 3, RF, K1, "hash", "2.0.0", "Determines whether a field exists in a hash.", hashes::hexists),
+    c("hlen", 2, RF, K1, "hash", "2.0.0", "Returns the number of fields in a hash.", hashes::hlen),
+    c("hstrlen", 3, RF, K1, "hash", "3.2.0", "Returns the length of the value of a field.", hashes::hstrlen),
+    c("hgetall", 2, R, K1, "hash", "2.0.0", "Returns all fields and values in a hash.", hashes::hgetall),
+    c("hkeys", 2, R, K1, "hash", "2.0.0", "Returns all fields in a hash.", hashes::hkeys),
+    c("hvals", 2, R, K1, "hash", "2.0.0", "Returns all values in a hash.", hashes::hvals),
+    c("hincrby", 4, WDF, K1, "hash", "2.0.0", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", hashes::hincrby),
+    c("hincrbyfloat", 4, WDF, K1, "hash", "2.6.0", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", hashes::hincrbyfloat),
+    c("hrandfield", -2, R, K1, "hash", "6.2.0", "Returns one or more random fields from a hash.", hashes::hrandfield),
+    c("hscan", -3, R, K1, "hash", "2.8.0", "Iterates over fields and values of a hash.", hashes::hscan),
+    c("sadd", -3, WDF, K1, "set", "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", sets::sadd),
+    c("srem", -3, WF, K1, "set", "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed.", sets::srem),
+    c("sismember", 3, RF, K1, "set", "1.0.0", "Determines whether a member belongs to a set.", sets::sismember),
+    c("smismember", -3, RF, K1, "set", "6.2.0", "Determines whether multiple members belong to a set.", sets::smismember),
+    c("scard", 2, RF, K1, "set", "1.0.0", "Returns the number of members in a set.", sets::scard),
+    c("smembers", 2, R, K1, "set", "1.0.0", "Returns all members of a set.", sets::smembers),
+    c("spop", -2, WF, K1, "set", "1.0.0", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", sets::spop),
+    c("srandmember", -2, R, K1, "set", "1.0.0", "Get one or multiple random members from a set", sets::srandmember),
+    c("smove", 4, WF, K12, "set", "1.0.0", "Moves a member from one set to another.", sets::smove),
+    c("sinter", -2, R, KALL, "set", "1.0.0", "Returns the intersect of multiple sets.", sets::sinter),
+    c("sunion", -2, R, KALL, "set", "1.0.0", "Returns the union of multiple sets.", sets::sunion),
+    c("sdiff", -2, R, KALL, "set", "1.0.0", "Returns the difference of multiple sets.", sets::sdiff),
+    c("sinterstore", -3, WD, KALL, "set", "1.0.0", "Stores the intersect of multiple sets in a key.", sets::sinterstore),
+    c("sunionstore", -3, WD, KALL, "set", "1.0.0", "Stores the union of multiple sets in a key.", sets::sunionstore),
+    c("sdiffstore", -3, WD, KALL, "set", "1.0.0", "Stores the difference of multiple sets in a key.", sets::sdiffstore),
+    c("sintercard", -3, R, NK, "set", "7.0.0", "Returns the number of members of the intersect of multiple sets.", sets::sintercard),
+    c("sscan", -3, R, K1, "set", "2.6.0", "Iterates over members of a set.", sets::sscan),
+    c("lmpop", -4, W, NK, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", lists::lmpop),
 ];
 
 /// Index of a command by exact lowercase name.
