@@ -38,7 +38,7 @@ fn set_fields(x: &mut Exec<'_, '_>, a: &Args<'_>) -> Option<i64> {
 }
 
 fn check_pairs(x: &mut Exec<'_, '_>, a: &Args<'_>, name: &str) -> bool {
-    if a.len() % 2 == 0 {
+    if a.len().is_multiple_of(2) {
         return true;
     }
     x.err(&format!(

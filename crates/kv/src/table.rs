@@ -3,7 +3,7 @@
 
 use crate::resp::Args;
 use crate::server::Exec;
-use crate::{admin, hashes, keys, lists, sets, strings};
+use crate::{admin, hashes, keys, lists, sets, strings, zsets};
 
 pub const F_WRITE: u32 = 1;
 pub const F_READONLY: u32 = 2;
@@ -225,6 +225,33 @@ pub static COMMANDS: &[Command] = &[
     c("sdiffstore", -3, WD, KALL, "set", "1.0.0", "Stores the difference of multiple sets in a key.", sets::sdiffstore),
     c("sintercard", -3, R, NK, "set", "7.0.0", "Returns the number of members of the intersect of multiple sets.", sets::sintercard),
     c("sscan", -3, R, K1, "set", "2.6.0", "Iterates over members of a set.", sets::sscan),
+    c("zadd", -4, WDF, K1, "sorted-set", "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", zsets::zadd),
+    c("zincrby", 4, WDF, K1, "sorted-set", "1.2.0", "Increments the score of a member in a sorted set.", zsets::zincrby),
+    c("zrem", -3, WF, K1, "sorted-set", "1.2.0", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", zsets::zrem),
+    c("zcard", 2, RF, K1, "sorted-set", "1.2.0", "Returns the number of members in a sorted set.", zsets::zcard),
+    c("zscore", 3, RF, K1, "sorted-set", "1.2.0", "Returns the score of a member in a sorted set.", zsets::zscore),
+    c("zmscore", -3, RF, K1, "sorted-set", "6.2.0", "Returns the score of one or more members in a sorted set.", zsets::zmscore),
+    c("zrank", 3, RF, K1, "sorted-set", "2.0.0", "Returns the index of a member in a sorted set ordered by ascending scores.", zsets::zrank),
+    c("zrevrank", 3, RF, K1, "sorted-set", "2.0.0", "Returns the index of a member in a sorted set ordered by descending scores.", zsets::zrevrank),
+    c("zcount", 4, RF, K1, "sorted-set", "2.0.0", "Returns the count of members in a sorted set that have scores within a range.", zsets::zcount),
+    c("zlexcount", 4, RF, K1, "sorted-set", "2.8.9", "Returns the number of members in a sorted set within a lexicographical range.", zsets::zlexcount),
+    c("zrange", -4, R, K1, "sorted-set", "1.2.0", "Returns members in a sorted set within a range of indexes.", zsets::zrange),
+    c("zrangestore", -5, WD, K12, "sorted-set", "6.2.0", "Stores a range of members from sorted set in a key.", zsets::zrangestore),
+    c("zrevrange", -4, R, K1, "sorted-set", "1.2.0", "Returns members in a sorted set within a range of indexes in reverse order.", zsets::zrevrange),
+    c("zrangebyscore", -4, R, K1, "sorted-set", "1.0.5", "Returns members in a sorted set within a range of scores.", zsets::zrangebyscore),
+    c("zrevrangebyscore", -4, R, K1, "sorted-set", "2.2.0", "Returns members in a sorted set within a range of scores in reverse order.", zsets::zrevrangebyscore),
+    c("zrangebylex", -4, R, K1, "sorted-set", "2.8.9", "Returns members in a sorted set within a lexicographical range.", zsets::zrangebylex),
+    c("zrevrangebylex", -4, R, K1, "sorted-set", "2.8.9", "Returns members in a sorted set within a lexicographical range in reverse order.", zsets::zrevrangebylex),
+    c("zremrangebyscore", 4, W, K1, "sorted-set", "1.2.0", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", zsets::zremrangebyscore),
+    c("zremrangebyrank", 4, W, K1, "sorted-set", "2.0.0", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", zsets::zremrangebyrank),
+    c("zremrangebylex", 4, W, K1, "sorted-set", "2.8.9", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", zsets::zremrangebylex),
+    c("zpopmin", -2, WF, K1, "sorted-set", "5.0.0", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zsets::zpopmin),
+    c("zpopmax", -2, WF, K1, "sorted-set", "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zsets::zpopmax),
+    c("zmpop", -4, W, NK, "sorted-set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", zsets::zmpop),
+    c("zrandmember", -2, R, K1, "sorted-set", "6.2.0", "Returns one or more random members from a sorted set.", zsets::zrandmember),
+    c("zscan", -3, R, K1, "sorted-set", "2.8.0", "Iterates over members and scores of a sorted set.", zsets::zscan),
+    c("zunionstore", -4, WD, NK, "sorted-set", "2.0.0", "Stores the union of multiple sorted sets in a key.", zsets::zunionstore),
+    c("zinterstore", -4, WD, NK, "sorted-set", "2.0.0", "Stores the intersect of multiple sorted sets in a key.", zsets::zinterstore),
     c("lmpop", -4, W, NK, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", lists::lmpop),
 ];
 

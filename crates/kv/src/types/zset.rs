@@ -91,6 +91,8 @@ impl ZSet {
 
     /// Set `m`'s score; true if it is new.
     pub fn insert(&mut self, m: &[u8], score: f64, lim: &Limits) -> bool {
+        // -0 is stored as 0 (a listpack keeps the score as text, and Redis writes "0").
+        let score = score + 0.0;
         let mut existed = false;
         if let ZSet::Small(v) = self {
             if let Some(p) = v.iter().position(|(_, x)| &**x == m) {
