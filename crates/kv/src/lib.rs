@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod blocking;
 mod config;
 pub mod glob;
 mod hashes;

@@ -72,6 +72,8 @@ pub struct Core {
     /// Encoding thresholds and other settings only stored and reported (CONFIG GET/SET).
     pub extra: Vec<crate::admin::Extra>,
     maintain_at: u64,
+    /// Clients blocked in BLPOP and friends.
+    pub blocking: crate::blocking::Blocking,
 }
 
 impl Core {
@@ -276,6 +278,7 @@ impl KvService {
                 kill: Vec::new(),
                 extra,
                 maintain_at: 0,
+                blocking: Default::default(),
             },
             clients: Vec::new(),
             free: Vec::new(),
@@ -296,7 +299,7 @@ impl KvService {
         let mut parser = std::mem::take(&mut client.parser);
         let max_bulk = self.core.cfg.proto_max_bulk_len;
         let mut pos = 0;
-        while pos < input.len() && !client.closing {
+        while pos < input.len() && !client.closing && !self.core.blocking.is_blocked(client.id) {
             match parser.parse(&input[pos..], client.authed, max_bulk) {
                 Parse::Request { end } => {
                     let args = parser.args(&input[pos..]);
@@ -563,6 +566,7 @@ impl Service for KvService {
     }
 
     fn close(&mut self, session: u32, _id: ConnId, _ctx: &mut Ctx<'_>) {
+        crate::blocking::closed(&mut self.core, _id);
         if let Some(c) = self.clients.get_mut(session as usize) {
             if c.take().is_some() {
                 self.free.push(session);
@@ -591,13 +595,17 @@ impl Service for KvService {
                 db.maintain();
             }
         }
-        next.map(|d| {
+        let next = next.map(|d| {
             if d <= now {
                 ctx.now()
             } else {
                 core.unix_ms_to_instant(d)
             }
-        })
+        });
+        match (next, crate::blocking::tick(core, ctx)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn counters(&self, out: &mut Vec<(&'static str, u64)>) {

@@ -3,7 +3,7 @@
 
 use crate::resp::Args;
 use crate::server::Exec;
-use crate::{admin, hashes, keys, lists, sets, strings, zsets};
+use crate::{admin, blocking, hashes, keys, lists, sets, strings, zsets};
 
 pub const F_WRITE: u32 = 1;
 pub const F_READONLY: u32 = 2;
@@ -146,7 +146,7 @@ pub static COMMANDS: &[Command] = &[
     c("select", 2, CONN, NK, "connection", "1.0.0", "Changes the selected database.", admin::select),
     with_subs(
         c("client", -2, F_NOSCRIPT | F_LOADING | F_STALE, NK, "connection", "2.4.0", "A container for client connection commands.", admin::client),
-        &[("id", 2), ("setname", 3), ("getname", 2), ("list", -2), ("info", 2), ("kill", -3), ("setinfo", 4), ("no-evict", 3), ("help", 2)],
+        &[("id", 2), ("setname", 3), ("getname", 2), ("list", -2), ("info", 2), ("kill", -3), ("setinfo", 4), ("unblock", -3), ("no-evict", 3), ("help", 2)],
     ),
     // server
     with_subs(
@@ -252,6 +252,13 @@ pub static COMMANDS: &[Command] = &[
     c("zscan", -3, R, K1, "sorted-set", "2.8.0", "Iterates over members and scores of a sorted set.", zsets::zscan),
     c("zunionstore", -4, WD, NK, "sorted-set", "2.0.0", "Stores the union of multiple sorted sets in a key.", zsets::zunionstore),
     c("zinterstore", -4, WD, NK, "sorted-set", "2.0.0", "Stores the intersect of multiple sorted sets in a key.", zsets::zinterstore),
+    c("blpop", -3, W | F_NOSCRIPT, (1, -2, 1), "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blocking::blpop),
+    c("brpop", -3, W | F_NOSCRIPT, (1, -2, 1), "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blocking::brpop),
+    c("blmove", 6, WD | F_NOSCRIPT, K12, "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", blocking::blmove),
+    c("brpoplpush", 4, WD | F_NOSCRIPT, K12, "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", blocking::brpoplpush),
+    c("blmpop", -5, W, NK, "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blocking::blmpop),
+    c("bzpopmin", -3, WF | F_NOSCRIPT, (1, -2, 1), "sorted-set", "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", blocking::bzpopmin),
+    c("bzpopmax", -3, WF | F_NOSCRIPT, (1, -2, 1), "sorted-set", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", blocking::bzpopmax),
     c("lmpop", -4, W, NK, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", lists::lmpop),
 ];
 

@@ -239,7 +239,9 @@ pub fn string_cmd_wrongtype(x: &mut Exec<'_, '_>, name: &str, a: &crate::resp::A
 }
 
 /// A list or sorted set at `key` received elements: clients blocked on it may be served.
-pub fn signal_key(_x: &mut Exec<'_, '_>, _key: &[u8]) {}
+pub fn signal_key(x: &mut Exec<'_, '_>, key: &[u8]) {
+    crate::blocking::signal(x, key);
+}
 
 /// HSCAN/SSCAN/ZSCAN options.
 pub struct ScanArgs<'a> {
