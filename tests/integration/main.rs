@@ -10,6 +10,7 @@ mod echo;
 mod faults;
 mod harness;
 mod kv;
+mod kv_types;
 mod lesson;
 mod shutdown;
 mod stats;

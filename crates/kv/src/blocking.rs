@@ -1,14 +1,20 @@
 //! Blocking pops (BLPOP BRPOP BLMOVE BLMPOP BZPOPMIN BZPOPMAX) on the loop: a client with
-//! nothing to pop gets a deferred reply and is paused (the loop keeps its place in the
-//! reply order and reads nothing more from it); the first push to one of its keys serves
-//! the longest-waiting client (FIFO per key, as Redis); the service's tick answers the ones
-//! whose deadline passed; a disconnect drops the record.
+//! nothing to pop is parked (its later requests stay unparsed in its input); the first push
+//! to one of its keys serves the longest-waiting client (FIFO per key, as Redis); the
+//! service's tick answers the ones whose deadline passed; a disconnect drops the record.
+//!
+//! Why `send_to` + `resume` rather than `defer` + `pause`: the loop neither reads a paused
+//! connection nor closes one that still owes a deferred reply, so a blocked client that
+//! hangs up would never reach `close` and its record would stay for ever. Parked without
+//! either, the loop keeps reading it (bounded by `max_input`), sees the EOF and closes it;
+//! since nothing after the blocking command is parsed, the reply sent later with `send_to`
+//! is still in request order, and `resume` makes the loop serve the input that waited.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use hashbrown::HashMap;
-use readyloop_server::{ConnId, Ctx, Ticket};
+use readyloop_server::{ConnId, Ctx};
 
 use crate::resp::{Args, Reply};
 use crate::server::{Core, Exec};
@@ -30,7 +36,6 @@ pub enum Op {
 
 struct Blocked {
     conn: ConnId,
-    ticket: Ticket,
     db: usize,
     keys: Vec<Vec<u8>>,
     op: Op,
@@ -106,8 +111,6 @@ fn parse_timeout(x: &mut Exec<'_, '_>, arg: &[u8]) -> Option<Option<Instant>> {
 /// Park the current client on `keys` until served or timed out.
 fn block(x: &mut Exec<'_, '_>, keys: Vec<Vec<u8>>, op: Op, deadline: Option<Instant>) {
     let id = x.client.id;
-    let ticket = x.ctx.defer();
-    x.ctx.pause();
     let db = x.client.db;
     let st = &mut x.core.blocking;
     for k in &keys {
@@ -121,7 +124,6 @@ fn block(x: &mut Exec<'_, '_>, keys: Vec<Vec<u8>>, op: Op, deadline: Option<Inst
         id,
         Blocked {
             conn: x.client.conn,
-            ticket,
             db,
             keys,
             op,
@@ -271,7 +273,7 @@ pub fn signal(x: &mut Exec<'_, '_>, key: &[u8]) {
                 break;
             };
             match try_serve(x.core, &b, &key) {
-                Some(reply) => x.ctx.fulfill(b.ticket, &reply),
+                Some(reply) => answer(x.ctx, &b, &reply),
                 None => {
                     // Nothing left for it here: put it back at the head of every queue.
                     restore(&mut x.core.blocking, id, b);
@@ -281,6 +283,12 @@ pub fn signal(x: &mut Exec<'_, '_>, key: &[u8]) {
         }
     }
     x.core.blocking.serving = false;
+}
+
+/// Send a parked client its reply and let the loop serve the input that waited behind it.
+fn answer(ctx: &mut Ctx<'_>, b: &Blocked, reply: &[u8]) {
+    ctx.send_to(b.conn, reply);
+    ctx.resume(b.conn);
 }
 
 fn restore(st: &mut Blocking, id: u64, b: Blocked) {
@@ -306,7 +314,7 @@ pub fn tick(core: &mut Core, ctx: &mut Ctx<'_>) -> Option<Instant> {
             return Some(d);
         }
         if let Some(b) = st.forget(id) {
-            ctx.fulfill(b.ticket, &timeout_reply(&b));
+            answer(ctx, &b, &timeout_reply(&b));
         } else {
             st.deadlines.pop_first();
         }
@@ -327,12 +335,13 @@ pub fn unblock(core: &mut Core, ctx: &mut Ctx<'_>, id: u64, error: bool) -> bool
         return false;
     };
     if error {
-        ctx.fulfill(
-            b.ticket,
+        answer(
+            ctx,
+            &b,
             b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n",
         );
     } else {
-        ctx.fulfill(b.ticket, &timeout_reply(&b));
+        answer(ctx, &b, &timeout_reply(&b));
     }
     true
 }
