@@ -436,3 +436,125 @@ fn in_process_service_stops_cleanly() {
     stop.stop();
     assert_eq!(t.join().unwrap(), 2);
 }
+
+each_backend!(
+    query_and_output_buffer_limits_close_only_the_offender,
+    |b| {
+        let srv = kv(
+            b,
+            &[
+                "--client-query-buffer-limit",
+                "1mb",
+                "--client-output-buffer-limit",
+                "2mb",
+            ],
+        );
+        // A request that would need more than the query buffer limit: closed, no reply.
+        let mut s = raw(srv.addr);
+        s.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3000000\r\n")
+            .unwrap();
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut sent = 0;
+        while sent < 2_000_000 {
+            if s.write_all(&chunk).is_err() {
+                break;
+            }
+            sent += chunk.len();
+        }
+        assert!(
+            closed(&mut s),
+            "a client over the query buffer limit is closed"
+        );
+        // A client that pipelines GETs of a 512 KiB value and reads nothing: closed at the limit.
+        let mut c = client(srv.addr);
+        let _: () = redis::cmd("SET")
+            .arg("big")
+            .arg(vec![b'v'; 512 * 1024])
+            .query(&mut c)
+            .unwrap();
+        let mut greedy = raw(srv.addr);
+        let mut reqs = Vec::new();
+        for _ in 0..200 {
+            reqs.extend(cmd(&[b"GET", b"big"]));
+        }
+        greedy.write_all(&reqs).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let got = read_n(&mut greedy, 200 * 512 * 1024);
+        assert!(
+            got.len() < 200 * 512 * 1024,
+            "all {} bytes arrived",
+            got.len()
+        );
+        assert!(closed(&mut greedy));
+        // Everyone else is unaffected.
+        let n: i64 = redis::cmd("STRLEN").arg("big").query(&mut c).unwrap();
+        assert_eq!(n, 512 * 1024);
+    }
+);
+
+/// The lesson's shape: `kv_server PORT`, then `printf 'PING\r\n' | nc -q1 localhost PORT`.
+#[test]
+fn kv_server_binary_answers_an_inline_ping() {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kv_server"));
+    let srv = ServerProcess::spawn(bin, &["0".to_string()]).expect("kv_server starts");
+    let mut s = raw(srv.addr);
+    s.write_all(b"PING\r\n").unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(read_n(&mut s, 7), b"+PONG\r\n");
+    assert!(
+        closed(&mut s),
+        "EOF after the reply once the client finished"
+    );
+}
+
+each_backend!(volatile_policies_evict_only_keys_with_a_ttl, |b| {
+    let srv = kv(
+        b,
+        &["--maxmemory", "3mb", "--maxmemory-policy", "volatile-ttl"],
+    );
+    let mut c = client(srv.addr);
+    let value = vec![b'x'; 1000];
+    for i in 0..500 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("keep{i}"))
+            .arg(&value)
+            .query(&mut c)
+            .unwrap();
+    }
+    // Keys with TTLs, the shortest first in line for eviction.
+    for i in 0..5000 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("tmp{i}"))
+            .arg(&value)
+            .arg("EX")
+            .arg(1000 + i)
+            .query(&mut c)
+            .unwrap();
+    }
+    for i in 0..500 {
+        let v: Option<Vec<u8>> = redis::cmd("GET")
+            .arg(format!("keep{i}"))
+            .query(&mut c)
+            .unwrap();
+        assert!(v.is_some(), "keep{i} has no TTL and must not be evicted");
+    }
+    let newest: Option<Vec<u8>> = redis::cmd("GET").arg("tmp4999").query(&mut c).unwrap();
+    assert!(newest.is_some(), "the longest TTL survives volatile-ttl");
+    let oldest: Option<Vec<u8>> = redis::cmd("GET").arg("tmp0").query(&mut c).unwrap();
+    assert!(oldest.is_none(), "the shortest TTL goes first");
+    // With nothing volatile left to evict, writes are refused.
+    let _: () = redis::cmd("PERSIST").arg("tmp4999").query(&mut c).unwrap();
+    let mut refused = false;
+    for i in 0..5000 {
+        if redis::cmd("SET")
+            .arg(format!("more{i}"))
+            .arg(&value)
+            .query::<()>(&mut c)
+            .is_err()
+        {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "no volatile keys left: OOM");
+});

@@ -7,6 +7,7 @@
 pub mod client;
 pub mod gen;
 pub mod hammer;
+pub mod kvdiff;
 pub mod load;
 pub mod proc;
 pub mod report;

@@ -145,11 +145,22 @@ pub fn reset(x: &mut Exec<'_, '_>, _a: Args<'_>) {
     x.r().simple("RESET");
 }
 
-fn db_index(x: &mut Exec<'_, '_>, arg: &[u8], not_int: &str) -> Option<usize> {
-    let Some(n) = parse_i64(arg).filter(|n| i32::try_from(*n).is_ok()) else {
-        x.err(not_int);
-        return None;
+/// Redis's `getIntFromObjectOrReply`: `custom` replaces both of its messages.
+pub fn int32_arg(x: &mut Exec<'_, '_>, arg: &[u8], custom: Option<&str>) -> Option<i32> {
+    let msg = match parse_i64(arg) {
+        Some(n) => match i32::try_from(n) {
+            Ok(v) => return Some(v),
+            Err(_) => "ERR value is out of range, value must between -2147483648 and 2147483647",
+        },
+        None => NOT_INT,
     };
+    x.err(custom.unwrap_or(msg));
+    None
+}
+
+/// A database number: an `int`, then in range.
+pub fn db_index(x: &mut Exec<'_, '_>, arg: &[u8], custom: Option<&str>) -> Option<usize> {
+    let n = int32_arg(x, arg, custom)?;
     if n < 0 || n as usize >= x.core.dbs.len() {
         x.err("ERR DB index is out of range");
         return None;
@@ -158,17 +169,17 @@ fn db_index(x: &mut Exec<'_, '_>, arg: &[u8], not_int: &str) -> Option<usize> {
 }
 
 pub fn select(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    if let Some(db) = db_index(x, a.get(1), NOT_INT) {
+    if let Some(db) = db_index(x, a.get(1), None) {
         x.client.db = db;
         x.r().ok();
     }
 }
 
 pub fn swapdb(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    let Some(d1) = db_index(x, a.get(1), "ERR invalid first DB index") else {
+    let Some(d1) = db_index(x, a.get(1), Some("ERR invalid first DB index")) else {
         return;
     };
-    let Some(d2) = db_index(x, a.get(2), "ERR invalid second DB index") else {
+    let Some(d2) = db_index(x, a.get(2), Some("ERR invalid second DB index")) else {
         return;
     };
     x.core.dbs.swap(d1, d2);
@@ -228,8 +239,27 @@ pub fn lastsave(x: &mut Exec<'_, '_>, _a: Args<'_>) {
 
 pub fn function(x: &mut Exec<'_, '_>, a: Args<'_>) {
     match check_sub(x, &a, "function") {
-        Some("flush") => x.r().ok(),
-        Some("list") => x.r().array(0),
+        Some("flush") => flush_option(x, &a, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
+        Some("list") => {
+            let mut j = 2;
+            while j < a.len() {
+                let opt = a.get(j).to_ascii_lowercase();
+                if opt == b"withcode" {
+                    j += 1;
+                } else if opt == b"libraryname" {
+                    if j + 1 >= a.len() {
+                        return x.err("ERR library name argument was not given");
+                    }
+                    j += 2;
+                } else {
+                    return x.err(&format!(
+                        "ERR Unknown argument {}",
+                        String::from_utf8_lossy(a.get(j))
+                    ));
+                }
+            }
+            x.r().array(0)
+        }
         Some(_) => help(x, &["FUNCTION <subcommand>: this server has no functions."]),
         None => {}
     }
@@ -237,7 +267,7 @@ pub fn function(x: &mut Exec<'_, '_>, a: Args<'_>) {
 
 pub fn script(x: &mut Exec<'_, '_>, a: Args<'_>) {
     match check_sub(x, &a, "script") {
-        Some("flush") => x.r().ok(),
+        Some("flush") => flush_option(x, &a, "ERR SCRIPT FLUSH only support SYNC|ASYNC option"),
         Some("exists") => {
             let mut r = x.r();
             r.array(a.len() - 2);
@@ -247,6 +277,25 @@ pub fn script(x: &mut Exec<'_, '_>, a: Args<'_>) {
         }
         Some(_) => help(x, &["SCRIPT <subcommand>: this server has no scripts."]),
         None => {}
+    }
+}
+
+fn flush_option(x: &mut Exec<'_, '_>, a: &Args<'_>, err: &str) {
+    let ok = match a.len() {
+        2 => true,
+        3 => a.get(2).eq_ignore_ascii_case(b"sync") || a.get(2).eq_ignore_ascii_case(b"async"),
+        _ => false,
+    };
+    if ok {
+        x.r().ok();
+    } else {
+        x.err(err);
+    }
+}
+
+pub fn cluster(x: &mut Exec<'_, '_>, a: Args<'_>) {
+    if check_sub(x, &a, "cluster").is_some() {
+        x.err("ERR This instance has cluster support disabled");
     }
 }
 
@@ -1151,15 +1200,16 @@ fn info_text(x: &Exec<'_, '_>, want: &[String]) -> String {
             if st.calls + st.rejected + st.failed == 0 {
                 continue;
             }
+            let usec = st.nanos / 1000;
             let per = if st.calls > 0 {
-                st.usec as f64 / st.calls as f64
+                st.nanos as f64 / 1000.0 / st.calls as f64
             } else {
                 0.0
             };
             let _ = write!(
                 b,
                 "cmdstat_{}:calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}\r\n",
-                c.name, st.calls, st.usec, st.rejected, st.failed
+                c.name, st.calls, usec, st.rejected, st.failed
             );
         }
         section("Commandstats", b);

@@ -8,7 +8,6 @@ use crate::strings::{NOT_INT, SYNTAX};
 use crate::table::check_sub;
 
 const SAME_OBJECT: &str = "ERR source and destination objects are the same";
-const DB_RANGE: &str = "ERR DB index is out of range";
 
 pub fn del(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let mut n = 0;
@@ -65,7 +64,7 @@ fn take(db: &Db, i: Idx) -> Taken {
 fn put(db: &mut Db, key: &[u8], t: &Taken, access: (u32, (u16, u8))) {
     let v = match t.int {
         Some(n) => NewValue::Int(n),
-        None => NewValue::Str(&t.value),
+        None => NewValue::Text(&t.value),
     };
     if let Some(old) = db.find(key) {
         db.remove(old);
@@ -116,15 +115,7 @@ pub fn renamenx(x: &mut Exec<'_, '_>, a: Args<'_>) {
 
 /// A database number argument: not an integer, or out of range, as Redis words it.
 fn db_arg(x: &mut Exec<'_, '_>, arg: &[u8]) -> Option<usize> {
-    let Some(n) = parse_i64(arg).filter(|n| i32::try_from(*n).is_ok()) else {
-        x.err(NOT_INT);
-        return None;
-    };
-    if n < 0 || n as usize >= x.core.dbs.len() {
-        x.err(DB_RANGE);
-        return None;
-    }
-    Some(n as usize)
+    crate::admin::db_index(x, arg, None)
 }
 
 pub fn copy(x: &mut Exec<'_, '_>, a: Args<'_>) {
@@ -215,10 +206,7 @@ pub fn keys(x: &mut Exec<'_, '_>, a: Args<'_>) {
 }
 
 pub fn scan(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    let Some(cursor) = std::str::from_utf8(a.get(1))
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    else {
+    let Some(cursor) = parse_cursor(a.get(1)) else {
         return x.err("ERR invalid cursor");
     };
     let mut count = 10usize;
@@ -270,6 +258,21 @@ pub fn scan(x: &mut Exec<'_, '_>, a: Args<'_>) {
     for i in found {
         r.bulk(db.key(i));
     }
+}
+
+/// C's `strtoul` as Redis applies it to a cursor: optional sign (a `-` wraps), decimal digits,
+/// nothing else, no overflow.
+fn parse_cursor(s: &[u8]) -> Option<u64> {
+    let (neg, digits) = match s {
+        [b'-', r @ ..] => (true, r),
+        [b'+', r @ ..] => (false, r),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let v = std::str::from_utf8(digits).ok()?.parse::<u64>().ok()?;
+    Some(if neg { v.wrapping_neg() } else { v })
 }
 
 pub fn randomkey(x: &mut Exec<'_, '_>, _a: Args<'_>) {

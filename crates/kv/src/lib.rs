@@ -27,6 +27,7 @@ mod config;
 pub mod glob;
 mod hashes;
 mod keys;
+pub mod ld;
 mod lists;
 pub mod num;
 pub mod resp;

@@ -54,83 +54,64 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
             }
         }
         _ if body.starts_with("nan") => return None,
+        _ if body.starts_with("0x") => {
+            let v = parse_hex_float(&body[2..])?;
+            if lower.starts_with('-') {
+                -v
+            } else {
+                v
+            }
+        }
         _ => t.parse().ok()?,
     };
     (!v.is_nan()).then_some(v)
 }
 
-/// Fixed-point decimal with 17 fractional digits, the precision of Redis's `%.17Lf` when it
-/// prints an INCRBYFLOAT result. Exact decimal addition gives the digits Redis's 80-bit long
-/// double shows for the usual inputs, where plain f64 would print `0.30000000000000004`.
-const SCALE: i128 = 100_000_000_000_000_000;
-
-fn parse_fixed(s: &[u8]) -> Option<i128> {
-    let (neg, body) = match s {
-        [b'-', rest @ ..] => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        _ => (false, s),
+/// C's hexadecimal float (`strtold` accepts `0x1.8p3`): hex digits, optional fraction,
+/// optional binary exponent.
+fn parse_hex_float(s: &str) -> Option<f64> {
+    let (mant, exp) = match s.find('p') {
+        Some(p) => (&s[..p], s[p + 1..].parse::<i32>().ok()?),
+        None => (s, 0),
     };
-    let (int, frac) = match body.iter().position(|&b| b == b'.') {
-        Some(p) => (&body[..p], &body[p + 1..]),
-        None => (body, &[][..]),
-    };
-    if (int.is_empty() && frac.is_empty())
-        || int.len() > 20
-        || frac.len() > 17
-        || !int.iter().chain(frac).all(u8::is_ascii_digit)
-    {
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    if int.is_empty() && frac.is_empty() {
         return None;
     }
-    let mut v: i128 = 0;
-    for &d in int {
-        v = v * 10 + i128::from(d - b'0');
+    let mut v = 0f64;
+    for c in int.chars() {
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
     }
-    let mut f: i128 = 0;
-    for i in 0..17 {
-        f = f * 10 + frac.get(i).map_or(0, |&d| i128::from(d - b'0'));
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        v += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
     }
-    let v = v.checked_mul(SCALE)?.checked_add(f)?;
-    Some(if neg { -v } else { v })
+    Some(v * 2f64.powi(exp))
 }
 
-fn fmt_fixed(v: i128) -> String {
-    let neg = v < 0;
-    let a = v.unsigned_abs();
-    let int = a / SCALE as u128;
-    let frac = a % SCALE as u128;
-    let mut s = String::new();
-    if neg {
-        s.push('-');
-    }
-    s.push_str(&int.to_string());
-    if frac != 0 {
-        let f = format!("{frac:017}");
-        s.push('.');
-        s.push_str(f.trim_end_matches('0'));
-    }
-    if s == "-0" {
-        s = "0".into();
-    }
-    s
-}
-
-/// INCRBYFLOAT: `cur + incr` as Redis would store it, or the error text.
+/// INCRBYFLOAT: `cur + incr` as Redis would store it (80-bit long double arithmetic and
+/// `%.17Lf`, see [`crate::ld`]), or the error text.
 pub fn incr_by_float(cur: &[u8], incr: &[u8]) -> Result<String, &'static str> {
     const NOT_FLOAT: &str = "ERR value is not a valid float";
+    const NAN_INF: &str = "ERR increment would produce NaN or Infinity";
+    // Redis's string2ld refuses anything as long as its 5 KiB buffer (and big-number parsing
+    // of a huge digit string would cost quadratic time).
+    if cur.len() >= 5 * 1024 || incr.len() >= 5 * 1024 {
+        return Err(NOT_FLOAT);
+    }
     let a = parse_f64(cur).ok_or(NOT_FLOAT)?;
     let b = parse_f64(incr).ok_or(NOT_FLOAT)?;
-    let sum = a + b;
-    if sum.is_nan() || sum.is_infinite() {
-        return Err("ERR increment would produce NaN or Infinity");
+    if a.is_infinite() || b.is_infinite() {
+        return Err(NAN_INF);
     }
-    if let (Some(x), Some(y)) = (parse_fixed(cur), parse_fixed(incr)) {
-        if let Some(z) = x.checked_add(y) {
-            if z.unsigned_abs() < (1u128 << 100) {
-                return Ok(fmt_fixed(z));
-            }
-        }
+    let x = crate::ld::Ld::parse(cur).ok_or(NOT_FLOAT)?;
+    let y = crate::ld::Ld::parse(incr).ok_or(NOT_FLOAT)?;
+    let sum = x.plus(y);
+    if !sum.is_finite() {
+        return Err(NAN_INF);
     }
-    Ok(human_f64(sum))
+    Ok(sum.human())
 }
 
 /// What Redis's `%.17Lf` then trim gives, for values outside the fixed-point path.
@@ -166,5 +147,6 @@ mod tests {
         assert_eq!(incr_by_float(b"5.0e3", b"2.0e2").unwrap(), "5200");
         assert!(incr_by_float(b"abc", b"1").is_err());
         assert!(incr_by_float(b"1", b"inf").is_err());
+        assert!(incr_by_float(&vec![b'1'; 6000], b"1").is_err());
     }
 }

@@ -149,8 +149,11 @@ impl Parser {
     }
 
     fn parse_inline(&mut self, buf: &[u8]) -> Parse {
-        let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
-            return too_long(buf.len(), "too big inline request");
+        // Redis finds the line end with strchr(), which stops at a NUL byte: a NUL before the
+        // newline leaves the request "incomplete" until the inline limit is exceeded.
+        let nl = match buf.iter().position(|&b| b == b'\n' || b == 0) {
+            Some(p) if buf[p] == b'\n' => p,
+            _ => return too_long(buf.len(), "too big inline request"),
         };
         if nl > INLINE_MAX {
             return protocol("too big inline request");
@@ -347,10 +350,15 @@ impl Reply<'_> {
     /// `msg` is the full text after `-`, code included (`ERR ...`, `WRONGTYPE ...`). Line
     /// breaks would end the reply early, so they become spaces (as Redis does).
     pub fn error(&mut self, msg: &str) {
+        self.error_bytes(msg.as_bytes());
+    }
+
+    /// [`error`](Self::error) for texts that quote the client's own bytes (not always UTF-8).
+    pub fn error_bytes(&mut self, msg: &[u8]) {
         self.buf.push(b'-');
         self.buf.extend(
-            msg.bytes()
-                .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+            msg.iter()
+                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
         );
         self.buf.extend_from_slice(b"\r\n");
     }

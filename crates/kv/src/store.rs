@@ -95,6 +95,9 @@ impl Value<'_> {
 pub enum NewValue<'a> {
     /// Stored as an integer when it is one in canonical form (as Redis's `int` encoding).
     Str(&'a [u8]),
+    /// Kept as bytes even when it reads as an integer (INCRBYFLOAT's result, which Redis
+    /// stores as `embstr`).
+    Text(&'a [u8]),
     Int(i64),
 }
 
@@ -146,6 +149,7 @@ fn make_data(key: &[u8], v: NewValue<'_>) -> Data {
             Some(i) => NewValue::Int(i),
             None => v,
         },
+        NewValue::Text(s) => NewValue::Str(s),
         other => other,
     };
     match v {
@@ -162,7 +166,7 @@ fn make_data(key: &[u8], v: NewValue<'_>) -> Data {
             let mut b = itoa::Buffer::new();
             heap(key, b.format(val).as_bytes())
         }
-        NewValue::Str(s) if key.len() + s.len() <= INLINE => {
+        NewValue::Str(s) | NewValue::Text(s) if key.len() + s.len() <= INLINE => {
             let mut buf = [0; INLINE];
             buf[..key.len()].copy_from_slice(key);
             buf[key.len()..key.len() + s.len()].copy_from_slice(s);
@@ -172,7 +176,7 @@ fn make_data(key: &[u8], v: NewValue<'_>) -> Data {
                 buf,
             }
         }
-        NewValue::Str(s) => heap(key, s),
+        NewValue::Str(s) | NewValue::Text(s) => heap(key, s),
     }
 }
 

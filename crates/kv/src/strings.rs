@@ -126,6 +126,14 @@ pub fn set(x: &mut Exec<'_, '_>, a: Args<'_>) {
         }
     }
     let key = a.get(1);
+    if !(nx || xx || get) {
+        // The common case: one hash lookup, not two.
+        let i = store(x, key, NewValue::Str(a.get(2)), ttl == Ttl::Keep);
+        if let Ttl::At(ms) = ttl {
+            x.db().set_deadline(i, ms.max(0) as u64);
+        }
+        return x.r().ok();
+    }
     let found = x.write(key);
     let old = if get {
         found.map(|i| value_bytes(x, i))
@@ -215,15 +223,17 @@ pub fn getex(x: &mut Exec<'_, '_>, a: Args<'_>) {
         }
         j += 1;
     }
+    // Redis looks the key up before it reads the expiry: a missing key is nil whatever the
+    // expiry argument says.
+    let Some(i) = x.read(a.get(1)) else {
+        return x.r().null();
+    };
     if let Some((opt, v)) = expire {
         match expire_arg(x, v, opt[0] == b'E', opt.len() == 2, "getex") {
             Ok(ms) => ttl = Ttl::At(ms),
             Err(e) => return x.err(&e),
         }
     }
-    let Some(i) = x.read(a.get(1)) else {
-        return x.r().null();
-    };
     bulk_value(x, i);
     match ttl {
         Ttl::At(ms) if ms <= x.core.now_ms as i64 => x.db().remove(i),
@@ -418,7 +428,7 @@ pub fn incrbyfloat(x: &mut Exec<'_, '_>, a: Args<'_>) {
     }
     match num::incr_by_float(cur.as_deref().unwrap_or(b"0"), a.get(2)) {
         Ok(s) => {
-            store(x, key, NewValue::Str(s.as_bytes()), true);
+            store(x, key, NewValue::Text(s.as_bytes()), true);
             x.r().bulk(s.as_bytes());
         }
         Err(e) => x.err(e),

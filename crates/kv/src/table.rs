@@ -173,6 +173,10 @@ pub static COMMANDS: &[Command] = &[
         c("script", -2, F_NOSCRIPT, NK, "scripting", "2.6.0", "A container for Lua scripts management commands.", admin::script),
         &[("flush", -2), ("exists", -3), ("help", 2)],
     ),
+    with_subs(
+        c("cluster", -2, 0, NK, "cluster", "3.0.0", "A container for Redis Cluster commands.", admin::cluster),
+        &[("addslots", -3), ("addslotsrange", -4), ("bumpepoch", 2), ("count-failure-reports", 3), ("countkeysinslot", 3), ("delslots", -3), ("delslotsrange", -4), ("failover", -2), ("flushslots", 2), ("forget", 3), ("getkeysinslot", 4), ("help", 2), ("info", 2), ("keyslot", 3), ("links", 2), ("meet", -4), ("myid", 2), ("nodes", 2), ("replicas", 3), ("replicate", 3), ("reset", -2), ("saveconfig", 2), ("set-config-epoch", 3), ("setslot", -4), ("shards", 2), ("slaves", 3), ("slots", 2)],
+    ),
     c("eval", -3, F_NOSCRIPT | F_STALE, NK, "scripting", "2.6.0", "Executes a server-side Lua script.", admin::eval),
     c("evalsha", -3, F_NOSCRIPT | F_STALE, NK, "scripting", "2.6.0", "Executes a server-side Lua script by SHA1 digest.", admin::evalsha),
     // data types (issue 11): lists, hashes, sets, sorted sets
@@ -273,11 +277,12 @@ pub fn check_sub(x: &mut Exec<'_, '_>, a: &Args<'_>, parent: &str) -> Option<&'s
     let sub = String::from_utf8_lossy(a.get(1)).to_ascii_lowercase();
     match cmd.subs.iter().find(|(n, _)| *n == sub) {
         None => {
-            x.err(&format!(
-                "ERR unknown subcommand '{}'. Try {} HELP.",
-                crate::server::trunc(a.get(1), 128),
-                parent.to_ascii_uppercase()
-            ));
+            let mut msg = b"ERR unknown subcommand '".to_vec();
+            msg.extend_from_slice(crate::server::cstr(a.get(1), 128));
+            msg.extend_from_slice(
+                format!("'. Try {} HELP.", parent.to_ascii_uppercase()).as_bytes(),
+            );
+            x.r().error_bytes(&msg);
             None
         }
         Some(&(name, arity)) => {

@@ -234,9 +234,14 @@ impl BufferPool {
             && b.input.capacity() <= POOL_MAX_CAPACITY
             && self.bytes + cap <= POOL_BYTES
         {
+            // A connection closed with replies still owed leaves them here: forget them.
             b.out.clear();
             b.out_pos = 0;
+            b.input.clear();
             b.need = 0;
+            b.later.clear();
+            b.in_flight = 0;
+            b.later_bytes = 0;
             self.bytes += cap;
             self.sets.push(b);
         }
@@ -256,6 +261,9 @@ struct Buffers {
     later: VecDeque<Later>,
     /// `Later::Waiting` entries in `later`.
     in_flight: usize,
+    /// Bytes in `later`'s ready entries: owed too, so they count against the output limits
+    /// (a client pipelining behind one slow request must not buffer without bound).
+    later_bytes: usize,
 }
 
 enum Later {
@@ -266,6 +274,11 @@ enum Later {
 impl Buffers {
     fn pending(&self) -> usize {
         self.out.len() - self.out_pos
+    }
+
+    /// Every reply byte owed, sendable now or not.
+    fn owed_bytes(&self) -> usize {
+        self.pending() + self.later_bytes
     }
 
     fn capacity(&self) -> usize {
@@ -282,10 +295,11 @@ impl Buffers {
             return;
         }
         match self.later.back_mut() {
-            None => self.out.extend_from_slice(bytes),
+            None => return self.out.extend_from_slice(bytes),
             Some(Later::Ready(v)) => v.extend_from_slice(bytes),
             Some(Later::Waiting(_)) => self.later.push_back(Later::Ready(bytes.to_vec())),
         }
+        self.later_bytes += bytes.len();
     }
 
     /// Put a deferred reply in its place; false if it is not owed here (stale).
@@ -303,9 +317,11 @@ impl Buffers {
             self.out.extend_from_slice(reply);
         } else {
             self.later[pos] = Later::Ready(reply.to_vec());
+            self.later_bytes += reply.len();
         }
         while let Some(Later::Ready(_)) = self.later.front() {
             if let Some(Later::Ready(v)) = self.later.pop_front() {
+                self.later_bytes -= v.len();
                 self.out.extend_from_slice(&v);
             }
         }
@@ -316,6 +332,10 @@ impl Buffers {
 impl<S> Conn<S> {
     fn pending(&self) -> usize {
         self.bufs.as_ref().map_or(0, |b| b.pending())
+    }
+
+    fn owed_bytes(&self) -> usize {
+        self.bufs.as_ref().map_or(0, |b| b.owed_bytes())
     }
 
     fn pending_input(&self) -> usize {
@@ -347,6 +367,8 @@ struct Pass {
     to_eagain: bool,
     /// Offer buffered input to the service again (after a resume or a fulfilled reply).
     reserve: bool,
+    /// The kernel reported hang-up or a socket error.
+    hangup: bool,
 }
 
 /// The loop-wide pieces a connection's I/O needs, borrowed apart from the slab.
@@ -379,10 +401,16 @@ impl<S: Service> Io<'_, S> {
         if read && c.wants_input() && c.fail.is_none() {
             self.read_pass(c, token, p.to_eagain || self.draining);
         }
+        // After EOF nothing reads the socket again, so a reset that arrives while a deferred
+        // reply is still being computed would go unseen: level-triggered backends would report
+        // HUP/ERR on every wait (a busy loop) until the reply came. Nothing can be delivered.
+        if p.hangup && c.eof && c.owes() && c.fail.is_none() {
+            c.fail = Some(CloseReason::IoError);
+        }
         if let Some(reason) = c.fail {
             return Some(reason);
         }
-        if c.pending() > self.cfg.max_output {
+        if c.owed_bytes() > self.cfg.max_output {
             return Some(CloseReason::Overflow);
         }
         if c.pending_input() > self.cfg.max_input {
@@ -406,7 +434,7 @@ impl<S: Service> Io<'_, S> {
         c.quiet = false;
         loop {
             if !c.wants_input()
-                || c.pending() >= self.cfg.high_water
+                || c.owed_bytes() >= self.cfg.high_water
                 || (drain && total >= self.cfg.edge_budget)
             {
                 c.unread = !c.eof; // backpressure, budget or paused: come back later
@@ -547,8 +575,13 @@ impl<S: Service> Io<'_, S> {
     }
 
     /// Apply what the service asked for the current connection, then place its replies.
+    #[inline]
     fn after_serve(&mut self, c: &mut Conn<S::Session>, token: Token) {
         let fx = &mut *self.fx;
+        // Echo's path: nothing asked, nothing owed before: send at once.
+        if c.bufs.is_none() && fx.is_plain() {
+            return self.write_through(c);
+        }
         c.paused |= fx.pause;
         if fx.close {
             c.closing = true;
@@ -712,6 +745,8 @@ pub struct Server<S: Service> {
     service_at: Option<Instant>,
     stats: Stats,
     now: Instant,
+    /// `now` in the idle clock's units (milliseconds since `epoch`, wrapping).
+    now_ms: u32,
     drain_deadline: Option<Instant>,
     stop: Arc<AtomicBool>,
     signals: Option<ShutdownSignals>,
@@ -754,6 +789,7 @@ impl<S: Service> Server<S> {
             service_at: None,
             stats: Stats::default(),
             now,
+            now_ms: 0,
             drain_deadline: None,
             stop: Arc::new(AtomicBool::new(false)),
             signals: None,
@@ -844,7 +880,7 @@ impl<S: Service> Server<S> {
         self.service.start(&mut StartCtx { waker: &mut make });
         let mut events = Events::with_capacity(self.cfg.events_capacity);
         loop {
-            self.now = Instant::now();
+            self.set_now();
             if self.stop_requested() && self.drain_deadline.is_none() {
                 self.begin_drain();
             }
@@ -855,7 +891,7 @@ impl<S: Service> Server<S> {
             }
             let timeout = self.next_timeout();
             self.poller.wait(&mut events, timeout)?;
-            self.now = Instant::now();
+            self.set_now();
             if self
                 .signals
                 .as_ref()
@@ -917,7 +953,13 @@ impl<S: Service> Server<S> {
     }
 
     fn now_ms(&self) -> u32 {
-        self.now.saturating_duration_since(self.epoch).as_millis() as u32
+        self.now_ms
+    }
+
+    /// Read the clock (once per wake-up: everything in one batch shares the reading).
+    fn set_now(&mut self) {
+        self.now = Instant::now();
+        self.now_ms = self.now.saturating_duration_since(self.epoch).as_millis() as u32;
     }
 
     fn on_waker(&mut self) {
@@ -966,6 +1008,7 @@ impl<S: Service> Server<S> {
             write: ev.is_writable() || hangup,
             to_eagain: ev.is_read_closed() || ev.is_priority(),
             reserve: false,
+            hangup,
         };
         if !self.conns.contains(ev.token()) {
             self.stats.stale_events += 1;
@@ -1022,7 +1065,7 @@ impl<S: Service> Server<S> {
         let Some(c) = self.conns.get_mut(token) else {
             return;
         };
-        let can_read = c.wants_input() && c.pending() < high_water;
+        let can_read = c.wants_input() && c.owed_bytes() < high_water;
         if self.cfg.backend.is_edge_triggered() {
             if c.unread && can_read && !c.queued {
                 c.queued = true;
@@ -1063,7 +1106,15 @@ impl<S: Service> Server<S> {
     }
 
     /// Apply what hooks asked about other connections (and let hooks run by closes add more).
+    #[inline]
     fn apply_acts(&mut self) {
+        if !self.fx.acts.is_empty() {
+            self.apply_pending_acts();
+        }
+    }
+
+    #[inline(never)]
+    fn apply_pending_acts(&mut self) {
         while !self.fx.acts.is_empty() {
             let acts = std::mem::take(&mut self.fx.acts);
             let arena = std::mem::take(&mut self.fx.arena);
@@ -1483,12 +1534,14 @@ impl Pass {
         write: true,
         to_eagain: false,
         reserve: false,
+        hangup: false,
     };
     const REQUEUED: Pass = Pass {
         read: true,
         write: true,
         to_eagain: true,
         reserve: false,
+        hangup: false,
     };
 }
 
@@ -1505,6 +1558,40 @@ mod tests {
 
     /// An idle echo connection's whole footprint is its slab slot: pin it under the 64-byte
     /// per-connection budget (buffers are boxed and only exist while bytes are owed).
+    #[test]
+    fn replies_waiting_behind_a_deferred_one_count_as_owed() {
+        let mut b = Buffers::default();
+        b.append(b"first ");
+        b.later.push_back(Later::Waiting(7));
+        b.in_flight += 1;
+        b.append(b"after ");
+        b.append(b"more ");
+        assert_eq!((b.pending(), b.owed_bytes()), (6, 17));
+        assert!(!b.fulfill(8, b"stale"), "unknown sequence is refused");
+        assert!(b.fulfill(7, b"late "));
+        assert_eq!(&b.out[..], b"first late after more ");
+        assert_eq!((b.owed_bytes(), b.in_flight, b.later.len()), (22, 0, 0));
+    }
+
+    #[test]
+    fn buffer_pool_keeps_a_bounded_number_of_bytes() {
+        let mut pool = BufferPool::default();
+        for _ in 0..POOL_KEEP {
+            let mut b = Box::<Buffers>::default();
+            b.out.reserve_exact(POOL_MAX_CAPACITY);
+            pool.give(b);
+        }
+        assert!(pool.bytes <= POOL_BYTES, "{} bytes kept", pool.bytes);
+        assert_eq!(
+            pool.bytes,
+            pool.sets.iter().map(|b| b.capacity()).sum::<usize>()
+        );
+        while !pool.sets.is_empty() {
+            pool.take();
+        }
+        assert_eq!(pool.bytes, 0);
+    }
+
     #[test]
     fn idle_connection_fits_the_64_byte_budget() {
         let slot = std::mem::size_of::<Option<Conn<()>>>() + std::mem::size_of::<u32>();

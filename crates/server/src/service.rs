@@ -144,6 +144,13 @@ pub(crate) struct Effects {
 }
 
 impl Effects {
+    /// The call asked for nothing beyond its reply bytes.
+    #[inline]
+    pub(crate) fn is_plain(&self) -> bool {
+        self.splits.is_empty() && !self.pause && !self.close && !self.hold && self.need == 0
+    }
+
+    #[inline]
     pub(crate) fn reset_current(&mut self) {
         self.splits.clear();
         self.pause = false;

@@ -1,0 +1,109 @@
+//! Shared by the KV tests: start `readyloop kv`, reach it and `redis-server` over RESP.
+//!
+//! `KV_UNDER_TEST=redis` makes [`kv`] start `redis-server` instead of ours, which checks the
+//! tests themselves: every KV test must pass against the real Redis.
+
+use std::net::SocketAddr;
+
+use reactor::Backend;
+pub use readyloop_harness::kvdiff::peer::{free_port, require, RedisServer};
+pub use readyloop_harness::kvdiff::resp::{Conn, Value};
+pub use readyloop_harness::kvdiff::{self, Pair, Runner};
+
+use super::util::{readyloop_bin, ServerProcess};
+
+/// The server a KV test talks to; killed on drop.
+pub struct UnderTest {
+    pub addr: SocketAddr,
+    inner: Inner,
+}
+
+enum Inner {
+    Ours(ServerProcess),
+    Redis(RedisServer),
+}
+
+impl UnderTest {
+    pub fn pid(&self) -> u32 {
+        match &self.inner {
+            Inner::Ours(p) => p.pid(),
+            Inner::Redis(r) => r.pid(),
+        }
+    }
+
+    /// Its log so far (ours only: redis-server's output is discarded).
+    pub fn log(&self) -> String {
+        match &self.inner {
+            Inner::Ours(p) => p.log(),
+            Inner::Redis(_) => String::new(),
+        }
+    }
+
+    /// True while the process is alive (not exited, not a zombie).
+    pub fn alive(&self) -> bool {
+        std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))
+            .map(|s| {
+                let state = s
+                    .rsplit_once(')')
+                    .map(|(_, r)| r.trim_start().chars().next());
+                !matches!(state, Some(Some('Z')) | Some(Some('X')))
+            })
+            .unwrap_or(false)
+    }
+}
+
+pub fn testing_redis_itself() -> bool {
+    std::env::var("KV_UNDER_TEST").as_deref() == Ok("redis")
+}
+
+/// `readyloop kv --backend B --port 0 EXTRA...` as a child process (or redis-server, see above).
+pub fn kv(backend: Backend, extra: &[&str]) -> UnderTest {
+    if testing_redis_itself() {
+        let r = RedisServer::start(extra)
+            .unwrap_or_else(|e| panic!("{}\n({e})", kvdiff::peer::MISSING));
+        return UnderTest {
+            addr: r.addr,
+            inner: Inner::Redis(r),
+        };
+    }
+    let mut args: Vec<String> = ["kv", "--backend", backend.name(), "--port", "0"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let p = ServerProcess::spawn(readyloop_bin(), &args)
+        .unwrap_or_else(|e| panic!("`readyloop {}` did not start: {e}", args.join(" ")));
+    UnderTest {
+        addr: p.addr,
+        inner: Inner::Ours(p),
+    }
+}
+
+pub fn redis() -> RedisServer {
+    RedisServer::start(&[]).unwrap_or_else(|e| panic!("{}\n({e})", kvdiff::peer::MISSING))
+}
+
+pub fn bulk(s: &str) -> Value {
+    Value::Bulk(s.as_bytes().to_vec())
+}
+
+/// Send one command, expect a reply (any I/O error fails the test with the command named).
+pub fn call(c: &mut Conn, args: &[&str]) -> Value {
+    c.cmd(args)
+        .unwrap_or_else(|e| panic!("{} to {}: {e}", args.join(" "), c.addr))
+}
+
+/// Integer reply of a command.
+pub fn int(c: &mut Conn, args: &[&str]) -> i64 {
+    let v = call(c, args);
+    v.as_int()
+        .unwrap_or_else(|| panic!("{}: expected an integer, got {v}", args.join(" ")))
+}
+
+/// A fresh connection, PING answered.
+pub fn connect(addr: SocketAddr) -> Conn {
+    let mut c = Conn::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let v = call(&mut c, &["PING"]);
+    assert_eq!(v, Value::Simple(b"PONG".to_vec()), "PING to {addr}");
+    c
+}
