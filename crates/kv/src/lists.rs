@@ -189,13 +189,13 @@ pub fn lrange(x: &mut Exec<'_, '_>, a: Args<'_>) {
 }
 
 pub fn lindex(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    let Some(idx) = int_arg(x, a.get(2)) else {
-        return;
-    };
     let i = match x.typed(a.get(1), Kind::List, false) {
         Err(_) => return,
         Ok(None) => return x.r().null(),
         Ok(Some(i)) => i,
+    };
+    let Some(idx) = int_arg(x, a.get(2)) else {
+        return;
     };
     let l = list_ref(x, i);
     match l.index(idx).map(|p| l.items[p].clone()) {
@@ -205,13 +205,13 @@ pub fn lindex(x: &mut Exec<'_, '_>, a: Args<'_>) {
 }
 
 pub fn lset(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    let Some(idx) = int_arg(x, a.get(2)) else {
-        return;
-    };
     let i = match x.typed(a.get(1), Kind::List, true) {
         Err(_) => return,
         Ok(None) => return x.err(NO_KEY),
         Ok(Some(i)) => i,
+    };
+    let Some(idx) = int_arg(x, a.get(2)) else {
+        return;
     };
     let v = a.get(3);
     let ok = list_mut(x, i, |l| match l.index(idx) {
@@ -322,8 +322,13 @@ pub fn lpos(x: &mut Exec<'_, '_>, a: Args<'_>) {
         if j + 1 >= a.len() {
             return x.err(SYNTAX);
         }
-        let Some(n) = int_arg(x, a.get(j + 1)) else {
-            return;
+        // Redis names the option in the error for COUNT and MAXLEN, even for a non-integer.
+        let n = match (opt.as_slice(), parse_i64(a.get(j + 1))) {
+            (b"rank" | b"count" | b"maxlen", Some(n)) => n,
+            (b"rank", None) => return x.err(NOT_INT),
+            (b"count", None) => return x.err("ERR COUNT can't be negative"),
+            (b"maxlen", None) => return x.err("ERR MAXLEN can't be negative"),
+            _ => return x.err(SYNTAX),
         };
         match opt.as_slice() {
             b"rank" => {

@@ -208,13 +208,14 @@ pub fn srandmember(x: &mut Exec<'_, '_>, a: Args<'_>) {
 
 pub fn smove(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let (src, dst, m) = (a.get(1), a.get(2), a.get(3));
+    // Redis answers 0 for a missing source before it looks at the destination's type.
     let Ok(si) = x.typed(src, Kind::Set, true) else {
         return;
     };
+    let Some(si) = si else { return x.r().int(0) };
     let Ok(di) = x.typed(dst, Kind::Set, true) else {
         return;
     };
-    let Some(si) = si else { return x.r().int(0) };
     if src == dst {
         let has = set_ref(x, si).contains(m);
         return x.r().int(i64::from(has));

@@ -272,10 +272,18 @@ struct ScoreRange {
 
 impl ScoreRange {
     fn parse(min: &[u8], max: &[u8]) -> Option<ScoreRange> {
+        // Redis reads these with strtod, which takes an empty string as 0.
+        let num = |b: &[u8]| {
+            if b.is_empty() {
+                Some(0.0)
+            } else {
+                parse_f64(b)
+            }
+        };
         let one = |b: &[u8]| -> Option<(f64, bool)> {
             match b.split_first() {
-                Some((b'(', rest)) => parse_f64(rest).map(|v| (v, true)),
-                _ => parse_f64(b).map(|v| (v, false)),
+                Some((b'(', rest)) => num(rest).map(|v| (v, true)),
+                _ => num(b).map(|v| (v, false)),
             }
         };
         let (min, minex) = one(min)?;
@@ -375,6 +383,11 @@ impl Range {
         } else {
             limit as usize
         };
+        if let Range::Lex(min, max) = self {
+            if !lex_in_range(z, min, max) {
+                return Vec::new();
+            }
+        }
         let it = z.iter();
         let it: crate::types::zset::Iter<'_> = if rev { Box::new(it.rev()) } else { it };
         match self {
@@ -392,14 +405,44 @@ impl Range {
                 .take(take)
                 .map(|(sc, m)| (sc, m.to_vec()))
                 .collect(),
+            // Lex ranges assume equal scores; with mixed scores Redis still walks from the
+            // first element past the start bound and stops at the first past the end bound.
+            Range::Lex(min, max) if rev => it
+                .skip_while(|(_, m)| !max.below_max(m))
+                .take_while(|(_, m)| min.above_min(m))
+                .skip(offset as usize)
+                .take(take)
+                .map(|(sc, m)| (sc, m.to_vec()))
+                .collect(),
             Range::Lex(min, max) => it
-                .filter(|(_, m)| min.above_min(m) && max.below_max(m))
+                .skip_while(|(_, m)| !min.above_min(m))
+                .take_while(|(_, m)| max.below_max(m))
                 .skip(offset as usize)
                 .take(take)
                 .map(|(sc, m)| (sc, m.to_vec()))
                 .collect(),
         }
     }
+}
+
+/// Redis's precheck for a lex range: not empty, the first element not past the end bound and
+/// the last not before the start bound (it matters only when scores differ).
+fn lex_in_range(z: &ZSet, min: &LexBound, max: &LexBound) -> bool {
+    let empty = match (min, max) {
+        (LexBound::PosInf, _) | (_, LexBound::NegInf) => true,
+        (LexBound::Incl(a) | LexBound::Excl(a), LexBound::Incl(b) | LexBound::Excl(b)) => {
+            let excl = matches!(min, LexBound::Excl(_)) || matches!(max, LexBound::Excl(_));
+            a > b || (a == b && excl)
+        }
+        _ => false,
+    };
+    if empty {
+        return false;
+    }
+    let (Some((_, first)), Some((_, last))) = (z.iter().next(), z.iter().next_back()) else {
+        return false;
+    };
+    min.above_min(last) && max.below_max(first)
 }
 
 /// Which command: ZRANGE's full syntax, or one of the old fixed forms.
@@ -446,7 +489,8 @@ fn zrange_generic(x: &mut Exec<'_, '_>, a: Args<'_>, form: Form) {
         }
         j += 1;
     }
-    if limit.is_some() && kind == b'r' {
+    // Redis refuses only a real count with a rank range (LIMIT x -1 is accepted, ignored).
+    if limit.is_some_and(|(_, c)| c != -1) && kind == b'r' {
         return x.err(
             "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
         );
@@ -787,6 +831,15 @@ fn store_op(x: &mut Exec<'_, '_>, a: Args<'_>, union: bool) {
     let n = n as usize;
     if 3 + n > a.len() {
         return x.err(SYNTAX);
+    }
+    // Like Redis, the inputs' types are checked before the options are read.
+    for k in 0..n {
+        let found = x.write(a.get(3 + k));
+        if let Some(i) = found {
+            if !matches!(x.db().obj(i), Some(Object::ZSet(_) | Object::Set(_))) {
+                return x.err(crate::types::WRONGTYPE);
+            }
+        }
     }
     let mut weights = vec![1.0f64; n];
     let mut agg = Agg::Sum;

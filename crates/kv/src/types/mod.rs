@@ -199,6 +199,21 @@ impl Exec<'_, '_> {
 /// Commands of the `string` group that read a key's old value refuse collections (SET
 /// without GET, MSET and the SETEX family overwrite whatever is there, as in Redis).
 pub fn string_cmd_wrongtype(x: &mut Exec<'_, '_>, name: &str, a: &crate::resp::Args<'_>) -> bool {
+    // Commands that read an argument before the key: its error comes first.
+    let int = |k: usize| k < a.len() && crate::resp::parse_i64(a.get(k)).is_some();
+    let arg_first_ok = match name {
+        "incrby" => int(2),
+        // DECRBY negates first: i64::MIN is its overflow error, not the key's.
+        "decrby" => int(2) && crate::resp::parse_i64(a.get(2)) != Some(i64::MIN),
+        "getrange" | "substr" => int(2) && int(3),
+        "setrange" => int(2) && crate::resp::parse_i64(a.get(2)).is_some_and(|n| n >= 0),
+        "getex" => options_ok(a, 2, false),
+        "set" => options_ok(a, 3, true),
+        _ => true,
+    };
+    if !arg_first_ok {
+        return false;
+    }
     let keys: &[usize] = match name {
         "set" => {
             if a.iter().skip(3).any(|o| o.eq_ignore_ascii_case(b"get")) {
@@ -241,6 +256,42 @@ pub fn string_cmd_wrongtype(x: &mut Exec<'_, '_>, name: &str, a: &crate::resp::A
 /// A list or sorted set at `key` received elements: clients blocked on it may be served.
 pub fn signal_key(x: &mut Exec<'_, '_>, key: &[u8]) {
     crate::blocking::signal(x, key);
+}
+
+/// SET's and GETEX's options are read before the key: a bad one is their error to give.
+/// (SET also checks its expiry value first; GETEX only the syntax.)
+fn options_ok(a: &crate::resp::Args<'_>, from: usize, set: bool) -> bool {
+    let mut j = from;
+    let mut expiry = 0;
+    let (mut nx, mut xx) = (false, false);
+    while j < a.len() {
+        let o = a.get(j).to_ascii_lowercase();
+        match o.as_slice() {
+            b"nx" if set => nx = true,
+            b"xx" if set => xx = true,
+            b"get" if set => {}
+            b"keepttl" if set => expiry += 1,
+            b"persist" if !set => expiry += 1,
+            b"ex" | b"px" | b"exat" | b"pxat" => {
+                expiry += 1;
+                let max = if o.len() == 2 {
+                    i64::MAX / 1000 / 2
+                } else {
+                    i64::MAX
+                };
+                let valid = j + 1 < a.len()
+                    && (!set
+                        || crate::resp::parse_i64(a.get(j + 1)).is_some_and(|n| n > 0 && n <= max));
+                if !valid {
+                    return false;
+                }
+                j += 1;
+            }
+            _ => return false,
+        }
+        j += 1;
+    }
+    expiry <= 1 && !(nx && xx)
 }
 
 /// HSCAN/SSCAN/ZSCAN options.
