@@ -375,9 +375,11 @@ impl Range {
     /// The matching entries in order (descending if `rev`), after `offset`, at most `limit`
     /// (negative: no limit).
     fn select(&self, z: &ZSet, rev: bool, offset: i64, limit: i64) -> Vec<(f64, Vec<u8>)> {
-        if offset < 0 {
+        // A negative LIMIT offset selects nothing (rank ranges ignore LIMIT).
+        if offset < 0 && !matches!(self, Range::Rank(..)) {
             return Vec::new();
         }
+        let offset = offset.max(0);
         let take = if limit < 0 {
             usize::MAX
         } else {

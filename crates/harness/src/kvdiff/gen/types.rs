@@ -217,6 +217,17 @@ impl Gen {
                 a
             }
             // sorted sets
+            44..=46 if self.chance(0.3) => {
+                // The lex-range key: every score equal, as lex ranges require (with mixed
+                // scores Redis's answer depends on its skiplist's random levels).
+                let mut a = vec![self.word("ZADD"), b"lx".to_vec()];
+                for _ in 0..self.rng.gen_range(1..4) {
+                    a.push(b"0".to_vec());
+                    let m = self.member();
+                    a.push(m);
+                }
+                a
+            }
             44..=46 => {
                 let mut a = vec![self.word("ZADD"), k];
                 for opt in ["NX", "XX", "GT", "LT", "CH", "INCR"] {
@@ -373,6 +384,16 @@ impl Gen {
                 a
             }
         };
+        let lex = a[0].to_ascii_uppercase().windows(3).any(|w| w == b"LEX")
+            || a.iter().any(|x| x.eq_ignore_ascii_case(b"BYLEX"));
+        if lex {
+            let at = if a[0].eq_ignore_ascii_case(b"ZRANGESTORE") {
+                2
+            } else {
+                1
+            };
+            a[at] = b"lx".to_vec();
+        }
         // Command names in random case, like the rest of the generator.
         let name = String::from_utf8_lossy(&a[0]).into_owned();
         a[0] = self.word(&name);
