@@ -358,3 +358,185 @@ mod diff {
         check(&runner(ours.addr, r.addr), &format!("types ({backend:?})"));
     });
 }
+
+fn kv_with(backend: Backend, extra: &[&str]) -> ServerProcess {
+    let mut args: Vec<String> = ["kv", "--backend", backend.name(), "--port", "0"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    ServerProcess::spawn(readyloop_bin(), &args).expect("kv server starts")
+}
+
+/// Read RESP `message` arrays from a subscriber until `n` arrived or the stream ends;
+/// returns the payloads.
+fn read_messages(s: &mut TcpStream, n: usize) -> Vec<Vec<u8>> {
+    read_messages_counted(s, n, &std::sync::atomic::AtomicUsize::new(0))
+}
+
+/// [`read_messages`], publishing progress in `seen`.
+fn read_messages_counted(
+    s: &mut TcpStream,
+    n: usize,
+    seen: &std::sync::atomic::AtomicUsize,
+) -> Vec<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while out.len() < n {
+        // Parse what is buffered: *3 $7 message $len ch $len payload
+        loop {
+            let Some(msg) = parse_message(&buf[pos..]) else {
+                break;
+            };
+            pos += msg.0;
+            if let Some(p) = msg.1 {
+                out.push(p);
+                seen.store(out.len(), std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        if out.len() >= n {
+            break;
+        }
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => buf.extend_from_slice(&chunk[..k]),
+        }
+    }
+    out
+}
+
+/// One complete push at the start of `b`: (bytes, payload if it is a `message`).
+fn parse_message(b: &[u8]) -> Option<(usize, Option<Vec<u8>>)> {
+    let line = |at: usize| -> Option<(usize, &[u8])> {
+        let end = b[at..].windows(2).position(|w| w == b"\r\n")? + at;
+        Some((end + 2, &b[at..end]))
+    };
+    let (mut at, head) = line(0)?;
+    let n: usize = std::str::from_utf8(&head[1..]).ok()?.parse().ok()?;
+    let mut parts = Vec::new();
+    for _ in 0..n {
+        let (next, h) = line(at)?;
+        if h[0] == b':' {
+            parts.push(h[1..].to_vec());
+            at = next;
+            continue;
+        }
+        let len: usize = std::str::from_utf8(&h[1..]).ok()?.parse().ok()?;
+        if b.len() < next + len + 2 {
+            return None;
+        }
+        parts.push(b[next..next + len].to_vec());
+        at = next + len + 2;
+    }
+    let payload = (parts.first().map(Vec::as_slice) == Some(b"message")).then(|| parts[2].clone());
+    Some((at, payload))
+}
+
+each_backend!(pubsub_fans_out_in_order_and_cuts_off_non_readers, |b| {
+    let srv = kv_with(b, &["--client-output-buffer-limit", "2mb"]);
+    const READERS: usize = 20;
+    const STALLED: usize = 5;
+    const MSGS: usize = 1500;
+    let subscribe = |addr| {
+        let mut s = raw(addr);
+        s.write_all(&resp(&["SUBSCRIBE", "news"])).unwrap();
+        let ack = read_until(&mut s, b":1\r\n");
+        assert!(ack.ends_with(b":1\r\n"), "{ack:?}");
+        s
+    };
+    let readers: Vec<TcpStream> = (0..READERS).map(|_| subscribe(srv.addr)).collect();
+    let stalled: Vec<TcpStream> = (0..STALLED).map(|_| subscribe(srv.addr)).collect();
+    let progress: Vec<std::sync::Arc<std::sync::atomic::AtomicUsize>> =
+        (0..READERS).map(|_| Default::default()).collect();
+    let handles: Vec<_> = readers
+        .into_iter()
+        .zip(progress.iter().cloned())
+        .map(|(mut s, seen)| {
+            std::thread::spawn(move || {
+                let got = read_messages_counted(&mut s, MSGS, &seen);
+                (got, s)
+            })
+        })
+        .collect();
+    let mut c = client(srv.addr);
+    let body = "x".repeat(8 * 1024);
+    let mut receivers = Vec::new();
+    for m in 0..MSGS {
+        let n: i64 = q(&mut c, &["PUBLISH", "news", &format!("{m}:{body}")]);
+        receivers.push(n);
+        // Readers on a busy CI box may lag: the publisher lets them keep up (they must stay
+        // under the limit that cuts off the stalled ones).
+        if m % 50 == 49 {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while progress
+                .iter()
+                .any(|p| p.load(std::sync::atomic::Ordering::Relaxed) + 100 < m)
+            {
+                assert!(Instant::now() < deadline, "readers stopped at message {m}");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+    // Every reader got every message, in order.
+    let mut keep = Vec::new();
+    for h in handles {
+        let (got, s) = h.join().unwrap();
+        keep.push(s);
+        assert_eq!(got.len(), MSGS);
+        for (m, p) in got.iter().enumerate() {
+            assert!(
+                p.starts_with(format!("{m}:").as_bytes()),
+                "message {m} out of order"
+            );
+        }
+    }
+    // The stalled ones were cut off on the way: late publishes reach only the readers.
+    assert_eq!(receivers[0], (READERS + STALLED) as i64);
+    assert_eq!(*receivers.last().unwrap(), READERS as i64);
+    for mut s in stalled {
+        let got = read_messages(&mut s, MSGS);
+        assert!(got.len() < MSGS, "a stalled subscriber got everything");
+    }
+    let n: Vec<redis::Value> = q(&mut c, &["PUBSUB", "NUMSUB", "news"]);
+    assert_eq!(n[1], redis::Value::Int(READERS as i64));
+});
+
+each_backend!(pubsub_patterns_resp3_and_subscribed_context, |b| {
+    let srv = kv(b);
+    let mut s = raw(srv.addr);
+    s.write_all(&resp(&["PSUBSCRIBE", "ne*"])).unwrap();
+    read_until(&mut s, b":1\r\n");
+    s.write_all(&resp(&["GET", "x"])).unwrap();
+    let e = read_until(&mut s, b"context\r\n");
+    assert!(e.starts_with(b"-ERR Can't execute 'get'"), "{e:?}");
+    let mut r3 = raw(srv.addr);
+    r3.write_all(&resp(&["HELLO", "3"])).unwrap();
+    r3.write_all(&resp(&["SUBSCRIBE", "news"])).unwrap();
+    read_until(&mut r3, b">3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n");
+    let mut c = client(srv.addr);
+    let n: i64 = q(&mut c, &["PUBLISH", "news", "hi"]);
+    assert_eq!(n, 2);
+    assert_eq!(
+        read_until(&mut s, b"hi\r\n"),
+        b"*4\r\n$8\r\npmessage\r\n$3\r\nne*\r\n$4\r\nnews\r\n$2\r\nhi\r\n"
+    );
+    assert_eq!(
+        read_until(&mut r3, b"hi\r\n"),
+        b">3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n"
+    );
+    let n: i64 = q(&mut c, &["PUBSUB", "NUMPAT"]);
+    assert_eq!(n, 1);
+    drop(s);
+    // The closed subscriber's pattern goes with it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n: i64 = q(&mut c, &["PUBSUB", "NUMPAT"]);
+        if n == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+});

@@ -30,6 +30,7 @@ mod keys;
 pub mod ld;
 mod lists;
 pub mod num;
+mod pubsub;
 pub mod resp;
 mod server;
 mod sets;

@@ -74,6 +74,8 @@ pub struct Core {
     maintain_at: u64,
     /// Clients blocked in BLPOP and friends.
     pub blocking: crate::blocking::Blocking,
+    /// Pub/sub subscriptions.
+    pub pubsub: crate::pubsub::PubSub,
 }
 
 impl Core {
@@ -283,6 +285,7 @@ impl KvService {
                 extra,
                 maintain_at: 0,
                 blocking: Default::default(),
+                pubsub: Default::default(),
             },
             clients: Vec::new(),
             free: Vec::new(),
@@ -403,8 +406,7 @@ impl KvService {
                 others: &self.clients,
                 ctx: &mut *ctx,
             };
-            if cmd.group != "string" || !crate::types::string_cmd_wrongtype(&mut x, cmd.name, &args)
-            {
+            if !crate::types::precheck(&mut x, cmd, &args) {
                 (cmd.handler)(&mut x, args);
             }
         }
@@ -585,6 +587,9 @@ impl Service for KvService {
 
     fn close(&mut self, session: u32, _id: ConnId, _ctx: &mut Ctx<'_>) {
         crate::blocking::closed(&mut self.core, _id);
+        if let Some(Some(c)) = self.clients.get(session as usize) {
+            crate::pubsub::closed(&mut self.core, c.id);
+        }
         if let Some(c) = self.clients.get_mut(session as usize) {
             if c.take().is_some() {
                 self.free.push(session);

@@ -3,7 +3,7 @@
 
 use crate::resp::Args;
 use crate::server::Exec;
-use crate::{admin, blocking, hashes, keys, lists, sets, strings, zsets};
+use crate::{admin, blocking, hashes, keys, lists, pubsub, sets, strings, zsets};
 
 pub const F_WRITE: u32 = 1;
 pub const F_READONLY: u32 = 2;
@@ -263,6 +263,15 @@ pub static COMMANDS: &[Command] = &[
     c("blmpop", -5, W, NK, "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blocking::blmpop),
     c("bzpopmin", -3, WF | F_NOSCRIPT, (1, -2, 1), "sorted-set", "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", blocking::bzpopmin),
     c("bzpopmax", -3, WF | F_NOSCRIPT, (1, -2, 1), "sorted-set", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", blocking::bzpopmax),
+    c("subscribe", -2, F_NOSCRIPT | F_LOADING | F_STALE, NK, "pubsub", "2.0.0", "Listens for messages published to channels.", pubsub::subscribe),
+    c("unsubscribe", -1, F_NOSCRIPT | F_LOADING | F_STALE, NK, "pubsub", "2.0.0", "Stops listening to messages posted to channels.", pubsub::unsubscribe),
+    c("psubscribe", -2, F_NOSCRIPT | F_LOADING | F_STALE, NK, "pubsub", "2.0.0", "Listens for messages published to channels that match one or more patterns.", pubsub::psubscribe),
+    c("punsubscribe", -1, F_NOSCRIPT | F_LOADING | F_STALE, NK, "pubsub", "2.0.0", "Stops listening to messages published to channels that match one or more patterns.", pubsub::punsubscribe),
+    c("publish", 3, F_NOSCRIPT | F_LOADING | F_STALE | F_FAST, NK, "pubsub", "2.0.0", "Posts a message to a channel.", pubsub::publish),
+    with_subs(
+        c("pubsub", -2, F_NOSCRIPT | F_LOADING | F_STALE, NK, "pubsub", "2.8.0", "A container for Pub/Sub commands.", pubsub::pubsub),
+        &[("channels", -2), ("numsub", -2), ("numpat", 2), ("help", 2)],
+    ),
     c("lmpop", -4, W, NK, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", lists::lmpop),
 ];
 

@@ -196,6 +196,23 @@ impl Exec<'_, '_> {
     }
 }
 
+/// Checks before a command runs, for this features: RESP2 subscribed context,
+/// PING's subscribed form, string commands refusing collections. True when the reply is
+/// written and the handler must not run.
+pub fn precheck(
+    x: &mut Exec<'_, '_>,
+    cmd: &crate::table::Command,
+    a: &crate::resp::Args<'_>,
+) -> bool {
+    if crate::pubsub::refuse_in_context(x, cmd.name) {
+        return true;
+    }
+    if cmd.name == "ping" && crate::pubsub::subscribed_ping(x, a) {
+        return true;
+    }
+    cmd.group == "string" && string_cmd_wrongtype(x, cmd.name, a)
+}
+
 /// Commands of the `string` group that read a key's old value refuse collections (SET
 /// without GET, MSET and the SETEX family overwrite whatever is there, as in Redis).
 pub fn string_cmd_wrongtype(x: &mut Exec<'_, '_>, name: &str, a: &crate::resp::Args<'_>) -> bool {
