@@ -386,10 +386,7 @@ fn read_messages_counted(
     let mut pos = 0;
     while out.len() < n {
         // Parse what is buffered: *3 $7 message $len ch $len payload
-        loop {
-            let Some(msg) = parse_message(&buf[pos..]) else {
-                break;
-            };
+        while let Some(msg) = parse_message(&buf[pos..]) {
             pos += msg.0;
             if let Some(p) = msg.1 {
                 out.push(p);
