@@ -117,10 +117,8 @@ each_backend!(
     }
 );
 
-/// With lists, sets and hashes in play too, so WRONGTYPE paths are compared (needs those
-/// types in `readyloop kv`; they belong to the data-types issue).
+/// With lists, sets and hashes in play too, so WRONGTYPE paths are compared.
 #[test]
-#[ignore = "needs list/set/hash commands (data-types issue); run with --ignored"]
 fn redis_vs_ours_with_other_types() {
     let r = redis();
     let ours = kv(reactor::Backend::EpollLevel, &[]);

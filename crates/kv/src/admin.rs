@@ -378,11 +378,28 @@ const CLIENT_HELP: &[&str] = &[
     "HELP",
 ];
 
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR] (issue 11).
+fn client_unblock(x: &mut Exec<'_, '_>, a: Args<'_>) {
+    let Some(id) = parse_i64(a.get(2)) else {
+        return x.err("ERR value is not an integer or out of range");
+    };
+    let error = match a.len() {
+        3 => false,
+        4 if a.get(3).eq_ignore_ascii_case(b"timeout") => false,
+        4 if a.get(3).eq_ignore_ascii_case(b"error") => true,
+        4 => return x.err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+        _ => return x.err("ERR syntax error"),
+    };
+    let done = crate::blocking::unblock(x.core, x.ctx, id as u64, error);
+    x.r().int(i64::from(done));
+}
+
 pub fn client(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let Some(sub) = check_sub(x, &a, "client") else {
         return;
     };
     match sub {
+        "unblock" => client_unblock(x, a),
         "id" => {
             let id = x.client.id as i64;
             x.r().int(id);

@@ -32,7 +32,7 @@ pub fn touch(x: &mut Exec<'_, '_>, a: Args<'_>) {
 
 pub fn type_(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let t = match x.peek(a.get(1)) {
-        Some(i) => x.db().value(i).type_name(),
+        Some(i) => x.db().type_name(i),
         None => "none",
     };
     x.r().simple(t);
@@ -44,6 +44,7 @@ struct Taken {
     int: Option<i64>,
     raw: bool,
     deadline: Option<u64>,
+    obj: Option<crate::types::Object>,
 }
 
 fn take(db: &Db, i: Idx) -> Taken {
@@ -56,6 +57,7 @@ fn take(db: &Db, i: Idx) -> Taken {
         int,
         raw: db.encoding(i) == "raw",
         deadline: db.deadline(i),
+        obj: db.obj(i).cloned(),
     }
 }
 
@@ -67,7 +69,10 @@ fn put(db: &mut Db, key: &[u8], t: &Taken, access: (u32, (u16, u8))) {
     if let Some(old) = db.find(key) {
         db.remove(old);
     }
-    let i = db.insert_new(key, v);
+    let i = match &t.obj {
+        Some(o) => db.insert_obj(key, o.clone()),
+        None => db.insert_new(key, v),
+    };
     if t.raw {
         db.mark_raw(i);
     }
@@ -237,7 +242,7 @@ pub fn scan(x: &mut Exec<'_, '_>, a: Args<'_>) {
         }
         if typ
             .as_ref()
-            .is_some_and(|t| t.as_slice() != db.value(i).type_name().as_bytes())
+            .is_some_and(|t| t.as_slice() != db.type_name(i).as_bytes())
         {
             return;
         }

@@ -23,17 +23,24 @@
 
 mod admin;
 pub mod aof;
+mod blocking;
 mod config;
 pub mod glob;
+mod hashes;
 mod keys;
 pub mod lazyfree;
 pub mod ld;
+mod lists;
 pub mod num;
+mod pubsub;
 pub mod resp;
 mod server;
+mod sets;
 pub mod store;
 mod strings;
 mod table;
+pub mod types;
+mod zsets;
 
 pub use aof::{AofConfig, Fsync};
 pub use config::{parse_memory, KvConfig, Policy};

@@ -76,6 +76,10 @@ pub struct Core {
     maintain_at: u64,
     /// The append-only log (off unless `appendonly`).
     pub aof: crate::aof::Aof,
+    /// Clients blocked in BLPOP and friends.
+    pub blocking: crate::blocking::Blocking,
+    /// Pub/sub subscriptions.
+    pub pubsub: crate::pubsub::PubSub,
 }
 
 impl Core {
@@ -290,6 +294,8 @@ impl KvService {
                 extra,
                 maintain_at: 0,
                 aof: Default::default(),
+                blocking: Default::default(),
+                pubsub: Default::default(),
             },
             clients: Vec::new(),
             free: Vec::new(),
@@ -316,7 +322,7 @@ impl KvService {
         let mut parser = std::mem::take(&mut client.parser);
         let max_bulk = self.core.cfg.proto_max_bulk_len;
         let mut pos = 0;
-        while pos < input.len() && !client.closing {
+        while pos < input.len() && !client.closing && !self.core.blocking.is_blocked(client.id) {
             match parser.parse(&input[pos..], client.authed, max_bulk) {
                 Parse::Request { end } => {
                     let args = parser.args(&input[pos..]);
@@ -419,7 +425,9 @@ impl KvService {
                 others: &self.clients,
                 ctx: &mut *ctx,
             };
-            (cmd.handler)(&mut x, args);
+            if !crate::types::precheck(&mut x, cmd, &args) {
+                (cmd.handler)(&mut x, args);
+            }
         }
         let core = &mut self.core;
         if let Some(d0) = aof_dirty {
@@ -603,6 +611,10 @@ impl Service for KvService {
     }
 
     fn close(&mut self, session: u32, _id: ConnId, _ctx: &mut Ctx<'_>) {
+        crate::blocking::closed(&mut self.core, _id);
+        if let Some(Some(c)) = self.clients.get(session as usize) {
+            crate::pubsub::closed(&mut self.core, c.id);
+        }
         if let Some(c) = self.clients.get_mut(session as usize) {
             if c.take().is_some() {
                 self.free.push(session);
@@ -638,6 +650,11 @@ impl Service for KvService {
                 core.unix_ms_to_instant(d)
             }
         });
+        let next = match (next, crate::blocking::tick(core, ctx)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        // The log is written last: blocked clients served above may have written too.
         let log_next = core.aof.tick(&core.dbs, ctx);
         match (next, log_next) {
             (Some(a), Some(b)) => Some(a.min(b)),

@@ -18,6 +18,8 @@ use std::hash::BuildHasher;
 
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
+use crate::types::Object;
+
 /// Key and value bytes a slot holds without a heap allocation.
 pub const INLINE: usize = 53;
 /// Key bytes a slot holds beside an integer value.
@@ -50,8 +52,17 @@ enum Data {
         klen: u32,
         bytes: Box<[u8]>,
     },
-    // The data-type issue adds collections here: `Obj(Box<(key, Object)>)` keeps the slot at
-    // 64 bytes.
+    /// A collection: key and object behind one pointer, so the slot stays 64 bytes.
+    Obj(Box<ObjSlot>),
+}
+
+/// A collection's key and value.
+#[derive(Clone)]
+pub struct ObjSlot {
+    key: Box<[u8]>,
+    obj: Object,
+    /// What `heap_bytes` counted for this slot (objects change size in place).
+    counted: usize,
 }
 
 #[derive(Clone)]
@@ -96,6 +107,7 @@ impl Slot {
             Data::Inline { klen, buf, .. } => &buf[..*klen as usize],
             Data::Int { klen, key, .. } => &key[..*klen as usize],
             Data::Heap { klen, bytes } => &bytes[..*klen as usize],
+            Data::Obj(o) => &o.key,
             Data::Free { .. } => &[],
         }
     }
@@ -107,16 +119,22 @@ impl Slot {
             }
             Data::Int { val, .. } => Value::Int(*val),
             Data::Heap { klen, bytes } => Value::Str(&bytes[*klen as usize..]),
-            Data::Free { .. } => Value::Str(&[]),
+            // Collections are reached through `Db::obj`; string commands never see one.
+            Data::Free { .. } | Data::Obj(_) => Value::Str(&[]),
         }
     }
 
     fn heap_bytes(&self) -> usize {
         match &self.data {
             Data::Heap { bytes, .. } => malloc_size(bytes.len()),
+            Data::Obj(o) => o.counted,
             _ => 0,
         }
     }
+}
+
+fn obj_bytes(key: &[u8], obj: &Object) -> usize {
+    malloc_size(std::mem::size_of::<ObjSlot>()) + malloc_size(key.len()) + obj.mem_bytes()
 }
 
 /// What glibc malloc actually takes for a request of `n` bytes (16-byte chunks, 8 bytes of
@@ -296,6 +314,9 @@ impl Db {
     /// `int`, `embstr` or `raw`, as Redis's OBJECT ENCODING.
     pub fn encoding(&self, i: Idx) -> &'static str {
         let s = &self.slots[i as usize];
+        if let Data::Obj(o) = &s.data {
+            return o.obj.encoding();
+        }
         match s.value() {
             Value::Int(_) => "int",
             Value::Str(_) if s.flags & RAW != 0 => "raw",
@@ -390,6 +411,70 @@ impl Db {
         s.data = data;
         s.flags &= !RAW;
         self.heap_bytes += s.heap_bytes();
+    }
+
+    /// The collection in slot `i`, if it holds one.
+    #[inline]
+    pub fn obj(&self, i: Idx) -> Option<&Object> {
+        match &self.slots[i as usize].data {
+            Data::Obj(o) => Some(&o.obj),
+            _ => None,
+        }
+    }
+
+    /// TYPE's answer for slot `i`.
+    pub fn type_name(&self, i: Idx) -> &'static str {
+        match self.obj(i) {
+            Some(o) => o.type_name(),
+            None => "string",
+        }
+    }
+
+    /// Change the collection in slot `i` in place, keeping the memory count current.
+    /// Panics if the slot holds no collection (callers checked the type).
+    pub fn with_obj<R>(&mut self, i: Idx, f: impl FnOnce(&mut Object) -> R) -> R {
+        let Data::Obj(o) = &mut self.slots[i as usize].data else {
+            panic!("with_obj on a slot without a collection");
+        };
+        let r = f(&mut o.obj);
+        let now = obj_bytes(&o.key, &o.obj);
+        self.heap_bytes = self.heap_bytes - o.counted + now;
+        o.counted = now;
+        r
+    }
+
+    /// Insert a collection at a key known to be absent.
+    pub fn insert_obj(&mut self, key: &[u8], obj: Object) -> Idx {
+        let counted = obj_bytes(key, &obj);
+        let slot = Slot {
+            data: Data::Obj(Box::new(ObjSlot {
+                key: key.into(),
+                obj,
+                counted,
+            })),
+            lru: 0,
+            ldt: 0,
+            lfu: 0,
+            flags: 0,
+        };
+        self.heap_bytes += counted;
+        let i = if self.free != NIL {
+            let i = self.free;
+            if let Data::Free { next } = self.slots[i as usize].data {
+                self.free = next;
+            }
+            self.slots[i as usize] = slot;
+            i
+        } else {
+            self.slots.push(slot);
+            (self.slots.len() - 1) as u32
+        };
+        let h = self.hash(key);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.table
+            .insert_unique(h, i, |&j| hasher.hash_one(slots[j as usize].key()));
+        self.len += 1;
+        i
     }
 
     /// Remove the key in slot `i`.

@@ -249,8 +249,9 @@ pub fn mget(x: &mut Exec<'_, '_>, a: Args<'_>) {
     x.r().array(a.len() - 1);
     for k in 1..a.len() {
         match x.read(a.get(k)) {
-            Some(i) => bulk_value(x, i),
-            None => x.r().null(),
+            // A collection reads as nil here, as in Redis.
+            Some(i) if x.db().obj(i).is_none() => bulk_value(x, i),
+            _ => x.r().null(),
         }
     }
 }

@@ -5,6 +5,8 @@
 //! Arguments never set a positive TTL below 100 s, so no key expires while a sequence runs and
 //! the two servers cannot disagree by racing a clock; past deadlines (deleted at once) are used.
 
+mod types;
+
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -48,6 +50,8 @@ pub struct GenConfig {
     pub connection_resets: bool,
     /// Databases to use for SELECT/MOVE/COPY/SWAPDB (besides out-of-range ones).
     pub dbs: u32,
+    /// Share of steps that are list/hash/set/sorted-set commands (issue 11; 0 for none).
+    pub types: f64,
 }
 
 impl Default for GenConfig {
@@ -56,6 +60,7 @@ impl Default for GenConfig {
             other_types: false,
             connection_resets: true,
             dbs: 3,
+            types: 0.0,
         }
     }
 }
@@ -393,6 +398,9 @@ impl Gen {
 
     /// The next step.
     pub fn step(&mut self) -> Step {
+        if self.cfg.types > 0.0 && self.chance(self.cfg.types) {
+            return self.types_step();
+        }
         let mut step = self.base_step();
         // SCAN's single-page replies depend on hash order, and a mutated deadline could be past.
         // HELLO's reply carries a connection id, compared only when the command is whole.
