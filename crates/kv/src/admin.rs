@@ -176,12 +176,21 @@ pub fn select(x: &mut Exec<'_, '_>, a: Args<'_>) {
 }
 
 pub fn swapdb(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    let Some(d1) = db_index(x, a.get(1), Some("ERR invalid first DB index")) else {
+    // Redis parses both indexes before checking either's range: `SWAPDB 16 abc` is an
+    // "invalid second DB index", not "out of range" (found by the differential test).
+    let Some(d1) = int32_arg(x, a.get(1), Some("ERR invalid first DB index")) else {
         return;
     };
-    let Some(d2) = db_index(x, a.get(2), Some("ERR invalid second DB index")) else {
+    let Some(d2) = int32_arg(x, a.get(2), Some("ERR invalid second DB index")) else {
         return;
     };
+    let n = x.core.dbs.len();
+    let (Ok(d1), Ok(d2)) = (usize::try_from(d1), usize::try_from(d2)) else {
+        return x.err("ERR DB index is out of range");
+    };
+    if d1 >= n || d2 >= n {
+        return x.err("ERR DB index is out of range");
+    }
     x.core.dbs.swap(d1, d2);
     x.r().ok();
 }
