@@ -75,10 +75,8 @@ pub fn hsetnx(x: &mut Exec<'_, '_>, a: Args<'_>) {
 }
 
 pub fn hget(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    let i = match x.typed(a.get(1), Kind::Hash, false) {
-        Err(_) => return,
-        Ok(None) => return x.r().null(),
-        Ok(Some(i)) => i,
+    let Some(i) = x.typed_or(a.get(1), Kind::Hash, false, |r| r.null()) else {
+        return;
     };
     let resp3 = x.client.resp3;
     let Some(Object::Hash(h)) = x.core.dbs[x.client.db].obj(i) else {
@@ -117,10 +115,8 @@ pub fn hmget(x: &mut Exec<'_, '_>, a: Args<'_>) {
 }
 
 pub fn hdel(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    let i = match x.typed(a.get(1), Kind::Hash, true) {
-        Err(_) => return,
-        Ok(None) => return x.r().int(0),
-        Ok(Some(i)) => i,
+    let Some(i) = x.typed_or(a.get(1), Kind::Hash, true, |r| r.int(0)) else {
+        return;
     };
     let n = x.with_obj(i, |o| {
         let Object::Hash(h) = o else { unreachable!() };

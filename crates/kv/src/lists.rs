@@ -164,10 +164,8 @@ pub fn lrange(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let Some(end) = int_arg(x, a.get(3)) else {
         return;
     };
-    let i = match x.typed(a.get(1), Kind::List, false) {
-        Err(_) => return,
-        Ok(None) => return x.r().array(0),
-        Ok(Some(i)) => i,
+    let Some(i) = x.typed_or(a.get(1), Kind::List, false, |r| r.array(0)) else {
+        return;
     };
     let resp3 = x.client.resp3;
     let Some(Object::List(l)) = x.core.dbs[x.client.db].obj(i) else {
@@ -189,10 +187,8 @@ pub fn lrange(x: &mut Exec<'_, '_>, a: Args<'_>) {
 }
 
 pub fn lindex(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    let i = match x.typed(a.get(1), Kind::List, false) {
-        Err(_) => return,
-        Ok(None) => return x.r().null(),
-        Ok(Some(i)) => i,
+    let Some(i) = x.typed_or(a.get(1), Kind::List, false, |r| r.null()) else {
+        return;
     };
     let Some(idx) = int_arg(x, a.get(2)) else {
         return;
@@ -232,10 +228,8 @@ pub fn lrem(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let Some(count) = int_arg(x, a.get(2)) else {
         return;
     };
-    let i = match x.typed(a.get(1), Kind::List, true) {
-        Err(_) => return,
-        Ok(None) => return x.r().int(0),
-        Ok(Some(i)) => i,
+    let Some(i) = x.typed_or(a.get(1), Kind::List, true, |r| r.int(0)) else {
+        return;
     };
     let v = a.get(3);
     let removed = list_mut(x, i, |l| {
@@ -277,10 +271,8 @@ pub fn ltrim(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let Some(end) = int_arg(x, a.get(3)) else {
         return;
     };
-    let i = match x.typed(a.get(1), Kind::List, true) {
-        Err(_) => return,
-        Ok(None) => return x.r().ok(),
-        Ok(Some(i)) => i,
+    let Some(i) = x.typed_or(a.get(1), Kind::List, true, |r| r.ok()) else {
+        return;
     };
     list_mut(x, i, |l| match clamp_range(l.len(), start, end) {
         None => l.items.clear(),
@@ -298,10 +290,8 @@ pub fn linsert(x: &mut Exec<'_, '_>, a: Args<'_>) {
         b"after" => true,
         _ => return x.err(SYNTAX),
     };
-    let i = match x.typed(a.get(1), Kind::List, true) {
-        Err(_) => return,
-        Ok(None) => return x.r().int(0),
-        Ok(Some(i)) => i,
+    let Some(i) = x.typed_or(a.get(1), Kind::List, true, |r| r.int(0)) else {
+        return;
     };
     let (pivot, v) = (a.get(3), a.get(4));
     let n = list_mut(x, i, |l| match l.items.iter().position(|e| &**e == pivot) {

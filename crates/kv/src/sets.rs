@@ -35,10 +35,8 @@ pub fn sadd(x: &mut Exec<'_, '_>, a: Args<'_>) {
 }
 
 pub fn srem(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    let i = match x.typed(a.get(1), Kind::Set, true) {
-        Err(_) => return,
-        Ok(None) => return x.r().int(0),
-        Ok(Some(i)) => i,
+    let Some(i) = x.typed_or(a.get(1), Kind::Set, true, |r| r.int(0)) else {
+        return;
     };
     let n = set_mut(x, i, |s| a.iter().skip(2).filter(|m| s.remove(m)).count());
     x.r().int(n as i64);
@@ -95,10 +93,8 @@ fn reply_set(x: &mut Exec<'_, '_>, members: &[Cow<'_, [u8]>]) {
 }
 
 pub fn smembers(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    let i = match x.typed(a.get(1), Kind::Set, false) {
-        Err(_) => return,
-        Ok(None) => return x.r().set(0),
-        Ok(Some(i)) => i,
+    let Some(i) = x.typed_or(a.get(1), Kind::Set, false, |r| r.set(0)) else {
+        return;
     };
     let resp3 = x.client.resp3;
     let Some(Object::Set(s)) = x.core.dbs[x.client.db].obj(i) else {

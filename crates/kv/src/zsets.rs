@@ -185,10 +185,8 @@ pub fn zincrby(x: &mut Exec<'_, '_>, a: Args<'_>) {
 // simple reads and removal
 
 pub fn zrem(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    let i = match x.typed(a.get(1), Kind::ZSet, true) {
-        Err(_) => return,
-        Ok(None) => return x.r().int(0),
-        Ok(Some(i)) => i,
+    let Some(i) = x.typed_or(a.get(1), Kind::ZSet, true, |r| r.int(0)) else {
+        return;
     };
     let n = zset_mut(x, i, |z| a.iter().skip(2).filter(|m| z.remove(m)).count());
     x.r().int(n as i64);
@@ -614,10 +612,8 @@ fn remrange(x: &mut Exec<'_, '_>, a: Args<'_>, kind: u8) {
         Ok(r) => r,
         Err(e) => return x.err(e),
     };
-    let i = match x.typed(a.get(1), Kind::ZSet, true) {
-        Err(_) => return,
-        Ok(None) => return x.r().int(0),
-        Ok(Some(i)) => i,
+    let Some(i) = x.typed_or(a.get(1), Kind::ZSet, true, |r| r.int(0)) else {
+        return;
     };
     let gone = range.select(zset_ref(x, i), false, 0, -1);
     zset_mut(x, i, |z| {
@@ -672,10 +668,8 @@ fn pop_generic(x: &mut Exec<'_, '_>, a: Args<'_>, max: bool) {
     } else {
         None
     };
-    let i = match x.typed(a.get(1), Kind::ZSet, true) {
-        Err(_) => return,
-        Ok(None) => return x.r().array(0),
-        Ok(Some(i)) => i,
+    let Some(i) = x.typed_or(a.get(1), Kind::ZSet, true, |r| r.array(0)) else {
+        return;
     };
     let got = pop_entries(x, i, max, count.unwrap_or(1));
     if count.is_none() {

@@ -151,6 +151,26 @@ impl Exec<'_, '_> {
         }
     }
 
+    /// [`typed`](Self::typed) for a command that answers a missing key with a fixed empty reply:
+    /// the slot when the key holds `kind`; otherwise the reply (WRONGTYPE, or what `empty`
+    /// writes for a missing key) is already written and the command is done.
+    pub fn typed_or(
+        &mut self,
+        key: &[u8],
+        kind: Kind,
+        write: bool,
+        empty: impl FnOnce(&mut crate::resp::Reply<'_>),
+    ) -> Option<Idx> {
+        match self.typed(key, kind, write) {
+            Err(_) => None,
+            Ok(None) => {
+                empty(&mut self.r());
+                None
+            }
+            Ok(Some(i)) => Some(i),
+        }
+    }
+
     /// Like [`typed`](Self::typed) without replying: None for absent, Err for another type.
     pub fn typed_quiet(&mut self, key: &[u8], kind: Kind) -> Result<Option<Idx>, Wrong> {
         match self.write(key) {
