@@ -970,13 +970,7 @@ impl<S: Service> Server<S> {
             let _ = w.reset(); // the stop flag itself is checked at the top of the loop
         }
         let mut scratch = Vec::new();
-        let mut ctx = Ctx {
-            out: &mut scratch,
-            current: None,
-            in_flight: 0,
-            now: self.now,
-            fx: &mut self.fx,
-        };
+        let mut ctx = Ctx::outside_conn(&mut scratch, &mut self.fx, self.now);
         self.service.wake(&mut ctx);
         self.apply_acts();
     }
@@ -984,13 +978,7 @@ impl<S: Service> Server<S> {
     /// Once per iteration: the service's hook, then the replies it held back.
     fn tick(&mut self) {
         let mut scratch = Vec::new();
-        let mut ctx = Ctx {
-            out: &mut scratch,
-            current: None,
-            in_flight: 0,
-            now: self.now,
-            fx: &mut self.fx,
-        };
+        let mut ctx = Ctx::outside_conn(&mut scratch, &mut self.fx, self.now);
         self.service_at = self.service.tick(&mut ctx);
         self.apply_acts();
         if !self.held.is_empty() {
@@ -1391,13 +1379,7 @@ impl<S: Service> Server<S> {
         }
         debug!("closed {token:?}: {reason:?}");
         let mut scratch = Vec::new();
-        let mut ctx = Ctx {
-            out: &mut scratch,
-            current: None,
-            in_flight: 0,
-            now: self.now,
-            fx: &mut self.fx,
-        };
+        let mut ctx = Ctx::outside_conn(&mut scratch, &mut self.fx, self.now);
         self.service.close(session, ConnId(token), &mut ctx);
         if !self.accepting {
             self.resume_accept(); // a descriptor just came free

@@ -176,7 +176,18 @@ pub struct Ctx<'a> {
     pub(crate) fx: &'a mut Effects,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The context of a hook that serves no connection (`wake`, `tick`, `close`): replies
+    /// written to `out` (an empty scratch buffer) are discarded.
+    pub(crate) fn outside_conn(out: &'a mut Vec<u8>, fx: &'a mut Effects, now: Instant) -> Ctx<'a> {
+        Ctx {
+            out,
+            current: None,
+            in_flight: 0,
+            now,
+            fx,
+        }
+    }
     /// Reply bytes for the connection being served (or opened). Outside `open`/`serve` there
     /// is no such connection and whatever is written here is discarded.
     #[inline]
