@@ -198,8 +198,29 @@ fn job(rounds: u32, text: &[u8], panic_on: Option<&[u8]>) -> [u8; 32] {
     protocol::digest(rounds, text)
 }
 
+/// Live threads of this process. A joined thread may still be listed in /proc/self/task for a
+/// moment (join returns when the kernel clears its tid, before the task is released), so
+/// zombie/dead entries are not counted and a count above one is re-read for up to 50 ms.
 fn threads_in_process() -> usize {
-    std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
+    let live = || {
+        std::fs::read_dir("/proc/self/task").map_or(0, |d| {
+            d.filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("stat")).ok())
+                .filter(|stat| {
+                    // The state follows the ")" that closes the command name.
+                    let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+                    !matches!(state.and_then(|s| s.chars().next()), Some('Z' | 'X'))
+                })
+                .count()
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(50);
+    loop {
+        let n = live();
+        if n <= 1 || std::time::Instant::now() >= deadline {
+            return n;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }
 
 impl Service for Digest {

@@ -149,7 +149,9 @@ fn thread_taking_shutdown_signals() -> io::Result<Option<(u32, String)>> {
         let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
             continue;
         };
-        if !blocks_shutdown_signals(&status) {
+        // A thread that has finished (joined, but not yet released from /proc/self/task) can
+        // no longer be picked for a process signal: the kernel skips exiting threads.
+        if !is_exited(&status) && !blocks_shutdown_signals(&status) {
             let name = status
                 .lines()
                 .find_map(|l| l.strip_prefix("Name:"))
@@ -160,6 +162,14 @@ fn thread_taking_shutdown_signals() -> io::Result<Option<(u32, String)>> {
         }
     }
     Ok(None)
+}
+
+/// Does a /proc/PID/task/TID/status text show a zombie or dead thread?
+fn is_exited(status: &str) -> bool {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("State:"))
+        .is_some_and(|s| matches!(s.trim_start().chars().next(), Some('Z' | 'X')))
 }
 
 /// Does a /proc/PID/task/TID/status text show SIGINT and SIGTERM in `SigBlk`?
@@ -195,6 +205,15 @@ mod tests {
         assert!(!blocks_shutdown_signals("SigBlk:\t0000000000000002\n"));
         assert!(!blocks_shutdown_signals("SigBlk:\t0000000000004000\n"));
         assert!(!blocks_shutdown_signals("no mask here"));
+    }
+
+    #[test]
+    fn zombie_and_dead_threads_are_not_counted_as_signal_takers() {
+        assert!(is_exited("Name:\tw\nState:\tZ (zombie)\nSigBlk:\t0\n"));
+        assert!(is_exited("State:\tX (dead)\n"));
+        assert!(!is_exited("State:\tS (sleeping)\n"));
+        assert!(!is_exited("State:\tR (running)\n"));
+        assert!(!is_exited("no state"));
     }
 
     /// The hazard of issue 8 bug 5: a thread started before `install` takes SIGTERM and the
