@@ -50,10 +50,12 @@ pub struct KvOptions {
     #[arg(long, default_value = "1gb", value_parser = parse_memory)]
     pub client_query_buffer_limit: u64,
 
-    /// A client whose unsent replies exceed this is closed (0 = the loop's 1 GiB cap; the loop
-    /// stops reading a client long before, at its high-water mark).
-    #[arg(long, default_value = "0", value_parser = parse_memory)]
-    pub client_output_buffer_limit: u64,
+    /// Redis's `<class> <hard> <soft> <soft-seconds>` (classes normal, replica, pubsub; e.g.
+    /// "pubsub 32mb 8mb 60"), repeatable; a client owed more than hard is closed at once, more
+    /// than soft for soft-seconds then. A single memory value sets the normal hard limit.
+    /// Defaults: "normal 0 0 0 slave 256mb 64mb 60 pubsub 32mb 8mb 60".
+    #[arg(long, value_name = "LIMITS")]
+    pub client_output_buffer_limit: Vec<String>,
 
     /// Close clients idle for this many seconds (0 = never), like Redis's `timeout`.
     #[arg(long, default_value_t = 0)]
@@ -125,6 +127,17 @@ pub fn check_aof(a: &CheckAofArgs) -> anyhow::Result<()> {
     }
 }
 
+/// The `--client-output-buffer-limit` flags applied in order over Redis's defaults.
+fn output_limits(args: &[String]) -> anyhow::Result<readyloop_kv::OutputLimits> {
+    let mut l = readyloop_kv::OutputLimits::default();
+    for a in args {
+        l = l
+            .updated_from_arg(a)
+            .map_err(|e| anyhow::anyhow!("--client-output-buffer-limit {a:?}: {e}"))?;
+    }
+    Ok(l)
+}
+
 fn parse_memory(s: &str) -> Result<u64, String> {
     readyloop_kv::parse_memory(s).ok_or_else(|| format!("not a memory value: {s}"))
 }
@@ -142,7 +155,7 @@ pub fn kv(backend: Backend, port: u16, o: &KvOptions) -> anyhow::Result<()> {
         maxclients: o.maxclients.max(1),
         proto_max_bulk_len: o.proto_max_bulk_len.max(1),
         client_query_buffer_limit: o.client_query_buffer_limit.max(1024),
-        output_buffer_limit: o.client_output_buffer_limit,
+        output_limits: output_limits(&o.client_output_buffer_limit)?,
         port,
         bind: o.bind.to_string(),
         expire_budget: o.expire_budget.max(1),

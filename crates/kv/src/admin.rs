@@ -823,12 +823,6 @@ pub fn extra_defaults() -> Vec<Extra> {
         e("slowlog-max-len", "", Int(0, i64::MAX), "128"),
         e("save", "", Text, ""),
         e("dbfilename", "", Text, "dump.rdb"),
-        e(
-            "client-output-buffer-limit",
-            "",
-            Text,
-            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
-        ),
         e("maxmemory-eviction-tenacity", "", Int(0, 100), "10"),
         e("active-expire-effort", "", Int(1, 10), "1"),
         e(
@@ -859,6 +853,7 @@ fn core_params(core: &Core) -> Vec<(&'static str, String)> {
         ),
         ("lfu-log-factor", c.lfu_log_factor.to_string()),
         ("lfu-decay-time", c.lfu_decay_time.to_string()),
+        ("client-output-buffer-limit", c.output_limits.render()),
         // The log's own settings live with it (CONFIG SET appendonly changes them at run time).
         ("appendonly", yes_no(core.aof.cfg.enabled)),
         ("appendfsync", core.aof.cfg.fsync.name().to_string()),
@@ -952,8 +947,12 @@ fn config_set(x: &mut Exec<'_, '_>, a: Args<'_>) {
             Err(e) => return x.err(&e),
         }
     }
+    let limits_changed = pending.iter().any(|p| matches!(p, Set::OutputLimits(_)));
     for p in pending {
         apply_param(x.core, p);
+    }
+    if limits_changed {
+        reapply_output_limits(x);
     }
     x.r().ok();
 }
@@ -973,6 +972,19 @@ enum Set {
     AppendFsync(crate::aof::Fsync),
     AutoRewritePct(u64),
     AutoRewriteMin(u64),
+    OutputLimits(crate::config::OutputLimits),
+}
+
+/// CONFIG SET client-output-buffer-limit: every connected client takes its class's new limits
+/// (Redis checks them against the new values from then on).
+fn reapply_output_limits(x: &mut Exec<'_, '_>) {
+    let targets: Vec<_> = x
+        .clients()
+        .map(|c| (c.conn, crate::limits::class_of(x.core.pubsub.count(c.id))))
+        .collect();
+    for (conn, class) in targets {
+        crate::limits::apply(x.ctx, &x.core.cfg.output_limits, conn, class);
+    }
 }
 
 fn int_arg(name: &[u8], v: &str, lo: i64, hi: i64) -> Result<i64, String> {
@@ -1006,6 +1018,12 @@ fn check_param(core: &Core, name: &[u8], v: &str) -> Result<Set, String> {
         b"requirepass" => Set::Pass((!v.is_empty()).then(|| v.to_string())),
         b"proto-max-bulk-len" => Set::BulkLen(mem_arg(name, v)?.max(1)),
         b"client-query-buffer-limit" => Set::QueryLimit(mem_arg(name, v)?),
+        b"client-output-buffer-limit" => Set::OutputLimits(
+            core.cfg
+                .output_limits
+                .updated(v)
+                .map_err(|why| set_failed(name, why))?,
+        ),
         b"lfu-log-factor" => Set::LfuLog(int_arg(name, v, 0, big)? as u32),
         b"lfu-decay-time" => Set::LfuDecay(int_arg(name, v, 0, big)? as u32),
         b"databases" | b"port" | b"bind" | b"appendfilename" | b"appenddirname" => {
@@ -1062,6 +1080,7 @@ fn apply_param(core: &mut Core, p: Set) {
         Set::Pass(v) => c.requirepass = v,
         Set::BulkLen(v) => c.proto_max_bulk_len = v,
         Set::QueryLimit(v) => c.client_query_buffer_limit = v,
+        Set::OutputLimits(v) => c.output_limits = v,
         Set::LfuLog(v) => c.lfu_log_factor = v,
         Set::LfuDecay(v) => c.lfu_decay_time = v,
         Set::Extra(pos, v) => core.extra[pos].value = v,
@@ -1186,8 +1205,11 @@ fn info_text(x: &Exec<'_, '_>, want: &[String]) -> String {
             format!(
                 "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
                  client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n\
-                 blocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
-                core.live_clients, core.cfg.maxclients
+                 blocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
+                core.live_clients,
+                core.cfg.maxclients,
+                core.blocking.blocked_count(),
+                core.blocking.timed_count()
             ),
         );
     }

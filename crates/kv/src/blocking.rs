@@ -66,6 +66,11 @@ impl Blocking {
         self.by_client.len()
     }
 
+    /// Blocked clients with a deadline (INFO's clients_in_timeout_table).
+    pub fn timed_count(&self) -> usize {
+        self.deadlines.len()
+    }
+
     fn has_waiters(&self, db: usize, key: &[u8]) -> bool {
         !self.queues.is_empty() && self.queues.contains_key(&(db, key.to_vec()))
     }

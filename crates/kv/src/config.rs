@@ -81,8 +81,8 @@ pub struct KvConfig {
     pub maxclients: usize,
     pub proto_max_bulk_len: u64,
     pub client_query_buffer_limit: u64,
-    /// `client-output-buffer-limit normal` hard limit in bytes (0 = none).
-    pub output_buffer_limit: u64,
+    /// `client-output-buffer-limit`: per class (normal, replica, pubsub) hard/soft limits.
+    pub output_limits: OutputLimits,
     pub lfu_log_factor: u32,
     pub lfu_decay_time: u32,
     /// Reported by INFO and CONFIG GET port/bind.
@@ -105,7 +105,7 @@ impl Default for KvConfig {
             maxclients: 10000,
             proto_max_bulk_len: 512 << 20,
             client_query_buffer_limit: 1 << 30,
-            output_buffer_limit: 0,
+            output_limits: OutputLimits::default(),
             lfu_log_factor: 10,
             lfu_decay_time: 1,
             port: 6379,
@@ -118,22 +118,149 @@ impl Default for KvConfig {
 
 impl KvConfig {
     /// The loop settings this service needs: the query buffer limit as the loop's input cap,
-    /// the output limit as its output cap, room for maxclients.
+    /// a 1 GiB output cap, room for maxclients.
     pub fn loop_config(&self, backend: Backend, addr: SocketAddr) -> Config {
         let mut cfg = Config::new(backend, addr);
         cfg.max_input = usize::try_from(self.client_query_buffer_limit).unwrap_or(usize::MAX);
-        if self.output_buffer_limit > 0 {
-            cfg.max_output = usize::try_from(self.output_buffer_limit).unwrap_or(usize::MAX);
-        } else {
-            // Redis's normal clients have no hard limit; the loop still stops reading a client
-            // whose replies pile up past the high-water mark (backpressure), so this only
-            // catches a client that pipelines enormous replies without reading them.
-            cfg.max_output = 1 << 30;
-        }
+        // The class limits are per connection (`Ctx::limit_output`): a client moves between
+        // normal and pubsub as it subscribes, and CONFIG SET changes them at run time. Redis's
+        // normal clients have no limit at all; the loop still stops reading a client whose
+        // replies pile up past the high-water mark (backpressure), so this cap only catches a
+        // client that pipelines enormous replies without reading them.
+        cfg.max_output = 1 << 30;
         // One over maxclients, so the service itself can answer the one too many with Redis's
         // error instead of a silent close.
         cfg.max_clients = self.maxclients.saturating_add(1);
         cfg
+    }
+}
+
+/// One class of `client-output-buffer-limit`: a client owed more than `hard` bytes is cut off
+/// at once; one owed more than `soft` for `soft_secs` seconds without a break is cut off then
+/// (0 = no such limit).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClassLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_secs: u64,
+}
+
+impl ClassLimit {
+    pub fn is_none(&self) -> bool {
+        self.hard == 0 && self.soft == 0
+    }
+
+    /// What the loop enforces, or None for no limit.
+    pub fn to_loop(self) -> Option<crate::limits::OutputLimit> {
+        let size = |b: u64| usize::try_from(b).unwrap_or(usize::MAX);
+        (!self.is_none()).then(|| crate::limits::OutputLimit {
+            hard: size(self.hard),
+            soft: size(self.soft),
+            soft_for: std::time::Duration::from_secs(self.soft_secs),
+        })
+    }
+}
+
+/// The client classes of `client-output-buffer-limit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    Normal,
+    Replica,
+    PubSub,
+}
+
+/// `client-output-buffer-limit` for every class; Redis's defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputLimits {
+    pub normal: ClassLimit,
+    /// Kept and reported only: this server has no replicas.
+    pub replica: ClassLimit,
+    pub pubsub: ClassLimit,
+}
+
+impl Default for OutputLimits {
+    fn default() -> Self {
+        OutputLimits {
+            normal: ClassLimit::default(),
+            replica: ClassLimit {
+                hard: 256 << 20,
+                soft: 64 << 20,
+                soft_secs: 60,
+            },
+            pubsub: ClassLimit {
+                hard: 32 << 20,
+                soft: 8 << 20,
+                soft_secs: 60,
+            },
+        }
+    }
+}
+
+impl OutputLimits {
+    pub fn get(&self, class: Class) -> ClassLimit {
+        match class {
+            Class::Normal => self.normal,
+            Class::Replica => self.replica,
+            Class::PubSub => self.pubsub,
+        }
+    }
+
+    /// Redis's CONFIG GET form: `normal 0 0 0 slave 268435456 67108864 60 pubsub ...`.
+    pub fn render(&self) -> String {
+        let one = |n: &str, l: ClassLimit| format!("{n} {} {} {}", l.hard, l.soft, l.soft_secs);
+        format!(
+            "{} {} {}",
+            one("normal", self.normal),
+            one("slave", self.replica),
+            one("pubsub", self.pubsub)
+        )
+    }
+
+    /// These limits with `spec` (`<class> <hard> <soft> <soft-seconds>`, repeated) applied,
+    /// or Redis's reason for refusing it. The classes not named keep their limits.
+    pub fn updated(&self, spec: &str) -> Result<OutputLimits, &'static str> {
+        let words: Vec<&str> = spec.split_ascii_whitespace().collect();
+        if !words.len().is_multiple_of(4) {
+            return Err("Wrong number of arguments in buffer limit configuration.");
+        }
+        let mut out = *self;
+        for w in words.chunks(4) {
+            let slot = match w[0].to_ascii_lowercase().as_str() {
+                "normal" => &mut out.normal,
+                "slave" | "replica" => &mut out.replica,
+                "pubsub" => &mut out.pubsub,
+                _ => return Err("Invalid client class specified in buffer limit configuration."),
+            };
+            let bad = "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+            let hard = parse_memory(w[1]).ok_or(bad)?;
+            let soft = parse_memory(w[2]).ok_or(bad)?;
+            let secs = crate::resp::parse_i64(w[3].as_bytes())
+                .filter(|s| *s >= 0)
+                .ok_or(bad)?;
+            // Redis keeps the seconds in an int: a larger value wraps the way it does there.
+            let secs = u64::from(secs as i32 as u32).min(i32::MAX as u64);
+            *slot = ClassLimit {
+                hard,
+                soft,
+                soft_secs: secs,
+            };
+        }
+        Ok(out)
+    }
+
+    /// The command-line form: Redis's `<class> <hard> <soft> <soft-seconds>` groups, or (as
+    /// this server accepted before it had classes) one memory value, the normal hard limit.
+    pub fn updated_from_arg(&self, arg: &str) -> Result<OutputLimits, String> {
+        if let Some(hard) = parse_memory(arg.trim()) {
+            let mut out = *self;
+            out.normal = ClassLimit {
+                hard,
+                soft: 0,
+                soft_secs: 0,
+            };
+            return Ok(out);
+        }
+        self.updated(arg).map_err(str::to_string)
     }
 }
 
@@ -168,5 +295,52 @@ mod tests {
         assert_eq!(parse_memory("2GB"), Some(2 << 30));
         assert_eq!(parse_memory("x"), None);
         assert_eq!(parse_memory("-1"), None);
+    }
+
+    #[test]
+    fn output_limits_parse_and_render_as_redis() {
+        let d = OutputLimits::default();
+        assert_eq!(
+            d.render(),
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+        );
+        let l = d.updated("PUBSUB 1mb 512kb 5 normal 1k 2kb 3").unwrap();
+        assert_eq!(
+            l.render(),
+            "normal 1000 2048 3 slave 268435456 67108864 60 pubsub 1048576 524288 5"
+        );
+        assert_eq!(d.updated("").unwrap(), d);
+        assert_eq!(
+            d.updated("pubsub 1 1 1 pubsub 5 5 5").unwrap().pubsub.hard,
+            5
+        );
+        assert_eq!(
+            d.updated("pubsub 1 2 99999999999999")
+                .unwrap()
+                .pubsub
+                .soft_secs,
+            276447231
+        );
+        assert!(d
+            .updated("pubsub 1 2")
+            .unwrap_err()
+            .starts_with("Wrong number"));
+        assert!(d
+            .updated("master 1 2 3")
+            .unwrap_err()
+            .starts_with("Invalid client class"));
+        for bad in [
+            "pubsub a 2 3",
+            "pubsub 1 2 -3",
+            "pubsub -1 2 3",
+            "pubsub 1 2 3.5",
+        ] {
+            assert!(
+                d.updated(bad).unwrap_err().starts_with("Error in hard"),
+                "{bad}"
+            );
+        }
+        assert_eq!(d.updated_from_arg("2mb").unwrap().normal.hard, 2 << 20);
+        assert_eq!(d.updated_from_arg("pubsub 32mb 8mb 60").unwrap(), d);
     }
 }

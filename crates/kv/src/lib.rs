@@ -30,6 +30,7 @@ mod hashes;
 mod keys;
 pub mod lazyfree;
 pub mod ld;
+mod limits;
 mod lists;
 pub mod num;
 mod pubsub;
@@ -43,5 +44,5 @@ pub mod types;
 mod zsets;
 
 pub use aof::{AofConfig, Fsync};
-pub use config::{parse_memory, KvConfig, Policy};
+pub use config::{parse_memory, ClassLimit, KvConfig, OutputLimits, Policy};
 pub use server::KvService;

@@ -1,8 +1,10 @@
 //! Pub/sub: SUBSCRIBE, PSUBSCRIBE, their UNSUBSCRIBEs, PUBLISH and PUBSUB. A message is
 //! appended to every subscriber's output with `Ctx::send_to` (RESP2 `message` arrays or RESP3
 //! pushes, encoded once per protocol), so a publish costs one copy per receiver and never
-//! waits on a slow one: a subscriber that stops reading grows its own output until the loop's
-//! per-connection `max_output` cuts it off.
+//! waits on a slow one: a subscriber that stops reading grows its own output until the loop
+//! cuts it off at the pubsub class of `client-output-buffer-limit` (hard at once, soft after
+//! its seconds), which a connection takes on with its first subscription and leaves with its
+//! last.
 
 use hashbrown::{HashMap, HashSet};
 use readyloop_server::{ConnId, Ctx};
@@ -101,8 +103,21 @@ fn ack(x: &mut Exec<'_, '_>, kind: &str, name: Option<&[u8]>, count: usize) {
     r.int(count as i64);
 }
 
+/// The client's subscription count went from `before` to what it is now: move it between the
+/// normal and pubsub output limits when it entered or left the subscribed state.
+fn reclassify(x: &mut Exec<'_, '_>, before: usize) {
+    let (was, is) = (
+        crate::limits::class_of(before),
+        crate::limits::class_of(x.core.pubsub.count(x.client.id)),
+    );
+    if was != is {
+        crate::limits::apply(x.ctx, &x.core.cfg.output_limits, x.client.conn, is);
+    }
+}
+
 fn subscribe_generic(x: &mut Exec<'_, '_>, a: Args<'_>, pattern: bool) {
     let id = x.client.id;
+    let before = x.core.pubsub.count(id);
     let sub = Sub {
         conn: x.client.conn,
         resp3: x.client.resp3,
@@ -131,10 +146,12 @@ fn subscribe_generic(x: &mut Exec<'_, '_>, a: Args<'_>, pattern: bool) {
             n,
         );
     }
+    reclassify(x, before);
 }
 
 fn unsubscribe_generic(x: &mut Exec<'_, '_>, a: Args<'_>, pattern: bool) {
     let id = x.client.id;
+    let before = x.core.pubsub.count(id);
     let kind = if pattern {
         "punsubscribe"
     } else {
@@ -174,6 +191,7 @@ fn unsubscribe_generic(x: &mut Exec<'_, '_>, a: Args<'_>, pattern: bool) {
         let n = ps.count(id);
         ack(x, kind, Some(&name), n);
     }
+    reclassify(x, before);
 }
 
 pub fn subscribe(x: &mut Exec<'_, '_>, a: Args<'_>) {

@@ -570,6 +570,7 @@ impl Service for KvService {
             parser: Parser::default(),
         };
         self.core.next_client_id += 1;
+        crate::limits::opened(&self.core, ctx, info.id);
         if self.core.live_clients >= self.core.cfg.maxclients {
             self.core.counters.rejected_conns += 1;
             ctx.out()
