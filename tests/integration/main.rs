@@ -16,6 +16,7 @@ mod kv_clients;
 mod kv_diff;
 mod kv_fuzz;
 mod kv_proxy;
+mod kv_scale;
 mod kv_types;
 mod kv_util;
 mod lesson;

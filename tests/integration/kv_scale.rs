@@ -1,0 +1,449 @@
+//! Issue 11 at full size: 1,000 clients blocked on one list, 10,000 subscribers on one channel,
+//! and the pubsub class of `client-output-buffer-limit` (hard, soft-with-seconds, CONFIG SET).
+//!
+//! The server is a child process and the clients are non-blocking sockets in this process,
+//! swept in a loop (one `read` each per sweep) rather than one thread each.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use crate::kv_util::*;
+use crate::util::{connect_sized, reset, wait_until};
+
+fn resp(args: &[&str]) -> Vec<u8> {
+    let mut v = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        v.extend(format!("${}\r\n", a.len()).bytes());
+        v.extend_from_slice(a.as_bytes());
+        v.extend_from_slice(b"\r\n");
+    }
+    v
+}
+
+/// A field of INFO (as an integer).
+fn info_int(c: &mut Conn, section: &str, field: &str) -> i64 {
+    let v = call(c, &["INFO", section]);
+    let text = String::from_utf8_lossy(v.as_bytes().expect("INFO is a bulk string")).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}:\n{text}"))
+}
+
+fn blocked_clients(c: &mut Conn) -> i64 {
+    info_int(c, "clients", "blocked_clients")
+}
+
+fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+fn rss(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/statm"))
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// A client socket in non-blocking mode and what it has read.
+struct Peer {
+    s: TcpStream,
+    got: Vec<u8>,
+    /// EOF or a reset seen.
+    closed: bool,
+}
+
+impl Peer {
+    fn new(s: TcpStream) -> Peer {
+        s.set_nonblocking(true).unwrap();
+        Peer {
+            s,
+            got: Vec::new(),
+            closed: false,
+        }
+    }
+
+    /// Read what is there now; true if anything arrived (or the connection ended).
+    fn poll(&mut self, scratch: &mut [u8]) -> bool {
+        let mut any = false;
+        while !self.closed {
+            match self.s.read(scratch) {
+                Ok(0) => self.closed = true,
+                Ok(n) => self.got.extend_from_slice(&scratch[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return any,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => self.closed = true,
+            }
+            any = true;
+        }
+        any
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1,000 blocked clients
+
+const BLOCKED: usize = 1000;
+/// BLPOP timeouts, by client index modulo 4: for ever, and three fractional deadlines.
+const TIMEOUTS: [(&str, f64); 4] = [("0", 0.0), ("0.3", 0.3), ("0.7", 0.7), ("1.2", 1.2)];
+/// The issue's bound: a timed-out client is answered within this of its deadline.
+const LATE: Duration = Duration::from_millis(100);
+/// The server reads its clock once per wake-up, so a deadline may fire this much early.
+const EARLY: Duration = Duration::from_millis(10);
+
+struct Waiter {
+    peer: Peer,
+    timeout: f64,
+    /// Before the BLPOP was written: the server's deadline is at least this + timeout.
+    sent: Instant,
+    /// After the server was seen to hold it blocked: its deadline is at most this + timeout.
+    confirmed: Instant,
+    /// When its reply arrived.
+    answered: Option<Instant>,
+}
+
+impl Waiter {
+    fn deadline_at_least(&self) -> Instant {
+        self.sent + Duration::from_secs_f64(self.timeout)
+    }
+    fn deadline_at_most(&self) -> Instant {
+        self.confirmed + Duration::from_secs_f64(self.timeout)
+    }
+}
+
+const NIL: &[u8] = b"*-1\r\n";
+
+/// The element a served waiter got, by its sequence number (`e<seq>`), or None for nil.
+fn served_seq(reply: &[u8]) -> Option<usize> {
+    if reply == NIL {
+        return None;
+    }
+    let text = std::str::from_utf8(reply).unwrap_or_else(|_| panic!("reply {reply:?}"));
+    let seq: usize = text
+        .strip_prefix("*2\r\n$1\r\nq\r\n$")
+        .and_then(|r| r.split_once("\r\ne"))
+        .and_then(|(_, r)| r.strip_suffix("\r\n"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a BLPOP reply: {text:?}"));
+    assert_eq!(reply, pop_reply(seq).as_slice());
+    Some(seq)
+}
+
+fn pop_reply(seq: usize) -> Vec<u8> {
+    let e = format!("e{seq}");
+    format!("*2\r\n$1\r\nq\r\n${}\r\n{e}\r\n", e.len()).into_bytes()
+}
+
+/// Sweep the unanswered waiters once; a complete reply (a nil or one BLPOP pair) answers one.
+fn sweep_waiters(ws: &mut [Waiter], scratch: &mut [u8]) {
+    for w in ws.iter_mut().filter(|w| w.answered.is_none()) {
+        if w.peer.poll(scratch) && reply_complete(&w.peer.got) {
+            w.answered = Some(Instant::now());
+        }
+        assert!(
+            !w.peer.closed || w.answered.is_some(),
+            "a blocked client was disconnected"
+        );
+    }
+}
+
+fn reply_complete(b: &[u8]) -> bool {
+    b == NIL || (b.starts_with(b"*2\r\n") && b.ends_with(b"\r\n") && b.len() > 15)
+}
+
+/// Open a client, send BLPOP with timeout `t`, and wait until the server holds it: blocked
+/// clients plus the nil replies already received add up to everyone sent so far. (Nils are
+/// counted *before* INFO is asked, so a timeout in between can only undercount and retry,
+/// never let an unregistered client through, which keeps the arrival order the index order.)
+fn block_one(addr: SocketAddr, c: &mut Conn, ws: &mut Vec<Waiter>, t: (&str, f64), s: &mut [u8]) {
+    let mut stream = TcpStream::connect(addr).expect("connects");
+    let sent = Instant::now();
+    stream.write_all(&resp(&["BLPOP", "q", t.0])).unwrap();
+    ws.push(Waiter {
+        peer: Peer::new(stream),
+        timeout: t.1,
+        sent,
+        confirmed: sent,
+        answered: None,
+    });
+    let give_up = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = Instant::now();
+        for w in ws.iter_mut() {
+            if w.answered.is_none() && w.timeout > 0.0 && w.deadline_at_least() <= now + EARLY {
+                if w.peer.poll(s) && reply_complete(&w.peer.got) {
+                    w.answered = Some(Instant::now());
+                }
+            }
+        }
+        let nils = ws.iter().filter(|w| w.answered.is_some()).count() as i64;
+        if nils + blocked_clients(c) == ws.len() as i64 {
+            ws.last_mut().unwrap().confirmed = Instant::now();
+            return;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "client {} never blocked",
+            ws.len() - 1
+        );
+    }
+}
+
+/// RPUSH `n` elements numbered from `*next`; the time the reply came back (the server serves
+/// waiters inside the push, before it replies).
+fn push(c: &mut Conn, next: &mut usize, n: usize) -> Instant {
+    let elems: Vec<String> = (*next..*next + n).map(|s| format!("e{s}")).collect();
+    *next += n;
+    let mut args = vec!["RPUSH", "q"];
+    args.extend(elems.iter().map(String::as_str));
+    assert_eq!(
+        int(c, &args),
+        n as i64,
+        "RPUSH replies the length before serving"
+    );
+    Instant::now()
+}
+
+fn wait_answered(
+    ws: &mut [Waiter],
+    scratch: &mut [u8],
+    what: &str,
+    done: impl Fn(&Waiter) -> bool,
+) {
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while !ws.iter().all(&done) {
+        sweep_waiters(ws, scratch);
+        assert!(Instant::now() < give_up, "{what}: replies missing");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Check every reply against the order of arrival and the deadlines; `pushes[r]` is when push
+/// round r returned, `round_of[seq]` the round that pushed element `seq`.
+fn check_fifo_and_deadlines(ws: &[Waiter], pushes: &[Instant], round_of: &[usize]) {
+    let mut last_seq = None;
+    for (k, w) in ws.iter().enumerate() {
+        let when = w
+            .answered
+            .unwrap_or_else(|| panic!("client {k} never answered"));
+        match served_seq(&w.peer.got) {
+            Some(seq) => {
+                // FIFO: elements go out in arrival order.
+                assert!(
+                    last_seq.is_none_or(|l| seq > l),
+                    "client {k} got e{seq} after an earlier client got e{}",
+                    last_seq.unwrap()
+                );
+                last_seq = Some(seq);
+                // Everyone older that was passed over had timed out before this push.
+                let pushed = pushes[round_of[seq]];
+                for (j, o) in ws[..k].iter().enumerate() {
+                    if served_seq(&o.peer.got).is_none() {
+                        assert!(
+                            o.timeout > 0.0 && o.deadline_at_least() <= pushed,
+                            "client {j} (timeout {}) was passed over for client {k} while it \
+                             still waited",
+                            o.timeout
+                        );
+                    }
+                }
+            }
+            None => {
+                assert!(w.timeout > 0.0, "client {k} waits for ever but got nil");
+                assert!(
+                    when + EARLY >= w.deadline_at_least(),
+                    "client {k} timed out {:?} before its {} s deadline",
+                    w.deadline_at_least() - when,
+                    w.timeout
+                );
+                assert!(
+                    when <= w.deadline_at_most() + LATE,
+                    "client {k} timed out {:?} after its {} s deadline (bound {LATE:?})",
+                    when - w.deadline_at_most(),
+                    w.timeout
+                );
+            }
+        }
+    }
+}
+
+/// Block `n` clients on `key` (no order needed) and wait until the server holds them all.
+fn block_many(addr: SocketAddr, c: &mut Conn, key: &str, n: usize) -> Vec<Peer> {
+    let want = blocked_clients(c) + n as i64;
+    let peers: Vec<Peer> = (0..n)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).expect("connects");
+            s.write_all(&resp(&["BLPOP", key, "0"])).unwrap();
+            Peer::new(s)
+        })
+        .collect();
+    assert!(
+        wait_until(Duration::from_secs(10), || blocked_clients(c) == want),
+        "{n} clients never all blocked"
+    );
+    peers
+}
+
+/// CLIENT LIST's `id` for each local address (our side of each connection).
+fn client_ids(c: &mut Conn) -> std::collections::HashMap<String, String> {
+    let v = call(c, &["CLIENT", "LIST"]);
+    let text = String::from_utf8_lossy(v.as_bytes().unwrap()).into_owned();
+    text.lines()
+        .filter_map(|l| {
+            let field = |name: &str| {
+                l.split(' ')
+                    .find_map(|f| f.strip_prefix(name))
+                    .map(str::to_string)
+            };
+            Some((field("addr=")?, field("id=")?))
+        })
+        .collect()
+}
+
+fn read_exactly(p: &mut Peer, want: &[u8], scratch: &mut [u8]) {
+    let ok = wait_until(Duration::from_secs(5), || {
+        p.poll(scratch);
+        p.got.len() >= want.len()
+    });
+    assert!(ok && p.got == want, "wanted {want:?}, got {:?}", p.got);
+    p.got.clear();
+}
+
+each_backend!(
+    /// Issue 11: 1,000 clients blocked on one list with mixed timeouts (for ever, 0.3, 0.7,
+    /// 1.2 s) are served by pushes in arrival order (the longest-waiting client still waiting
+    /// first, as Redis), the rest time out within 100 ms of their deadlines; CLIENT UNBLOCK
+    /// answers the TIMEOUT and ERROR forms; and 4 rounds of 1,000 blocked clients that hang up
+    /// (half FIN, half RST) leave the server's descriptors, INFO blocked_clients and RSS where
+    /// they were.
+    thousand_blocked_clients_fifo_deadlines_and_no_trace,
+    |backend| {
+        // Redis answers timeouts from its event loop, which sleeps up to 1/hz between wake-ups:
+        // at its default hz 10 it is up to 100 ms late itself, so checked against it at hz 100.
+        let extra: &[&str] = if testing_redis_itself() {
+            &["--maxclients", "5000", "--hz", "100"]
+        } else {
+            &["--maxclients", "5000"]
+        };
+        let srv = kv(backend, extra);
+        let pid = srv.pid();
+        let mut c = connect(srv.addr);
+        let mut scratch = vec![0u8; 64 * 1024];
+        let base_fds = fd_count(pid);
+        assert_eq!(blocked_clients(&mut c), 0);
+
+        // Arrival order = index order (each confirmed before the next is sent).
+        let mut ws: Vec<Waiter> = Vec::with_capacity(BLOCKED);
+        for k in 0..BLOCKED {
+            block_one(srv.addr, &mut c, &mut ws, TIMEOUTS[k % 4], &mut scratch);
+        }
+        let registered = Instant::now();
+        // Three rounds of pushes while timeouts keep firing, then the for-ever waiters left.
+        let mut next = 0;
+        let mut pushes = Vec::new();
+        let mut round_of = Vec::new();
+        for (round, at) in [0.0, 0.5, 1.0].into_iter().enumerate() {
+            let when = registered + Duration::from_secs_f64(at);
+            while Instant::now() < when {
+                sweep_waiters(&mut ws, &mut scratch);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            pushes.push(push(&mut c, &mut next, 100));
+            round_of.extend([round; 100]);
+        }
+        wait_answered(&mut ws, &mut scratch, "timeouts", |w| {
+            w.timeout == 0.0 || w.answered.is_some()
+        });
+        let left = ws.iter().filter(|w| w.answered.is_none()).count();
+        assert_eq!(
+            blocked_clients(&mut c),
+            left as i64,
+            "INFO blocked_clients once every deadline passed"
+        );
+        assert!(left > 0, "the for-ever waiters were all served already");
+        pushes.push(push(&mut c, &mut next, left));
+        round_of.extend(std::iter::repeat_n(3, left));
+        wait_answered(&mut ws, &mut scratch, "last push", |w| w.answered.is_some());
+        check_fifo_and_deadlines(&ws, &pushes, &round_of);
+        let served = ws.iter().filter(|w| served_seq(&w.peer.got).is_some()).count();
+        assert_eq!(served, next, "every pushed element went to a waiter");
+        assert_eq!(int(&mut c, &["EXISTS", "q"]), 0);
+        assert_eq!(blocked_clients(&mut c), 0);
+        // A served or timed-out client is resumed: its next command is answered.
+        for w in &mut ws[..2] {
+            w.peer.got.clear();
+            w.peer.s.write_all(&resp(&["PING"])).unwrap();
+            read_exactly(&mut w.peer, b"+PONG\r\n", &mut scratch);
+        }
+        drop(ws);
+        assert!(
+            wait_until(Duration::from_secs(10), || fd_count(pid) == base_fds),
+            "descriptors after the first 1,000 left: {} (start {base_fds})",
+            fd_count(pid)
+        );
+
+        // Blocked clients that hang up leave nothing behind. RSS is compared between the end
+        // of round 2 and the end of round 4: by then the allocator reuses what the first
+        // rounds freed (jemalloc in redis-server grows once, in round 2), so a per-client leak
+        // of 1 KiB or more (a connection's buffers, or a wait record with its queue entry and
+        // key) shows as 2 MiB over the last two rounds.
+        let mut rss_after = Vec::new();
+        for round in 0..4 {
+            let mut peers = block_many(srv.addr, &mut c, "gone", BLOCKED);
+            assert_eq!(fd_count(pid), base_fds + BLOCKED, "round {round}: one fd each");
+            if round == 0 {
+                // CLIENT UNBLOCK's two forms, on two of them.
+                let ids = client_ids(&mut c);
+                let id_of = |p: &Peer| ids[&p.s.local_addr().unwrap().to_string()].clone();
+                let (a, b) = (id_of(&peers[0]), id_of(&peers[1]));
+                assert_eq!(int(&mut c, &["CLIENT", "UNBLOCK", &a, "TIMEOUT"]), 1);
+                assert_eq!(int(&mut c, &["CLIENT", "UNBLOCK", &b, "ERROR"]), 1);
+                read_exactly(&mut peers[0], NIL, &mut scratch);
+                read_exactly(
+                    &mut peers[1],
+                    b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n",
+                    &mut scratch,
+                );
+                assert_eq!(int(&mut c, &["CLIENT", "UNBLOCK", &a]), 0);
+                assert_eq!(blocked_clients(&mut c), BLOCKED as i64 - 2);
+                for p in &mut peers[..2] {
+                    p.s.write_all(&resp(&["PING"])).unwrap();
+                    read_exactly(p, b"+PONG\r\n", &mut scratch);
+                }
+            }
+            for (k, p) in peers.into_iter().enumerate() {
+                if k % 2 == 0 {
+                    reset(p.s);
+                }
+            }
+            let gone = wait_until(Duration::from_secs(10), || {
+                blocked_clients(&mut c) == 0 && fd_count(pid) == base_fds
+            });
+            assert!(
+                gone,
+                "round {round}: {} blocked, {} fds (start {base_fds}) after all hung up",
+                blocked_clients(&mut c),
+                fd_count(pid)
+            );
+            if testing_redis_itself() {
+                // jemalloc keeps freed pages until they decay (seconds); Redis hands them back
+                // on request.
+                call(&mut c, &["MEMORY", "PURGE"]);
+            }
+            rss_after.push(rss(pid));
+        }
+        eprintln!("RSS after each round: {rss_after:?}");
+        let growth = rss_after[3].saturating_sub(rss_after[1]);
+        assert!(
+            growth <= 2 << 20,
+            "RSS grew {growth} bytes over the last two rounds of 1,000 blocked clients hanging up \
+             ({rss_after:?}, after rounds 1-4)"
+        );
+        // Nobody is left to serve: the element stays.
+        assert_eq!(int(&mut c, &["RPUSH", "gone", "v"]), 1);
+        assert_eq!(int(&mut c, &["LLEN", "gone"]), 1);
+    }
+);
