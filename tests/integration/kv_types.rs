@@ -432,7 +432,7 @@ fn parse_message(b: &[u8]) -> Option<(usize, Option<Vec<u8>>)> {
 }
 
 each_backend!(pubsub_fans_out_in_order_and_cuts_off_non_readers, |b| {
-    let srv = kv_with(b, &["--client-output-buffer-limit", "2mb"]);
+    let srv = kv_with(b, &["--client-output-buffer-limit", "pubsub 2mb 0 0"]);
     const READERS: usize = 20;
     const STALLED: usize = 5;
     const MSGS: usize = 1500;

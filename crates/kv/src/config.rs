@@ -151,9 +151,9 @@ impl ClassLimit {
     }
 
     /// What the loop enforces, or None for no limit.
-    pub fn to_loop(self) -> Option<crate::limits::OutputLimit> {
+    pub fn to_loop(self) -> Option<readyloop_server::OutputLimit> {
         let size = |b: u64| usize::try_from(b).unwrap_or(usize::MAX);
-        (!self.is_none()).then(|| crate::limits::OutputLimit {
+        (!self.is_none()).then(|| readyloop_server::OutputLimit {
             hard: size(self.hard),
             soft: size(self.soft),
             soft_for: std::time::Duration::from_secs(self.soft_secs),

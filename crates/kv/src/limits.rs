@@ -7,14 +7,6 @@ use readyloop_server::{ConnId, Ctx};
 use crate::config::{Class, OutputLimits};
 use crate::server::Core;
 
-// TEMPORARY until main has `Ctx::limit_output` (the lead is adding it to crates/server).
-pub struct OutputLimit {
-    pub hard: usize,
-    pub soft: usize,
-    pub soft_for: std::time::Duration,
-}
-fn set(_ctx: &mut Ctx<'_>, _id: ConnId, _l: Option<OutputLimit>) {}
-
 /// The class a client with `subscriptions` channels and patterns is in.
 pub fn class_of(subscriptions: usize) -> Class {
     if subscriptions > 0 {
@@ -26,7 +18,7 @@ pub fn class_of(subscriptions: usize) -> Class {
 
 /// Give `conn` the limits of `class`.
 pub fn apply(ctx: &mut Ctx<'_>, limits: &OutputLimits, conn: ConnId, class: Class) {
-    set(ctx, conn, limits.get(class).to_loop());
+    ctx.limit_output(conn, limits.get(class).to_loop());
 }
 
 /// A new connection is a normal client; with Redis's default (no normal limit) nothing to do.
