@@ -766,3 +766,167 @@ each_backend!(
         fan_out(backend, n)
     }
 );
+
+// ---------------------------------------------------------------------------------------------
+// client-output-buffer-limit pubsub: hard, soft with seconds, CONFIG SET
+
+/// One channel's published stream, and PUBLISH through `c`.
+struct Channel<'a> {
+    c: &'a mut Conn,
+    name: &'static str,
+    stream: Vec<u8>,
+}
+
+impl Channel<'_> {
+    /// Publish a message of `size` bytes; the receivers PUBLISH counted.
+    fn publish(&mut self, size: usize) -> i64 {
+        let m = self.stream.len();
+        let p = payload(m, size);
+        self.stream.extend(message(self.name, &p));
+        publish(self.c, self.name, &p)
+    }
+}
+
+/// SIGTERM ours and return a counter of its final stats line (None for redis-server).
+fn final_counter(srv: &UnderTest, name: &str) -> Option<u64> {
+    if testing_redis_itself() {
+        return None;
+    }
+    let pid = rustix::process::Pid::from_raw(srv.pid() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || !srv.alive()), "no exit on SIGTERM");
+    Some(crate::util::final_stat(&srv.log(), name))
+}
+
+each_backend!(
+    /// `client-output-buffer-limit pubsub <hard> <soft> <soft-seconds>` as Redis: set at start
+    /// (reported by CONFIG GET in Redis's form); a subscriber that does not read is cut off as
+    /// its backlog passes the hard limit; CONFIG SET applies to subscribers already there; one
+    /// over the soft limit (under the hard) is cut off only after the soft seconds, and one that
+    /// drains below it in time stays. Readers of the same channel get every byte throughout.
+    pubsub_output_limits_hard_soft_and_config_set,
+    |backend| {
+        let srv = kv(backend, &["--client-output-buffer-limit", "pubsub 256kb 0 0"]);
+        let mut c = connect(srv.addr);
+        let get = |c: &mut Conn| {
+            let v = call(c, &["CONFIG", "GET", "client-output-buffer-limit"]);
+            let items = v.items().unwrap_or_else(|| panic!("CONFIG GET {v}")).to_vec();
+            String::from_utf8(items[1].as_bytes().unwrap().to_vec()).unwrap()
+        };
+        let set = |c: &mut Conn, v: &str| {
+            let r = call(c, &["CONFIG", "SET", "client-output-buffer-limit", v]);
+            assert_eq!(r, Value::Simple(b"OK".to_vec()), "CONFIG SET {v}");
+        };
+        assert_eq!(
+            get(&mut c),
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 262144 0 0"
+        );
+        let mut scratch = vec![0u8; 256 * 1024];
+        let mut pc = connect(srv.addr);
+        let mut ch = Channel {
+            c: &mut pc,
+            name: "ch",
+            stream: Vec::new(),
+        };
+        let mut reader = subscribe_many(srv.addr, "ch", 1, false);
+        let mut hard = subscribe_many(srv.addr, "ch", 1, true).remove(0);
+        const BIG: usize = 16 * 1024;
+
+        // Hard: 32 x 16 KiB to a subscriber that reads nothing and holds ~50 KiB in kernel
+        // buffers: cut off on the way, the reader unaffected.
+        let mut receivers = Vec::new();
+        for _ in 0..32 {
+            receivers.push(ch.publish(BIG));
+            let upto = ch.stream.len();
+            drain(&mut reader, &ch.stream, upto, &mut scratch, "reader (hard)");
+        }
+        assert_eq!(receivers[0], 2);
+        assert_eq!(*receivers.last().unwrap(), 1, "cut off at the hard limit");
+        read_until_cut(&mut hard.s, &ch.stream, Duration::from_secs(5)).unwrap();
+
+        // CONFIG SET: no limit, so a stalled subscriber takes 512 KiB; then 256 KiB again,
+        // which the next message it is sent finds exceeded.
+        set(&mut c, "pubsub 0 0 0");
+        let mut late = subscribe_many(srv.addr, "ch", 1, true).remove(0);
+        let from = ch.stream.len();
+        for _ in 0..32 {
+            assert_eq!(ch.publish(BIG), 2, "no limit: nobody is cut");
+            let upto = ch.stream.len();
+            drain(&mut reader, &ch.stream, upto, &mut scratch, "reader (no limit)");
+        }
+        set(&mut c, "pubsub 256kb 0 0");
+        ch.publish(64);
+        assert!(
+            wait_until(Duration::from_secs(5), || numsub(&mut c, "ch") == 1),
+            "CONFIG SET did not reach the subscriber already over the new limit"
+        );
+        let upto = ch.stream.len();
+        drain(&mut reader, &ch.stream, upto, &mut scratch, "reader (config set)");
+        read_until_cut(&mut late.s, &ch.stream[from..], Duration::from_secs(5)).unwrap();
+
+        // Soft: 8 MiB hard, 64 KiB soft for 1 s. Both subscribers go ~200 KiB over soft at
+        // once; `drains` reads everything from 300 ms on. The loop (like Redis) checks the
+        // limit as output is appended, so small messages keep coming every 20 ms.
+        set(&mut c, "pubsub 8mb 64kb 1");
+        assert_eq!(
+            get(&mut c),
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 8388608 65536 1"
+        );
+        let mut stalls = subscribe_many(srv.addr, "ch", 1, true).remove(0);
+        let mut drains = subscribe_many(srv.addr, "ch", 1, true);
+        let from = ch.stream.len();
+        let start = Instant::now();
+        for _ in 0..16 {
+            assert_eq!(ch.publish(BIG), 3);
+        }
+        let over = Instant::now();
+        let (mut last_with_stalled, mut gone_by) = (over, None);
+        while start.elapsed() < Duration::from_secs(4) {
+            std::thread::sleep(Duration::from_millis(20));
+            let n = ch.publish(64);
+            if n == 3 {
+                last_with_stalled = Instant::now();
+            } else if gone_by.is_none() {
+                assert_eq!(n, 2);
+                gone_by = Some(Instant::now());
+            }
+            let upto = ch.stream.len();
+            for r in &mut reader {
+                r.poll(&ch.stream, &mut scratch);
+            }
+            if start.elapsed() >= Duration::from_millis(300) {
+                for d in &mut drains {
+                    d.poll(&ch.stream[from..], &mut scratch);
+                    assert!(!d.closed, "the subscriber that drained in time was cut off");
+                }
+            }
+            if gone_by.is_some() && start.elapsed() >= Duration::from_millis(2500) {
+                drain(&mut reader, &ch.stream, upto, &mut scratch, "reader (soft)");
+                break;
+            }
+        }
+        let gone_by = gone_by.expect("the subscriber over the soft limit was never cut off");
+        // The cut came after the last PUBLISH that still counted it was sent; it was over the
+        // soft limit only once the burst began.
+        assert!(
+            last_with_stalled >= start + Duration::from_secs(1),
+            "cut off {:?} after it went over the soft limit (1 s)",
+            last_with_stalled - start
+        );
+        // Redis counts the soft seconds in whole seconds (up to 1 s more).
+        let slack = Duration::from_millis(if testing_redis_itself() { 1500 } else { 500 });
+        assert!(
+            gone_by <= over + Duration::from_secs(1) + slack,
+            "still subscribed {:?} after the burst",
+            gone_by - over
+        );
+        read_until_cut(&mut stalls.s, &ch.stream[from..], Duration::from_secs(5)).unwrap();
+        let upto = ch.stream.len() - from;
+        drain(&mut drains, &ch.stream[from..], upto, &mut scratch, "drained subscriber");
+        assert_eq!(numsub(&mut c, "ch"), 2, "the reader and the one that drained stay");
+        drop(ch);
+        if let Some(cut) = final_counter(&srv, "overflow") {
+            assert_eq!(cut, 3, "output overflows: the hard, the CONFIG SET and the soft one");
+        }
+    }
+);
