@@ -794,7 +794,10 @@ fn final_counter(srv: &UnderTest, name: &str) -> Option<u64> {
     }
     let pid = rustix::process::Pid::from_raw(srv.pid() as i32).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
-    assert!(wait_until(Duration::from_secs(10), || !srv.alive()), "no exit on SIGTERM");
+    assert!(
+        wait_until(Duration::from_secs(10), || !srv.alive()),
+        "no exit on SIGTERM"
+    );
     Some(crate::util::final_stat(&srv.log(), name))
 }
 

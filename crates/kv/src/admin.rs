@@ -934,8 +934,10 @@ fn set_failed(name: &[u8], why: &str) -> String {
 }
 
 fn config_set(x: &mut Exec<'_, '_>, a: Args<'_>) {
+    // Fewer than one pair is an arity error (the table's -4); a pair cut short is Redis's
+    // syntax error.
     if !a.len().is_multiple_of(2) {
-        return x.err("ERR wrong number of arguments for 'config|set' command");
+        return x.err(crate::strings::SYNTAX);
     }
     // Validate everything first: CONFIG SET with several pairs is all or nothing.
     let mut pending = Vec::new();

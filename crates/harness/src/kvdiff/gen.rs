@@ -687,7 +687,29 @@ impl Gen {
             }
             78 => {
                 a = vec![self.word("CONFIG"), self.word("GET")];
-                a.push(self.pick(&["save", "appendonly", "databases", "proto-max-bulk-len"]));
+                a.push(self.pick(&[
+                    "save",
+                    "appendonly",
+                    "databases",
+                    "proto-max-bulk-len",
+                    "client-output-buffer-limit",
+                ]));
+                if self.chance(0.3) {
+                    // Only limits no generated client can reach (none subscribes), and the
+                    // ways Redis refuses one.
+                    a[1] = self.word("SET");
+                    a[2] = b("client-output-buffer-limit");
+                    a.push(self.pick(&[
+                        "pubsub 32mb 8mb 60",
+                        "PUBSUB 1mb 512kb 5 slave 1gb 0 0",
+                        "replica 2 3 4",
+                        "",
+                        "pubsub 1 2",
+                        "master 1 2 3",
+                        "pubsub a 2 3",
+                        "pubsub 1 2 -3",
+                    ]));
+                }
             }
             79 => {
                 a = vec![self.word("TIME")];
