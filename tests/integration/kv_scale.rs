@@ -173,10 +173,13 @@ fn block_one(addr: SocketAddr, c: &mut Conn, ws: &mut Vec<Waiter>, t: (&str, f64
     loop {
         let now = Instant::now();
         for w in ws.iter_mut() {
-            if w.answered.is_none() && w.timeout > 0.0 && w.deadline_at_least() <= now + EARLY {
-                if w.peer.poll(s) && reply_complete(&w.peer.got) {
-                    w.answered = Some(Instant::now());
-                }
+            let due = w.answered.is_none() && w.timeout > 0.0;
+            if due
+                && w.deadline_at_least() <= now + EARLY
+                && w.peer.poll(s)
+                && reply_complete(&w.peer.got)
+            {
+                w.answered = Some(Instant::now());
             }
         }
         let nils = ws.iter().filter(|w| w.answered.is_some()).count() as i64;
