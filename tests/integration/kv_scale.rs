@@ -808,10 +808,11 @@ fn final_counter(srv: &UnderTest, name: &str) -> Option<u64> {
     }
     let pid = rustix::process::Pid::from_raw(srv.pid() as i32).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
-    assert!(
-        wait_until(Duration::from_secs(10), || !srv.alive()),
-        "no exit on SIGTERM"
-    );
+    // The log is collected from a pipe by a thread: wait for the line, not just the exit.
+    let stopped = wait_until(Duration::from_secs(10), || {
+        srv.log().contains("stopped cleanly")
+    });
+    assert!(stopped, "no clean stop on SIGTERM:\n{}", srv.log());
     Some(crate::util::final_stat(&srv.log(), name))
 }
 
