@@ -948,3 +948,62 @@ each_backend!(
         }
     }
 );
+
+each_backend!(
+    /// A client that unsubscribes from its last channel is a normal client again (Redis clears
+    /// CLIENT_PUBSUB): the pubsub hard limit no longer applies to it, so 4 MiB of pipelined
+    /// replies it reads late all arrive instead of cutting it off at 64 KiB.
+    unsubscribed_client_leaves_the_pubsub_limit,
+    |backend| {
+        let srv = kv(backend, &["--client-output-buffer-limit", "pubsub 64kb 0 0"]);
+        let mut c = connect(srv.addr);
+        let value = "v".repeat(512 * 1024);
+        assert_eq!(call(&mut c, &["SET", "big", &value]), Value::Simple(b"OK".to_vec()));
+        let mut s = connect_small(srv.addr);
+        s.write_all(&resp(&["SUBSCRIBE", "a", "b"])).unwrap();
+        s.write_all(&resp(&["UNSUBSCRIBE"])).unwrap();
+        s.write_all(&resp(&["PSUBSCRIBE", "p*"])).unwrap();
+        s.write_all(&resp(&["PUNSUBSCRIBE", "p*"])).unwrap();
+        // UNSUBSCRIBE without arguments goes through a set: either channel may come first.
+        let acks = |first: &str, second: &str| {
+            [
+                "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n".to_string(),
+                "*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n".to_string(),
+                format!("*3\r\n$11\r\nunsubscribe\r\n$1\r\n{first}\r\n:1\r\n"),
+                format!("*3\r\n$11\r\nunsubscribe\r\n$1\r\n{second}\r\n:0\r\n"),
+                "*3\r\n$10\r\npsubscribe\r\n$2\r\np*\r\n:1\r\n".to_string(),
+                "*3\r\n$12\r\npunsubscribe\r\n$2\r\np*\r\n:0\r\n".to_string(),
+            ]
+            .concat()
+            .into_bytes()
+        };
+        let (ab, ba) = (acks("a", "b"), acks("b", "a"));
+        let mut p = Peer::new(s);
+        let mut scratch = vec![0u8; 64 * 1024];
+        let arrived = wait_until(Duration::from_secs(5), || {
+            p.poll(&mut scratch);
+            p.got.len() >= ab.len()
+        });
+        assert!(
+            arrived && (p.got == ab || p.got == ba),
+            "acks: {:?}",
+            String::from_utf8_lossy(&p.got)
+        );
+        p.got.clear();
+        const GETS: usize = 8;
+        let mut reqs = Vec::new();
+        for _ in 0..GETS {
+            reqs.extend(resp(&["GET", "big"]));
+        }
+        p.s.write_all(&reqs).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let reply = format!("${}\r\n{value}\r\n", value.len());
+        let want = reply.len() * GETS;
+        let all = wait_until(Duration::from_secs(20), || {
+            p.poll(&mut scratch);
+            p.closed || p.got.len() >= want
+        });
+        assert!(all && !p.closed, "cut off after {} of {want} bytes", p.got.len());
+        assert!(p.got == reply.repeat(GETS).into_bytes(), "replies differ");
+    }
+);
