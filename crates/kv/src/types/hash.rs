@@ -68,7 +68,11 @@ impl Hash {
     pub fn reserve_new<'a>(&mut self, pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) {
         if let Hash::Pack(p) = self {
             if p.count() == 0 {
-                p.reserve(pairs.map(|(f, v)| Pack::entry_len(f) + Pack::entry_len(v)).sum());
+                p.reserve(
+                    pairs
+                        .map(|(f, v)| Pack::entry_len(f) + Pack::entry_len(v))
+                        .sum(),
+                );
             }
         }
     }
