@@ -5,11 +5,14 @@ use hashbrown::HashMap;
 use super::pack::Pack;
 use super::Limits;
 
+/// The general form: field -> value.
+pub type Table = HashMap<Box<[u8]>, Box<[u8]>>;
+
 #[derive(Clone, Debug)]
 pub enum Hash {
     Pack(Pack),
     /// Boxed to keep [`Object`](super::Object) small (see `ZSet::Big`).
-    Table(Box<HashMap<Box<[u8]>, Box<[u8]>>>),
+    Table(Box<Table>),
 }
 
 impl Default for Hash {
