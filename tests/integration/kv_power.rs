@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reactor::Backend;
-use readyloop_lazyfs::{Crash, Mounted};
+use readyloop_lazyfs::{Crash, Mounted, Trigger};
 
 use super::kv_util::{call, connect, int, Conn, Value};
 use super::util::{readyloop_bin, ServerProcess};
@@ -177,6 +177,7 @@ struct Tally {
     oldest_lost_ms: u128,
     /// Bytes and names lazyfs dropped at the cuts (proof that there was something to lose).
     dropped_bytes: u64,
+    rewrite_points: Vec<&'static str>,
     rewrites_cut: usize,
     rewrites_done: usize,
     torn_tails: usize,
@@ -194,6 +195,29 @@ const WRITERS: usize = 3;
 /// Everysec may lose what was acknowledged in the last second (plus the fsync's own time);
 /// Redis documents 2 s as the bound.
 const EVERYSEC_BOUND: Duration = Duration::from_secs(2);
+
+/// Where a rewrite round cuts the power: right after the named step (a lazyfs trigger), or
+/// 0-40 ms after BGREWRITEAOF's reply.
+type Point = (&'static str, fn() -> Option<(Trigger, u32)>);
+const REWRITE_POINTS: [Point; 5] = [
+    // start_rewrite's manifest naming the new incremental file, before its directory fsync.
+    ("first manifest rename", || {
+        Some((Trigger::Rename(".manifest".into()), 1))
+    }),
+    // The rewrite thread starts the new base file.
+    ("base file creation", || {
+        Some((Trigger::Create(".base.aof".into()), 1))
+    }),
+    // The switch to the new base: renamed, its directory not yet synced.
+    ("switch rename", || {
+        Some((Trigger::Rename(".manifest".into()), 2))
+    }),
+    // After the switch: the old files' unlinks, not synced.
+    ("old file unlink", || {
+        Some((Trigger::Unlink(".aof".into()), 1))
+    }),
+    ("timed", || None),
+];
 
 /// `rounds` cuts under load; every `rewrite_every`-th one falls around a BGREWRITEAOF.
 fn power_rounds(
@@ -231,22 +255,50 @@ fn power_rounds(
             .collect();
         let pause = pause_ms.0 + rng.below(pause_ms.1 - pause_ms.0);
         std::thread::sleep(Duration::from_millis(pause));
-        if round % 3 == 2 {
-            // The cut falls 0-40 ms after the rewrite started: before, during or after the
-            // new base file is synced and the manifest switched.
-            let mut c = connect(server.addr);
-            let v = call(&mut c, &["BGREWRITEAOF"]);
-            assert!(!v.is_error(), "{ctx}: BGREWRITEAOF: {v}");
-            std::thread::sleep(Duration::from_millis(rng.below(40)));
-        }
-        let how = if round % 2 == 1 {
+        let rewrite = round % 2 == 1;
+        let how = if round % 3 == 1 {
             tally.torn += 1;
             Crash::Torn(rng.next())
         } else {
             Crash::DropUnsynced
         };
-        let cut_at = Instant::now();
-        let dropped = mount.crash(how).expect("lazyfs crash");
+        let cut_at;
+        let dropped;
+        if rewrite {
+            let point = REWRITE_POINTS[(round / 2 + backend as usize) % REWRITE_POINTS.len()];
+            tally.rewrite_points.push(point.0);
+            if let Some((trigger, nth)) = point.1() {
+                mount.crash_at(trigger, nth, how);
+            }
+            let mut c = connect(server.addr);
+            // Cut inside start_rewrite, the reply is an error or never comes: both fine, the
+            // client was told nothing false.
+            let v = c.cmd(&["BGREWRITEAOF"]);
+            if point.1().is_some() {
+                dropped = mount
+                    .wait_crash(Duration::from_secs(10))
+                    .unwrap_or_else(|| {
+                        panic!(
+                            "{ctx}: the rewrite never reached {} ({v:?}); log:\n{}",
+                            point.0,
+                            server.log()
+                        )
+                    })
+                    .expect("lazyfs crash");
+                cut_at = Instant::now();
+            } else {
+                assert!(
+                    matches!(&v, Ok(v) if !v.is_error()),
+                    "{ctx}: BGREWRITEAOF: {v:?}"
+                );
+                std::thread::sleep(Duration::from_millis(rng.below(40)));
+                cut_at = Instant::now();
+                dropped = mount.crash(how).expect("lazyfs crash");
+            }
+        } else {
+            cut_at = Instant::now();
+            dropped = mount.crash(how).expect("lazyfs crash");
+        }
         drop(server); // SIGKILL, reaped: the process dies with its disk
         stop.store(true, Ordering::Relaxed);
         for t in threads {
@@ -328,7 +380,7 @@ fn power_rounds(
             keys,
             "{ctx}: keys that no client sent appeared"
         );
-        if round % 3 == 2 {
+        if rewrite {
             // Whether the switch had happened is read back from the disk: the manifest names a
             // new base file or not. Either way the checks above held.
             if base_file(&rig.disk()) == base_before {
@@ -356,15 +408,15 @@ fn power(backend: Backend, fsync: &str) {
     let t0 = Instant::now();
     // everysec needs cuts later than its 2 s bound for the bound to be tested.
     let (rounds, pause) = if fsync == "always" {
-        (7, (100, 500))
+        (8, (100, 500))
     } else {
         (4, (1500, 3000))
     };
     let t = power_rounds(backend, fsync, rounds, pause, seed);
     eprintln!(
         "kv power {fsync} {}: {} cuts ({} torn), {} acknowledged writes, {} lost (oldest {} ms \
-         before the cut), lazyfs dropped {} unsynced bytes, rewrites cut {} / switched {}, torn \
-         tails truncated {}, {:.1} s",
+         before the cut), lazyfs dropped {} unsynced bytes, rewrite cuts at {:?}: before the \
+         switch {} / after {}, torn tails truncated {}, {:.1} s",
         backend.name(),
         t.cuts,
         t.torn,
@@ -372,6 +424,7 @@ fn power(backend: Backend, fsync: &str) {
         t.lost,
         t.oldest_lost_ms,
         t.dropped_bytes,
+        t.rewrite_points,
         t.rewrites_cut,
         t.rewrites_done,
         t.torn_tails,

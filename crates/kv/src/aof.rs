@@ -309,6 +309,17 @@ fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Create `DIR/appendonlydir` with its name durable. The fsyncs inside it (files, then the
+/// directory after the manifest's rename) persist its entries but not its own, which lives in
+/// `DIR`: without this fsync a power cut after a first start loses the whole log, `always`'s
+/// acknowledged writes included (pinned by kv_power's power-cut tests on lazyfs).
+fn create_log_dir(cfg: &AofConfig) -> io::Result<PathBuf> {
+    let dir = cfg.dir.join(DIRNAME);
+    fs::create_dir_all(&dir)?;
+    fsync_dir(&cfg.dir)?;
+    Ok(dir)
+}
+
 /// Replace the manifest atomically: temp file, fsync, rename, fsync the directory.
 fn write_manifest(dir: &Path, name: &str, parts: &[Part]) -> io::Result<()> {
     let tmp = dir.join(format!("temp-{name}.manifest"));
@@ -453,7 +464,7 @@ pub fn open(cfg: &AofConfig) -> Result<Aof, String> {
             .map_err(|e| format!("cannot read {}: {e}", mpath.display()))?;
         parse_manifest(&text).map_err(|e| format!("bad manifest {}: {e}", mpath.display()))?
     } else {
-        fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        create_log_dir(cfg).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let parts = vec![
             Part {
                 name: format!("{}.1.base.aof", cfg.filename),
@@ -535,11 +546,16 @@ pub fn open(cfg: &AofConfig) -> Result<Aof, String> {
         loaded.cuts.push(loaded.bytes.len());
     }
     let incr = dir.join(&parts[last].name);
+    let created = !incr.exists();
     let file = OpenOptions::new()
         .append(true)
         .create(true)
         .open(&incr)
         .map_err(|e| format!("cannot open {}: {e}", incr.display()))?;
+    if created {
+        // Its name must be durable before a write to it is acknowledged.
+        fsync_dir(&dir).map_err(|e| format!("cannot sync {}: {e}", dir.display()))?;
+    }
     aof.file = Some(file);
     aof.incr_path = incr;
     aof.parts = parts.clone();
@@ -901,8 +917,7 @@ impl Aof {
         }
         let mut cfg = self.cfg.clone();
         cfg.enabled = true;
-        let dir = cfg.dir.join(DIRNAME);
-        fs::create_dir_all(&dir).map_err(|e| strerror(&e))?;
+        let dir = create_log_dir(&cfg).map_err(|e| strerror(&e))?;
         let seq = match fs::read_to_string(manifest_path(&cfg)) {
             Ok(t) => parse_manifest(&t)?.iter().map(|p| p.seq).max().unwrap_or(0) + 1,
             Err(_) => 1,

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-pub use model::{Crash, Fs, Stats};
+pub use model::{Crash, Fs, Stats, Trigger};
 
 /// A mounted lazy file system; lazily unmounted on drop (also when a test panics).
 pub struct Mounted {
@@ -83,6 +83,25 @@ impl Mounted {
     /// what was synced (or, `Crash::Torn`, a seeded part of what was not).
     pub fn crash(&self, how: Crash) -> io::Result<Stats> {
         self.lock().crash(&self.backing, how)
+    }
+
+    /// Cut the power right after the `nth` operation matching `trigger` (see [`Fs::arm`]).
+    pub fn crash_at(&self, trigger: Trigger, nth: u32, how: Crash) {
+        self.lock().arm(trigger, nth, how, &self.backing)
+    }
+
+    /// Wait (at most `within`) for an armed crash; None if it has not happened.
+    pub fn wait_crash(&self, within: Duration) -> Option<io::Result<Stats>> {
+        let until = Instant::now() + within;
+        loop {
+            if let Some(r) = &self.lock().fired {
+                return Some(r.clone().map_err(io::Error::other));
+            }
+            if Instant::now() >= until {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     pub fn stats(&self) -> Stats {

@@ -116,6 +116,25 @@ enum Node {
     Dir(DirNode),
 }
 
+/// A namespace operation that, once applied, cuts the power (see [`Fs::arm`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// A file or directory created with a name ending so.
+    Create(String),
+    /// A rename to a name ending so.
+    Rename(String),
+    /// An unlink of a name ending so.
+    Unlink(String),
+}
+
+struct Armed {
+    trigger: Trigger,
+    /// Fire at this matching operation (1: the first).
+    nth: u32,
+    how: Crash,
+    backing: std::path::PathBuf,
+}
+
 /// Counters, for tests and the tool's report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -136,6 +155,13 @@ pub struct Fs {
     /// After a crash (or a clean stop) every operation fails with EIO, as a powered-off disk.
     pub stopped: bool,
     pub stats: Stats,
+    armed: Option<Armed>,
+    /// What an armed trigger's crash returned.
+    pub fired: Option<Result<Stats, String>>,
+}
+
+fn ends_with(name: &OsStr, suffix: &str) -> bool {
+    name.as_encoded_bytes().ends_with(suffix.as_bytes())
 }
 
 fn is_valid_name(name: &OsStr) -> bool {
@@ -158,6 +184,8 @@ impl Fs {
             next_ino: ROOT + 1,
             stopped: false,
             stats: Stats::default(),
+            armed: None,
+            fired: None,
         }
     }
 
@@ -268,18 +296,49 @@ impl Fs {
     }
 
     pub fn create(&mut self, parent: u64, name: &OsStr) -> Result<u64, Errno> {
-        self.add(parent, name, Node::File(FileNode::default()))
+        let ino = self.add(parent, name, Node::File(FileNode::default()))?;
+        self.after(|t| matches!(t, Trigger::Create(s) if ends_with(name, s)));
+        Ok(ino)
     }
 
     pub fn mkdir(&mut self, parent: u64, name: &OsStr) -> Result<u64, Errno> {
-        self.add(
+        let ino = self.add(
             parent,
             name,
             Node::Dir(DirNode {
                 parent,
                 ..DirNode::default()
             }),
-        )
+        )?;
+        self.after(|t| matches!(t, Trigger::Create(s) if ends_with(name, s)));
+        Ok(ino)
+    }
+
+    /// Cut the power right after the `nth` operation matching `trigger` is applied (its caller
+    /// still sees it succeed, as a program sees a rename the disk never got): the way to place a
+    /// crash between two steps of a protocol, e.g. a manifest's rename and its directory's
+    /// fsync. The result lands in `fired`.
+    pub fn arm(&mut self, trigger: Trigger, nth: u32, how: Crash, backing: &Path) {
+        self.fired = None;
+        self.armed = Some(Armed {
+            trigger,
+            nth: nth.max(1),
+            how,
+            backing: backing.to_path_buf(),
+        });
+    }
+
+    fn after(&mut self, matches: impl Fn(&Trigger) -> bool) {
+        let Some(a) = &mut self.armed else { return };
+        if !matches(&a.trigger) {
+            return;
+        }
+        a.nth -= 1;
+        if a.nth > 0 {
+            return;
+        }
+        let a = self.armed.take().expect("armed");
+        self.fired = Some(self.crash(&a.backing, a.how).map_err(|e| e.to_string()));
     }
 
     pub fn unlink(&mut self, parent: u64, name: &OsStr) -> Result<(), Errno> {
@@ -288,6 +347,7 @@ impl Fs {
             return Err(libc::EISDIR);
         }
         self.dir_mut(parent)?.entries.remove(name);
+        self.after(|t| matches!(t, Trigger::Unlink(s) if ends_with(name, s)));
         Ok(())
     }
 
@@ -348,6 +408,7 @@ impl Fs {
         self.dir_mut(new_parent)?
             .entries
             .insert(new_name.to_owned(), ino);
+        self.after(|t| matches!(t, Trigger::Rename(s) if ends_with(new_name, s)));
         Ok(())
     }
 
@@ -758,6 +819,33 @@ mod tests {
             kept.insert(got.len());
         }
         assert!(kept.len() > 3, "the seeds give different cuts: {kept:?}");
+    }
+
+    #[test]
+    fn an_armed_trigger_cuts_right_after_its_operation() {
+        let b = Backing::new("armed");
+        let mut fs = Fs::empty();
+        synced_file(&mut fs, "m.manifest", b"old");
+        fs.arm(
+            Trigger::Rename(".manifest".into()),
+            2,
+            Crash::DropUnsynced,
+            &b.0,
+        );
+        for round in 0..2 {
+            let t = fs.create(ROOT, name("temp")).unwrap();
+            fs.write(t, 0, format!("new{round}").as_bytes()).unwrap();
+            fs.fsync(t).unwrap();
+            fs.rename(ROOT, name("temp"), ROOT, name("m.manifest"), false)
+                .unwrap();
+            assert_eq!(fs.fired.is_some(), round == 1, "fires at the 2nd rename");
+            if round == 0 {
+                fs.fsync(ROOT).unwrap();
+            }
+        }
+        assert_eq!(fs.fsync(ROOT), Err(libc::EIO), "nothing after the cut");
+        assert!(matches!(fs.fired, Some(Ok(_))));
+        assert_eq!(b.read("m.manifest").unwrap(), b"new0");
     }
 
     #[test]
