@@ -476,3 +476,59 @@ fn tail_of_zeros(backend: Backend) {
     assert_eq!(std::fs::metadata(&incr).unwrap().len(), len);
 }
 each_backend!(power_cut_tail_of_zeros_is_truncated, tail_of_zeros);
+
+/// `CONFIG SET appendonly yes` at run time creates the log too: its directory's name must be
+/// durable before the first `always` write to it is acknowledged.
+fn enabled_at_run_time(backend: Backend) {
+    let rig = Rig::new(&format!("enable-{}", backend.name()));
+    let mount = rig.mount();
+    let args: Vec<String> = [
+        "kv",
+        "--backend",
+        backend.name(),
+        "--port",
+        "0",
+        "--dir",
+        &rig.mnt().display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let server = ServerProcess::spawn(readyloop_bin(), &args).expect("starts");
+    let mut c = connect(server.addr);
+    call(&mut c, &["SET", "before", "1"]);
+    let ok = Value::Simple(b"OK".to_vec());
+    assert_eq!(
+        call(
+            &mut c,
+            &[
+                "CONFIG",
+                "SET",
+                "appendonly",
+                "yes",
+                "appendfsync",
+                "always"
+            ]
+        ),
+        ok
+    );
+    for i in 0..100 {
+        assert_eq!(call(&mut c, &["SET", &format!("e{i}"), "v"]), ok);
+    }
+    let dropped = mount.crash(Crash::DropUnsynced).expect("lazyfs crash");
+    drop(server);
+    drop(mount);
+    let check = start(backend, &rig.disk(), "always");
+    let mut c = connect(check.addr);
+    assert_eq!(
+        int(&mut c, &["DBSIZE"]),
+        101,
+        "every acknowledged write after CONFIG SET appendonly yes survives the cut (lazyfs \
+         dropped {dropped:?}); log:\n{}",
+        check.log()
+    );
+}
+each_backend!(
+    power_cut_after_config_set_appendonly_yes,
+    enabled_at_run_time
+);
