@@ -165,7 +165,6 @@ pub fn kv(backend: Backend, port: u16, o: &KvOptions) -> anyhow::Result<()> {
         .filter(|s| *s > 0.0)
         .map(std::time::Duration::from_secs_f64);
     let signals = ShutdownSignals::install().context("installing SIGINT/SIGTERM handlers")?;
-    let replay = cfg.aof.enabled;
     // Read and check the log before binding: a log that cannot be loaded refuses to start.
     let service = KvService::open(cfg).map_err(anyhow::Error::msg)?;
     let mut server = Server::bind(loop_cfg, service)
@@ -179,9 +178,6 @@ pub fn kv(backend: Backend, port: u16, o: &KvOptions) -> anyhow::Result<()> {
         "kv server listening on {addr} (backend {backend}, pid {})",
         std::process::id()
     );
-    if replay {
-        trigger_replay(addr);
-    }
     let stats = server.run().context("event loop failed")?;
     server.service_mut().core.aof.shutdown();
     info!("stopped cleanly: {stats}");
@@ -200,19 +196,4 @@ pub struct KvLessonCli {
 
     #[command(flatten)]
     pub opts: KvOptions,
-}
-
-/// The log is replayed in the first connection's `open` (the earliest hook with the context
-/// commands need), so connect once now: the loop replays it before it serves anyone else.
-fn trigger_replay(addr: SocketAddr) {
-    let ip = match addr.ip() {
-        IpAddr::V4(v) if v.is_unspecified() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-        IpAddr::V6(v) if v.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    let target = SocketAddr::new(ip, addr.port());
-    // The listener's backlog takes this before the loop runs; the socket closes at once.
-    if let Err(e) = std::net::TcpStream::connect(target) {
-        tracing::warn!("cannot connect to {target} to start loading the log: {e}; it loads on the first connection");
-    }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use reactor::Backend;
 
 use super::kv_util::{call, connect, int, Conn, Value};
-use super::util::{readyloop_bin, run_cmd, ServerProcess};
+use super::util::{readyloop_bin, run_cmd, wait_until, ServerProcess};
 
 /// A fresh directory for one test's log, removed on drop.
 struct TempDir(PathBuf);
@@ -434,14 +434,18 @@ fn equivalence(backend: Backend) {
         let info = call(&mut c, &["INFO", "persistence"]);
         let info = String::from_utf8_lossy(info.as_bytes().unwrap()).into_owned();
         assert!(!info.contains("aof_fsyncs:0\r"), "{info}");
-        let threads: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", s.pid()))
-            .unwrap()
-            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-            .collect();
-        assert!(
-            threads.iter().any(|t| t.starts_with("readyloop-aof")),
-            "{threads:?}"
-        );
+        // A new thread names itself once it first runs, which on a loaded machine can be
+        // after the loop has answered all of the above: wait for the name, do not sample once.
+        let threads = || -> Vec<String> {
+            std::fs::read_dir(format!("/proc/{}/task", s.pid()))
+                .unwrap()
+                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                .collect()
+        };
+        let named = wait_until(Duration::from_secs(5), || {
+            threads().iter().any(|t| t.starts_with("readyloop-aof"))
+        });
+        assert!(named, "{:?}", threads());
         std::thread::sleep(Duration::from_millis(5));
         dump(&mut c)
         // The server is SIGKILLed here (dropped), not stopped.

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hashbrown::HashMap;
-use readyloop_server::{ConnId, ConnInfo, Ctx, Service};
+use readyloop_server::{ConnId, ConnInfo, Ctx, Service, StartCtx};
 
 use crate::config::{KvConfig, Policy};
 use crate::resp::{Args, Parse, Parser, Reply};
@@ -545,10 +545,15 @@ impl Exec<'_, '_> {
 impl Service for KvService {
     type Session = u32;
 
-    fn open(&mut self, info: &ConnInfo, ctx: &mut Ctx<'_>) -> u32 {
+    /// Replay the log read at start: the listener is bound, but nobody is accepted before this
+    /// returns, so every client sees the whole dataset.
+    fn start(&mut self, cx: &mut StartCtx<'_>) {
         if let Some(log) = self.core.aof.take_load() {
-            self.replay(log, info.id, ctx);
+            self.replay(log, ConnId::NONE, &mut cx.ctx());
         }
+    }
+
+    fn open(&mut self, info: &ConnInfo, ctx: &mut Ctx<'_>) -> u32 {
         self.core.counters.connections += 1;
         let now = ctx.now();
         let client = Client {
@@ -674,10 +679,8 @@ impl Service for KvService {
 }
 
 impl KvService {
-    /// Replay the log read at start through the command table, as a client of its own, before
-    /// the first client is served. The loop hands a service a `Ctx` (which commands need) only
-    /// inside its hooks, so the first connection's `open` is the earliest point; `readyloop kv`
-    /// connects once itself right after binding, so this runs at start. The clock stands at 0
+    /// Replay the log read at start through the command table, as a client of its own (with
+    /// an id no connection has), before the first client is served. The clock stands at 0
     /// meanwhile: nothing expires half-way through (Redis does not expire while loading), so
     /// an INCR of a key whose deadline has passed since replays as the INCR it was.
     fn replay(&mut self, log: crate::aof::Loaded, conn: ConnId, ctx: &mut Ctx<'_>) {

@@ -11,7 +11,8 @@
 //!   waker event ─▶ stop request? ─▶ Service::wake (completions from other threads)
 //! ─▶ ready queue (edge-triggered work stopped early, resumed connections)
 //! ─▶ timers: resume accepting, stats, idle connections (an LRU list: O(1), nothing stale)
-//! ─▶ Service::tick (once per iteration) ─▶ send the replies held for it
+//! ─▶ Service::tick (once per iteration) ─▶ send the replies held for it and what send_to
+//!    queued for other connections (one write per connection per iteration)
 //! ```
 //!
 //! Trigger modes differ in exactly two places:
@@ -28,7 +29,7 @@
 //!   backpressure, paused by the service) remembers `unread` and is requeued instead of waiting
 //!   for an edge that will not come.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
@@ -42,11 +43,16 @@ use rustix::net::{self, RecvFlags, SendFlags, SocketFlags};
 use tracing::{debug, error, info, warn};
 
 use crate::net::{listen, local_addr};
-use crate::service::{Act, ConnId, ConnInfo, Ctx, Effects, Service, StartCtx, Ticket};
+use crate::service::{Act, ConnId, ConnInfo, Ctx, Effects, OutputLimit, Service, StartCtx, Ticket};
 use crate::slab::Slab;
 use crate::stats::Stats;
 
 const LISTENER: Token = Token(usize::MAX - 1);
+/// A draining server closes a connection as quiet once nothing has arrived for this long. One
+/// empty read is not enough: bytes the client already wrote may still sit in its own send
+/// queue, released only when our window update reaches its kernel, and closing on top of them
+/// resets the connection and loses their echo (seen under load: EOF 131 KB short of 8 MB).
+const DRAIN_QUIET_MS: u32 = 50;
 const WAKER: Token = Token(usize::MAX - 2);
 /// How long accepting stays paused after the process ran out of descriptors (unless a
 /// connection closes sooner and frees one). A level-triggered listener would otherwise report
@@ -205,6 +211,31 @@ struct Conn<S> {
     closing: bool,
     /// Sitting in the list of connections whose replies wait for `Service::tick`.
     held: bool,
+    /// The service set an output limit for this connection (kept in `Server::limits`, so
+    /// the many connections without one pay a flag, not a pointer).
+    limited: bool,
+}
+
+struct LimitState {
+    limit: OutputLimit,
+    /// Loop milliseconds since when owed output has been above `soft` (None: not above).
+    over_soft_since: Option<u32>,
+}
+
+impl LimitState {
+    /// Is `owed` past the limit, now or (soft) for long enough? Updates the soft-limit clock.
+    fn exceeded(&mut self, owed: usize, now_ms: u32) -> bool {
+        let l = self.limit;
+        if l.hard > 0 && owed > l.hard {
+            return true;
+        }
+        if l.soft == 0 || owed <= l.soft {
+            self.over_soft_since = None;
+            return false;
+        }
+        let since = *self.over_soft_since.get_or_insert(now_ms);
+        u128::from(now_ms.wrapping_sub(since)) >= l.soft_for.as_millis()
+    }
 }
 
 /// Recycled buffer sets. The boxes themselves are what is recycled (a connection holds a
@@ -381,6 +412,7 @@ struct Io<'a, S: Service> {
     pool: &'a mut BufferPool,
     fx: &'a mut Effects,
     held: &'a mut Vec<Token>,
+    limits: &'a mut HashMap<Token, LimitState>,
     now: Instant,
     now_ms: u32,
     draining: bool,
@@ -410,13 +442,15 @@ impl<S: Service> Io<'_, S> {
         if let Some(reason) = c.fail {
             return Some(reason);
         }
-        if c.owed_bytes() > self.cfg.max_output {
+        if c.owed_bytes() > self.cfg.max_output || self.over_own_limit(c, token) {
             return Some(CloseReason::Overflow);
         }
         if c.pending_input() > self.cfg.max_input {
             return Some(CloseReason::InputOverflow);
         }
-        if !c.owes() && (c.eof || c.closing || (self.draining && c.quiet)) {
+        let quiet_enough =
+            self.draining && c.quiet && self.now_ms.wrapping_sub(c.last_rx) >= DRAIN_QUIET_MS;
+        if !c.owes() && (c.eof || c.closing || quiet_enough) {
             return Some(if c.eof || c.closing {
                 CloseReason::Done
             } else {
@@ -564,6 +598,14 @@ impl<S: Service> Io<'_, S> {
         }
         b.input.drain(..used);
         self.after_serve(c, token);
+    }
+
+    fn over_own_limit(&mut self, c: &Conn<S::Session>, token: Token) -> bool {
+        c.limited
+            && self
+                .limits
+                .get_mut(&token)
+                .is_some_and(|l| l.exceeded(c.owed_bytes(), self.now_ms))
     }
 
     fn service_overrun(&mut self, c: &mut Conn<S::Session>, used: usize) {
@@ -736,6 +778,8 @@ pub struct Server<S: Service> {
     ready: VecDeque<Token>,
     /// Connections whose replies wait for `Service::tick`.
     held: Vec<Token>,
+    /// Output limits the service set, by connection (see `Conn::limited`).
+    limits: HashMap<Token, LimitState>,
     /// Idle list, least recently active first (only with an idle timeout).
     idle_head: u32,
     idle_tail: u32,
@@ -748,6 +792,8 @@ pub struct Server<S: Service> {
     /// `now` in the idle clock's units (milliseconds since `epoch`, wrapping).
     now_ms: u32,
     drain_deadline: Option<Instant>,
+    /// While draining: when to look again at connections that went quiet only just now.
+    drain_recheck_at: Option<Instant>,
     stop: Arc<AtomicBool>,
     signals: Option<ShutdownSignals>,
     /// Created on demand (stop handle, sibling loops, a service's worker threads).
@@ -782,6 +828,7 @@ impl<S: Service> Server<S> {
             service,
             ready: VecDeque::new(),
             held: Vec::new(),
+            limits: HashMap::new(),
             idle_head: NIL,
             idle_tail: NIL,
             epoch: now,
@@ -791,6 +838,7 @@ impl<S: Service> Server<S> {
             now,
             now_ms: 0,
             drain_deadline: None,
+            drain_recheck_at: None,
             stop: Arc::new(AtomicBool::new(false)),
             signals: None,
             waker: None,
@@ -875,9 +923,17 @@ impl<S: Service> Server<S> {
                  starting it), or a signal could land between checking the flag and waiting",
             ));
         }
+        self.set_now();
         let (poller, waker) = (&mut self.poller, &mut self.waker);
         let mut make = || make_waker(poller, waker);
-        self.service.start(&mut StartCtx { waker: &mut make });
+        let mut scratch = Vec::new();
+        self.service.start(&mut StartCtx {
+            waker: &mut make,
+            scratch: &mut scratch,
+            fx: &mut self.fx,
+            now: self.now,
+        });
+        self.apply_acts();
         let mut events = Events::with_capacity(self.cfg.events_capacity);
         loop {
             self.set_now();
@@ -885,6 +941,7 @@ impl<S: Service> Server<S> {
                 self.begin_drain();
             }
             if let Some(deadline) = self.drain_deadline {
+                self.recheck_quiet();
                 if self.conns.is_empty() || self.now >= deadline {
                     break;
                 }
@@ -946,6 +1003,7 @@ impl<S: Service> Server<S> {
             self.stats_at,
             self.service_at,
             self.drain_deadline,
+            self.drain_recheck_at,
             idle,
         ]
         .into_iter()
@@ -981,7 +1039,9 @@ impl<S: Service> Server<S> {
         let mut ctx = Ctx::outside_conn(&mut scratch, &mut self.fx, self.now);
         self.service_at = self.service.tick(&mut ctx);
         self.apply_acts();
-        if !self.held.is_empty() {
+        // Writing may run hooks (a close) that send_to others: go round until none is left,
+        // or their bytes would wait for the next event.
+        while !self.held.is_empty() {
             for token in std::mem::take(&mut self.held) {
                 if let Some(c) = self.conns.get_mut(token) {
                     c.held = false;
@@ -1019,6 +1079,7 @@ impl<S: Service> Server<S> {
                 pool: &mut self.pool,
                 fx: &mut self.fx,
                 held: &mut self.held,
+                limits: &mut self.limits,
                 now: self.now,
                 now_ms,
                 draining: self.drain_deadline.is_some(),
@@ -1125,6 +1186,23 @@ impl<S: Service> Server<S> {
                             self.kick(id.0);
                         }
                     }
+                    Act::Limit(id, limit) => {
+                        if let Some(c) = self.conns.get_mut(id.0) {
+                            c.limited = limit.is_some();
+                            match limit {
+                                Some(limit) => {
+                                    let state = LimitState {
+                                        limit: *limit,
+                                        over_soft_since: None,
+                                    };
+                                    self.limits.insert(id.0, state);
+                                }
+                                None => {
+                                    self.limits.remove(&id.0);
+                                }
+                            }
+                        }
+                    }
                 }
             }
             // Give the scratch space back for the next hook (no allocation in steady state).
@@ -1157,14 +1235,31 @@ impl<S: Service> Server<S> {
         }
     }
 
+    /// Queue bytes for another connection; they are written after `Service::tick`, with
+    /// whatever else that connection gets in this iteration (pub/sub fan-out: one write per
+    /// subscriber per iteration, not one per message). Limits are checked now, so a
+    /// subscriber that never reads is cut off as its backlog crosses the line.
     fn send_to(&mut self, token: Token, bytes: &[u8]) {
+        let now_ms = self.now_ms();
         let Some(c) = self.conns.get_mut(token) else {
             self.stats.stale_completions += 1;
             return;
         };
         let b = c.bufs.get_or_insert_with(|| self.pool.take());
         b.append(bytes);
-        self.drive(token, Pass::WRITE);
+        let over_limit = c.limited
+            && self
+                .limits
+                .get_mut(&token)
+                .is_some_and(|l| l.exceeded(c.owed_bytes(), now_ms));
+        if c.owed_bytes() > self.cfg.max_output || over_limit {
+            self.close(token, CloseReason::Overflow);
+            return;
+        }
+        if !c.held {
+            c.held = true;
+            self.held.push(token);
+        }
     }
 
     fn fulfill(&mut self, t: Ticket, reply: &[u8]) {
@@ -1296,6 +1391,7 @@ impl<S: Service> Server<S> {
             paused: false,
             closing: false,
             held: false,
+            limited: false,
         };
         let inserted = self.conns.insert(conn);
         debug_assert_eq!(inserted, token);
@@ -1355,6 +1451,9 @@ impl<S: Service> Server<S> {
             self.idle_unlink(Slab::<()>::index_of(token));
         }
         let c = self.conns.remove(token).expect("checked above");
+        if c.limited {
+            self.limits.remove(&token);
+        }
         self.clients.fetch_sub(1, Ordering::AcqRel);
         // Deregister before close: the kernel would drop the registration on close only if no
         // other descriptor shared the open file; be explicit so nothing stale remains.
@@ -1406,6 +1505,26 @@ impl<S: Service> Server<S> {
         for token in self.conns.tokens() {
             self.drive(token, Pass::REQUEUED);
         }
+    }
+
+    /// While draining, close the connections that owe nothing and have now been quiet for
+    /// `DRAIN_QUIET_MS` (one `recv` each, every `DRAIN_QUIET_MS`).
+    fn recheck_quiet(&mut self) {
+        if self.drain_recheck_at.is_some_and(|at| at > self.now) {
+            return;
+        }
+        for token in self.conns.tokens() {
+            if self
+                .conns
+                .get_mut(token)
+                .is_some_and(|c| c.quiet && !c.owes())
+            {
+                self.drive(token, Pass::REQUEUED);
+            }
+        }
+        // Periodic while anything is left: a connection may go quiet at any moment.
+        self.drain_recheck_at = (!self.conns.is_empty())
+            .then(|| self.now + Duration::from_millis(DRAIN_QUIET_MS.into()));
     }
 
     fn fire_timers(&mut self) {

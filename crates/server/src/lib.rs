@@ -16,5 +16,5 @@ pub mod slab;
 pub mod stats;
 
 pub use event_loop::{Config, Server, StopHandle, MAX_DURATION};
-pub use service::{ConnId, ConnInfo, Ctx, Echo, Service, StartCtx, Ticket};
+pub use service::{ConnId, ConnInfo, Ctx, Echo, OutputLimit, Service, StartCtx, Ticket};
 pub use stats::Stats;

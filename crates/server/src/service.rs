@@ -9,7 +9,7 @@
 //! bytes  ──▶ serve(Session, unconsumed input, Ctx) -> bytes consumed   (replies: ctx.out())
 //! waker  ──▶ wake(Ctx)           completions from other threads: ctx.fulfill(ticket, reply)
 //! every loop iteration, after events: tick(Ctx) -> next deadline   (Redis's beforeSleep)
-//!            then held replies are sent
+//!            then held replies and everything sent with send_to go out (one write each)
 //! close  ──▶ close(Session, ConnId, Ctx)
 //! stop()     once, after the drain, before run returns: join worker threads
 //! ```
@@ -21,7 +21,7 @@
 
 use std::net::SocketAddr;
 use std::ops::Range;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use reactor::{Token, Waker};
 
@@ -31,6 +31,11 @@ use reactor::{Token, Waker};
 pub struct ConnId(pub(crate) Token);
 
 impl ConnId {
+    /// An id no connection ever has (its generation is outside the slab's range): for a
+    /// service's own internal client, e.g. one that replays a log in `start`. Everything
+    /// addressed to it is dropped.
+    pub const NONE: ConnId = ConnId(Token(usize::MAX - 15));
+
     /// A number unique among this loop's connections for as long as the process runs
     /// (generation and slot; for logs, `CLIENT ID`-style listings and maps).
     pub fn as_u64(self) -> u64 {
@@ -114,6 +119,9 @@ pub trait Service {
 /// Given to [`Service::start`].
 pub struct StartCtx<'a> {
     pub(crate) waker: &'a mut dyn FnMut() -> std::io::Result<Waker>,
+    pub(crate) scratch: &'a mut Vec<u8>,
+    pub(crate) fx: &'a mut Effects,
+    pub(crate) now: Instant,
 }
 
 impl StartCtx<'_> {
@@ -122,6 +130,14 @@ impl StartCtx<'_> {
     /// ask keep the lesson's descriptor count.
     pub fn waker(&mut self) -> std::io::Result<Waker> {
         (self.waker)()
+    }
+
+    /// A hook context outside any connection, for work done before the first client is
+    /// accepted (replaying a log: the listener is bound, but nothing is accepted until `start`
+    /// returns). No connection exists yet, so what it asks about connections is dropped.
+    pub fn ctx(&mut self) -> Ctx<'_> {
+        self.scratch.clear();
+        Ctx::outside_conn(self.scratch, self.fx, self.now)
     }
 }
 
@@ -133,6 +149,18 @@ pub(crate) enum Act {
     Close(ConnId),
     Kill(ConnId),
     Resume(ConnId),
+    Limit(ConnId, Option<OutputLimit>),
+}
+
+/// A per-connection cap on owed output bytes, beside the loop's `max_output` (which always
+/// applies): Redis's `client-output-buffer-limit` for one class of client. A connection over
+/// `hard` is cut off at once; over `soft` continuously for `soft_for`, it is cut off too. Zero
+/// disables a bound. Cut-offs count as `output_overflows`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct OutputLimit {
+    pub hard: usize,
+    pub soft: usize,
+    pub soft_for: Duration,
 }
 
 /// Loop-owned scratch behind every [`Ctx`], reused so hooks allocate nothing per call.
@@ -263,9 +291,18 @@ impl<'a> Ctx<'a> {
 
     /// Append `bytes` to another connection's output, after everything owed to it before.
     /// Ignored if `id` has closed. (For the current connection use [`out`](Self::out).)
+    /// The bytes leave after this iteration's [`Service::tick`], so a thousand messages to one
+    /// connection in one iteration cost one write, not a thousand (Redis's
+    /// handleClientsWithPendingWrites); an [`OutputLimit`] is checked as they are appended.
     pub fn send_to(&mut self, id: ConnId, bytes: &[u8]) {
         let r = self.stash(bytes);
         self.fx.acts.push(Act::SendTo(id, r));
+    }
+
+    /// Set (or with `None` remove) `id`'s own output limit; see [`OutputLimit`]. Works for the
+    /// current connection too (applied when the hook returns).
+    pub fn limit_output(&mut self, id: ConnId, limit: Option<OutputLimit>) {
+        self.fx.acts.push(Act::Limit(id, limit));
     }
 
     /// Close `id` once what it is owed has been written.

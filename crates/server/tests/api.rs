@@ -11,12 +11,16 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use reactor::{Backend, Waker};
-use readyloop_server::{Config, ConnId, ConnInfo, Ctx, Server, Service, StartCtx, Stats, Ticket};
+use readyloop_server::{
+    Config, ConnId, ConnInfo, Ctx, OutputLimit, Server, Service, StartCtx, Stats, Ticket,
+};
 
 /// A line protocol exercising every hook:
 /// `I text` inline reply; `D ms text` reply from a worker after `ms`; `Q` "bye" then close;
 /// `ID` this connection's id; `TO id text` write to another connection; `H text` held reply;
-/// `BAD` consume more than given (a service bug).
+/// `BAD` consume more than given (a service bug); `FAN id n text` n writes to another
+/// connection; `LIMIT hard soft soft_ms` an output limit on this connection; `CLOSED` how many
+/// connections the service saw close.
 #[derive(Default)]
 struct Lines {
     jobs: Option<mpsc::Sender<(Ticket, u64, Vec<u8>)>>,
@@ -99,6 +103,33 @@ impl Service for Lines {
                     ctx.hold();
                     self.held_seen_by_tick = 0;
                 }
+                "FAN" => {
+                    let to: u64 = words.next().unwrap().parse().unwrap();
+                    let rest = words.next().unwrap();
+                    let (n, text) = rest.split_once(' ').unwrap();
+                    let text = format!("{text}\n");
+                    let target = KNOWN
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .copied()
+                        .find(|c| c.as_u64() == to);
+                    for _ in 0..n.parse::<usize>().unwrap() {
+                        ctx.send_to(target.expect("known id"), text.as_bytes());
+                    }
+                }
+                "LIMIT" => {
+                    let rest = format!("{} {}", words.next().unwrap(), words.next().unwrap());
+                    let n: Vec<usize> = rest.split(' ').map(|w| w.parse().unwrap()).collect();
+                    let limit = OutputLimit {
+                        hard: n[0],
+                        soft: n[1],
+                        soft_for: Duration::from_millis(n[2] as u64),
+                    };
+                    ctx.limit_output(*id, Some(limit));
+                    writeln!(ctx.out(), "limited").unwrap();
+                }
+                "CLOSED" => writeln!(ctx.out(), "{}", self.closed).unwrap(),
                 "BAD" => return input.len() + 1,
                 other => panic!("unknown line {other}"),
             }
@@ -401,3 +432,104 @@ fn config_that_cannot_run_is_refused_with_the_field_named() {
         assert!(err.to_string().contains(field), "{field}: {err}");
     }
 }
+
+each_backend!(
+    send_to_fan_out_costs_one_write_per_connection_per_iteration,
+    |b| {
+        let srv = start(b, Lines::default(), |_| {});
+        let (mut a, mut ra) = connect(srv.addr);
+        a.write_all(b"ID\n").unwrap();
+        let id = lines(&mut ra, 1).remove(0);
+        let (mut c, mut rc) = connect(srv.addr);
+        c.write_all(format!("FAN {id} 1000 m\nI sent\n").as_bytes())
+            .unwrap();
+        assert_eq!(lines(&mut rc, 1), ["sent"]);
+        assert!(lines(&mut ra, 1000).iter().all(|l| l == "m"));
+        let (stats, _) = srv.finish();
+        // One send() per message would be over 1,000; queued until the tick, they leave in one.
+        assert!(stats.writes < 20, "{stats}");
+    }
+);
+
+/// Read `CLOSED` from `c` until it reaches `n` (at most 5 s).
+fn wait_closed(c: &mut TcpStream, rc: &mut BufReader<TcpStream>, n: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        c.write_all(b"CLOSED\n").unwrap();
+        let now: u64 = lines(rc, 1)[0].parse().unwrap();
+        if now >= n || Instant::now() >= deadline {
+            return now;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+each_backend!(own_hard_limit_cuts_off_only_that_connection, |b| {
+    let srv = start(b, Lines::default(), |_| {});
+    let (mut a, mut ra) = connect(srv.addr);
+    a.write_all(b"ID\nLIMIT 65536 0 0\n").unwrap();
+    let id = lines(&mut ra, 2).remove(0);
+    let (mut c, mut rc) = connect(srv.addr);
+    // 100 x 1 KiB in one iteration: over 64 KiB before any write, so cut off at append time.
+    let text = "x".repeat(1023);
+    c.write_all(format!("FAN {id} 100 {text}\nI sent\n").as_bytes())
+        .unwrap();
+    assert_eq!(lines(&mut rc, 1), ["sent"]);
+    assert_eq!(wait_closed(&mut c, &mut rc, 1), 1);
+    // The same burst to a connection without its own limit is delivered.
+    let (mut d, mut rd) = connect(srv.addr);
+    d.write_all(b"ID\n").unwrap();
+    let id = lines(&mut rd, 1).remove(0);
+    c.write_all(format!("FAN {id} 100 {text}\nI sent\n").as_bytes())
+        .unwrap();
+    assert_eq!(lines(&mut rc, 1), ["sent"]);
+    assert_eq!(lines(&mut rd, 100).len(), 100);
+    let (stats, _) = srv.finish();
+    assert_eq!(stats.output_overflows, 1, "{stats}");
+});
+
+each_backend!(own_soft_limit_cuts_off_after_its_grace_period, |b| {
+    let srv = start(b, Lines::default(), |_| {});
+    // Soft 64 KiB for 300 ms, no hard limit; a reader under the same limit survives.
+    let (mut a, mut ra) = connect(srv.addr);
+    a.write_all(b"ID\nLIMIT 0 65536 300\n").unwrap();
+    let stalled = lines(&mut ra, 2).remove(0);
+    let (mut d, mut rd) = connect(srv.addr);
+    d.write_all(b"ID\nLIMIT 0 65536 300\n").unwrap();
+    let reader = lines(&mut rd, 2).remove(0);
+    let got = thread::spawn(move || {
+        let mut n = 0usize;
+        let mut l = String::new();
+        while rd.read_line(&mut l).is_ok_and(|k| k > 0) {
+            n += 1;
+            l.clear();
+        }
+        n
+    });
+    let (mut c, mut rc) = connect(srv.addr);
+    let text = "y".repeat(1023);
+    // 32 KiB per request: under the soft limit in one go; only a backlog goes over it.
+    let started = Instant::now();
+    let mut sent = 0;
+    let mut cut = None;
+    while started.elapsed() < Duration::from_secs(8) {
+        c.write_all(
+            format!("FAN {stalled} 32 {text}\nFAN {reader} 32 {text}\nCLOSED\n").as_bytes(),
+        )
+        .unwrap();
+        sent += 32;
+        if lines(&mut rc, 1)[0] == "1" {
+            cut = Some(started.elapsed());
+            break;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    let cut = cut.expect("the stalled connection was never cut off");
+    // Never before the grace period: its backlog could only start after the kernel filled.
+    assert!(cut >= Duration::from_millis(300), "cut after {cut:?}");
+    drop((a, ra));
+    drop(d);
+    let (stats, _) = srv.finish();
+    assert_eq!(stats.output_overflows, 1, "{stats}");
+    assert_eq!(got.join().unwrap(), sent, "the reader lost messages");
+});
