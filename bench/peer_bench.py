@@ -40,12 +40,14 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 READY_RE = re.compile(r"listening on (\S+):(\d+)")
-# readyloop's exit line (crates/server/src/stats.rs Display).
-STATS_RE = re.compile(
-    r"bytes in=(?P<bytes_in>\d+) out=(?P<bytes_out>\d+) \| wakeups=(?P<wakeups>\d+) "
-    r"events/wakeup=(?P<events_per_wakeup>[\d.]+) examined/wakeup=(?P<examined_per_wakeup>[\d.]+) \| "
-    r"syscalls wait=(?P<wait>\d+) ctl=(?P<ctl>\d+) accept=(?P<accept>\d+) read=(?P<read>\d+) write=(?P<write>\d+)"
-)
+# readyloop's stats line (crates/server/src/stats.rs Display): `key=value ...` for every loop
+# counter, then `syscalls=N events_per_wakeup=X examined_per_wakeup=Y`. Parsed by key, not by
+# position, so a counter added to the table does not silently empty the cross-check again.
+STATS_PAIR_RE = re.compile(r"(?<![\w.])([a-z_]+)=(\d+(?:\.\d+)?)(?![\w.])")
+STATS_KEYS = {"bytes_in": "bytes_in", "bytes_out": "bytes_out", "wakeups": "wakeups",
+              "events_per_wakeup": "events_per_wakeup", "examined_per_wakeup": "examined_per_wakeup",
+              "ctl": "ctl", "accepts": "accept", "reads": "read", "writes": "write",
+              "syscalls": "syscalls"}
 TEB_TOTAL_RE = re.compile(r"Total: (\d+) requests, (\d+) responses")
 
 
@@ -170,13 +172,21 @@ class Running:
 
 
 def parse_server_stats(text):
-    m = None
-    for m in STATS_RE.finditer(text):
-        pass  # keep the last (the exit line)
-    if not m:
+    """The last stats line in the server's log (the exit line), or None if there is none."""
+    line = None
+    for l in text.splitlines():
+        if "wakeups=" in l and "syscalls=" in l:
+            line = l
+    if line is None:
         return None
-    d = {k: (float(v) if "." in v else int(v)) for k, v in m.groupdict().items()}
-    d["syscalls"] = d["wait"] + d["ctl"] + d["accept"] + d["read"] + d["write"]
+    pairs = {k: v for k, v in STATS_PAIR_RE.findall(line)}
+    missing = [k for k in STATS_KEYS if k not in pairs]
+    if missing:
+        raise ValueError("stats line lacks %s: %r" % (missing, line))
+    d = {STATS_KEYS[k]: (float(pairs[k]) if "." in pairs[k] else int(pairs[k])) for k in STATS_KEYS}
+    d["wait"] = d["wakeups"]
+    if d["syscalls"] != d["wait"] + d["ctl"] + d["accept"] + d["read"] + d["write"]:
+        raise ValueError("stats line's syscalls is not wait+ctl+accept+read+write: %r" % line)
     return d
 
 

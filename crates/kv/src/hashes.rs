@@ -29,6 +29,7 @@ fn set_fields(x: &mut Exec<'_, '_>, a: &Args<'_>) -> Option<i64> {
     let lim = limits(x.core);
     Some(x.with_obj(i, |o| {
         let Object::Hash(h) = o else { unreachable!() };
+        h.reserve_new((2..a.len()).step_by(2).map(|k| (a.get(k), a.get(k + 1))));
         let mut added = 0;
         for k in (2..a.len()).step_by(2) {
             added += i64::from(h.set(a.get(k), a.get(k + 1), &lim));

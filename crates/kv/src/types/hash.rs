@@ -5,10 +5,14 @@ use hashbrown::HashMap;
 use super::pack::Pack;
 use super::Limits;
 
+/// The general form: field -> value.
+pub type Table = HashMap<Box<[u8]>, Box<[u8]>>;
+
 #[derive(Clone, Debug)]
 pub enum Hash {
     Pack(Pack),
-    Table(HashMap<Box<[u8]>, Box<[u8]>>),
+    /// Boxed to keep [`Object`](super::Object) small (see `ZSet::Big`).
+    Table(Box<Table>),
 }
 
 impl Default for Hash {
@@ -62,6 +66,20 @@ impl Hash {
         }
     }
 
+    /// A new (empty, packed) hash about to receive `pairs`: size its buffer once, exactly,
+    /// rather than growing it entry by entry.
+    pub fn reserve_new<'a>(&mut self, pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) {
+        if let Hash::Pack(p) = self {
+            if p.count() == 0 {
+                p.reserve(
+                    pairs
+                        .map(|(f, v)| Pack::entry_len(f) + Pack::entry_len(v))
+                        .sum(),
+                );
+            }
+        }
+    }
+
     /// Set `field`; true if it is new.
     pub fn set(&mut self, field: &[u8], value: &[u8], lim: &Limits) -> bool {
         if let Hash::Pack(p) = self {
@@ -106,7 +124,7 @@ impl Hash {
                     t.insert(Box::<[u8]>::from(f), Box::<[u8]>::from(v));
                 }
             }
-            *self = Hash::Table(t);
+            *self = Hash::Table(Box::new(t));
         }
     }
 

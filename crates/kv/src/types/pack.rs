@@ -48,7 +48,27 @@ impl Pack {
         self.buf.capacity()
     }
 
+    /// Room for `additional` more bytes of entries, exactly (see [`push`](Self::push)).
+    pub fn reserve(&mut self, additional: usize) {
+        self.buf.reserve_exact(additional);
+    }
+
+    /// Bytes an entry holding `v` takes.
+    pub fn entry_len(v: &[u8]) -> usize {
+        let mut n = v.len();
+        let mut b = 1;
+        while n >= 0x80 {
+            n >>= 7;
+            b += 1;
+        }
+        b + v.len()
+    }
+
+    /// Appends grow the buffer to the exact size, as Redis's listpack reallocs per insert:
+    /// doubling would leave a small hash (the common case, a million of them in issue 11's
+    /// memory target) with up to half its allocation unused.
     pub fn push(&mut self, v: &[u8]) {
+        self.buf.reserve_exact(Self::entry_len(v));
         put_varint(&mut self.buf, v.len());
         self.buf.extend_from_slice(v);
         self.count += 1;
@@ -81,12 +101,18 @@ impl Pack {
 
     /// Replace the entry spanning `start..end` with `v`.
     pub fn replace(&mut self, start: usize, end: usize, v: &[u8]) {
-        self.buf.splice(start..end, encode(v));
+        let e = encode(v);
+        if e.len() > end - start {
+            self.buf.reserve_exact(e.len() - (end - start));
+        }
+        self.buf.splice(start..end, e);
     }
 
     /// Insert `v` as an entry at byte offset `at` (an entry boundary).
     pub fn insert(&mut self, at: usize, v: &[u8]) {
-        self.buf.splice(at..at, encode(v));
+        let e = encode(v);
+        self.buf.reserve_exact(e.len());
+        self.buf.splice(at..at, e);
         self.count += 1;
     }
 

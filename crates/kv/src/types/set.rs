@@ -10,7 +10,8 @@ use crate::resp::parse_i64;
 #[derive(Clone, Debug)]
 pub enum Set {
     Ints(Vec<i64>),
-    Table(HashSet<Box<[u8]>>),
+    /// Boxed to keep [`Object`](super::Object) small (see `ZSet::Big`).
+    Table(Box<HashSet<Box<[u8]>>>),
 }
 
 impl Default for Set {
@@ -29,7 +30,7 @@ impl Set {
         if parse_i64(m).is_some() && max_intset > 0 {
             Set::Ints(Vec::new())
         } else {
-            Set::Table(HashSet::new())
+            Set::Table(Box::default())
         }
     }
 
@@ -101,11 +102,11 @@ impl Set {
 
     fn convert(&mut self) {
         if let Set::Ints(v) = self {
-            let t = v
+            let t: HashSet<_> = v
                 .iter()
                 .map(|&n| int_bytes(n).into_owned().into_boxed_slice())
                 .collect();
-            *self = Set::Table(t);
+            *self = Set::Table(Box::new(t));
         }
     }
 

@@ -32,9 +32,11 @@ impl Ord for Score {
 #[derive(Clone, Debug)]
 pub enum ZSet {
     Small(Vec<(f64, Box<[u8]>)>),
+    /// Boxed so that every key's object stays small: the slot of a small collection pays
+    /// for the size of the largest form (a million small hashes, issue 11's memory target).
     Big {
-        dict: HashMap<Box<[u8]>, f64>,
-        tree: BTreeSet<(Score, Box<[u8]>)>,
+        dict: Box<HashMap<Box<[u8]>, f64>>,
+        tree: Box<BTreeSet<(Score, Box<[u8]>)>>,
     },
 }
 
@@ -49,8 +51,8 @@ impl ZSet {
     pub fn for_member(m: &[u8], lim: &Limits) -> ZSet {
         if lim.zset_entries == 0 || m.len() > lim.zset_value {
             ZSet::Big {
-                dict: HashMap::new(),
-                tree: BTreeSet::new(),
+                dict: Box::default(),
+                tree: Box::default(),
             }
         } else {
             ZSet::Small(Vec::new())
@@ -159,7 +161,10 @@ impl ZSet {
                 dict.insert(m.clone(), s);
                 tree.insert((Score(s), m));
             }
-            *self = ZSet::Big { dict, tree };
+            *self = ZSet::Big {
+                dict: Box::new(dict),
+                tree: Box::new(tree),
+            };
         }
     }
 
