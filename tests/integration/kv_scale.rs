@@ -163,12 +163,19 @@ fn reply_complete(b: &[u8]) -> bool {
     b == NIL || (b.starts_with(b"*2\r\n") && b.ends_with(b"\r\n") && b.len() > 15)
 }
 
-/// Open a client, send BLPOP with timeout `t`, and wait until the server holds it: blocked
-/// clients plus the nil replies already received add up to everyone sent so far. (Nils are
-/// counted *before* INFO is asked, so a timeout in between can only undercount and retry,
+/// On a connected client, send BLPOP with timeout `t`, and wait until the server holds it:
+/// blocked clients plus the nil replies already received add up to everyone sent so far. (Nils
+/// are counted *before* INFO is asked, so a timeout in between can only undercount and retry,
 /// never let an unregistered client through, which keeps the arrival order the index order.)
-fn block_one(addr: SocketAddr, c: &mut Conn, ws: &mut Vec<Waiter>, t: (&str, f64), s: &mut [u8]) {
-    let mut stream = TcpStream::connect(addr).expect("connects");
+/// The connection is made beforehand: a connect can stall for a SYN retry (1 s, then 2 s)
+/// under load, and meanwhile nobody would read the nils this thread times.
+fn block_one(
+    mut stream: TcpStream,
+    c: &mut Conn,
+    ws: &mut Vec<Waiter>,
+    t: (&str, f64),
+    s: &mut [u8],
+) {
     let sent = Instant::now();
     stream.write_all(&resp(&["BLPOP", "q", t.0])).unwrap();
     ws.push(Waiter {
@@ -350,8 +357,15 @@ each_backend!(
 
         // Arrival order = index order (each confirmed before the next is sent).
         let mut ws: Vec<Waiter> = Vec::with_capacity(BLOCKED);
-        for k in 0..BLOCKED {
-            block_one(srv.addr, &mut c, &mut ws, TIMEOUTS[k % 4], &mut scratch);
+        let streams: Vec<TcpStream> = (0..BLOCKED)
+            .map(|_| TcpStream::connect(srv.addr).expect("connects"))
+            .collect();
+        let all_in = wait_until(Duration::from_secs(20), || {
+            info_int(&mut c, "clients", "connected_clients") > BLOCKED as i64
+        });
+        assert!(all_in, "{BLOCKED} clients never all accepted");
+        for (k, stream) in streams.into_iter().enumerate() {
+            block_one(stream, &mut c, &mut ws, TIMEOUTS[k % 4], &mut scratch);
         }
         let registered = Instant::now();
         // Three rounds of pushes while timeouts keep firing, then the for-ever waiters left.
