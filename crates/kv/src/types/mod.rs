@@ -235,7 +235,10 @@ pub fn precheck(
     cmd: &crate::table::Command,
     a: &crate::resp::Args<'_>,
 ) -> bool {
-    if crate::pubsub::refuse_in_context(x, cmd.name) {
+    // Queued commands were let through when they were queued: the context a SUBSCRIBE
+    // earlier in the same EXEC entered does not refuse them (as Redis, which checks it at
+    // queuing time only).
+    if !x.core.multi.executing && crate::pubsub::refuse_in_context(x, cmd.name) {
         return true;
     }
     if crate::multi::precheck(x, cmd, a) {
