@@ -87,6 +87,12 @@ pub fn precheck(x: &mut Exec<'_, '_>, cmd: &crate::table::Command, a: &Args<'_>)
     ) {
         return false;
     }
+    // Redis looks subcommands up before queuing: an unknown one or a wrong arity is refused
+    // now (and spoils the transaction), not answered inside EXEC.
+    if !cmd.subs.is_empty() && a.len() >= 2 && crate::table::check_sub(x, a, cmd.name).is_none() {
+        queue_error(x.core, id);
+        return true;
+    }
     let mut enc = Vec::with_capacity(16 + a.iter().map(|s| s.len() + 16).sum::<usize>());
     let mut n = itoa::Buffer::new();
     enc.push(b'*');

@@ -409,7 +409,16 @@ impl KvService {
             } else {
                 None
             };
-        if let Some(msg) = reject {
+        if let Some(mut msg) = reject {
+            if cmd.name == "exec" {
+                // Redis's execCommandAbort, with or without MULTI: a refused EXEC discards
+                // the transaction and the watches.
+                crate::multi::discard_all(core, client.id);
+                msg = format!(
+                    "EXECABORT Transaction discarded because of: {}",
+                    msg.strip_prefix("ERR ").unwrap_or(&msg)
+                );
+            }
             crate::multi::queue_error(core, client.id);
             core.stats[ci].rejected += 1;
             count_error(core, &msg);
