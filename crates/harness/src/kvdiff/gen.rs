@@ -406,7 +406,14 @@ impl Gen {
 
     /// The next step.
     pub fn step(&mut self) -> Step {
-        if self.cfg.multi > 0.0 && self.chance(self.cfg.multi) {
+        // Inside MULTI transaction steps come twice as often, so blocks stay a few commands
+        // long and most reach EXEC before a refused command spoils them.
+        let multi = if self.in_multi {
+            (2.0 * self.cfg.multi).min(1.0)
+        } else {
+            self.cfg.multi
+        };
+        if multi > 0.0 && self.chance(multi) {
             return self.multi_step();
         }
         let mut step = self.plain_step();

@@ -73,7 +73,7 @@ impl Gen {
                     a = vec![self.word("WATCH"), k];
                 }
                 64..=69 => a = vec![self.word("UNWATCH")],
-                70..=89 => {
+                70..=94 => {
                     // Blocking pops with no timeout: inside EXEC they must answer at once.
                     let (k1, k2) = (self.watch_key(), self.watch_key());
                     a = match self.rng.gen_range(0..5) {
