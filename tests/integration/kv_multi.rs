@@ -250,7 +250,19 @@ fn reset(backend: Backend) {
         matches!(call(&mut c, &["EXEC"]), Value::Array(_)),
         "RESET forgot the watch"
     );
-    call(&mut c, &["SUBSCRIBE", "ch"]);
+    // SUBSCRIBE queued in MULTI subscribes at EXEC; the GET after it in the same block
+    // still runs (the subscribed context is checked when commands are queued, as Redis).
+    call(&mut c, &["MULTI"]);
+    assert_eq!(call(&mut c, &["SUBSCRIBE", "ch"]), queued());
+    assert_eq!(call(&mut c, &["GET", "k"]), queued());
+    assert_eq!(
+        call(&mut c, &["EXEC"]),
+        Value::Array(vec![
+            Value::Array(vec![bulk("subscribe"), bulk("ch"), Value::Int(1)]),
+            bulk("2"),
+        ])
+    );
+    assert!(call(&mut c, &["GET", "k"]).is_error(), "subscribed context");
     call(&mut c, &["PSUBSCRIBE", "p*"]);
     assert_eq!(call(&mut c, &["RESET"]), Value::Simple(b"RESET".to_vec()));
     // Out of the subscribed context: any command runs again.
