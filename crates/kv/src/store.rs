@@ -323,9 +323,13 @@ impl Db {
         if let Data::Obj(o) = &s.data {
             return o.obj.encoding();
         }
+        // APPEND and SETRANGE leave Redis a raw sds even when the result reads as a number
+        // (only commands that store a fresh object int-encode it).
+        if s.flags & RAW != 0 {
+            return "raw";
+        }
         match s.value() {
             Value::Int(_) => "int",
-            Value::Str(_) if s.flags & RAW != 0 => "raw",
             Value::Str(v) if v.len() <= 44 => "embstr",
             Value::Str(_) => "raw",
         }
