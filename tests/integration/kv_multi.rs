@@ -348,8 +348,8 @@ fn keyspace(c: &mut Conn) -> Vec<String> {
 }
 
 /// A transaction is logged as MULTI ... EXEC, a read-only one not at all; clients parked in
-/// BLPOP/BLMOVE/BZPOPMIN that a later push served have their pops logged, and SPOP its
-/// members: after a restart the keyspace is what it was.
+/// BLPOP/BLMOVE/BZPOPMIN that a later push served have their pops logged, SPOP its members,
+/// and every collection write itself: after a restart the keyspace is what it was.
 fn log_and_restart(backend: Backend) {
     let dir = TempDir::new(&format!("log-{}", backend.name()));
     let before = {
@@ -407,6 +407,36 @@ fn log_and_restart(backend: Backend) {
         for p in &mut parked {
             let v = p.read().unwrap();
             assert!(!v.is_error() && v != Value::NilArray, "{v}");
+        }
+        // Every kind of collection write, on new and existing keys (the log once missed
+        // them all: collection changes did not count as changes).
+        for cmd in [
+            &["HSET", "h", "a", "1", "b", "2", "c", "3"][..],
+            &["HSET", "h", "a", "9"],
+            &["HDEL", "h", "b"],
+            &["HINCRBY", "h", "c", "4"],
+            &["HINCRBYFLOAT", "h", "f", "1.5"],
+            &["HSETNX", "h", "n", "1"],
+            &["RPUSH", "li", "a", "b", "c", "b", "d"],
+            &["LSET", "li", "0", "z"],
+            &["LREM", "li", "1", "b"],
+            &["LINSERT", "li", "BEFORE", "c", "y"],
+            &["LTRIM", "li", "0", "3"],
+            &["LPOP", "li"],
+            &["ZADD", "zs", "1", "a", "2", "b", "3", "c", "4", "d"],
+            &["ZINCRBY", "zs", "10", "a"],
+            &["ZREM", "zs", "b"],
+            &["ZREMRANGEBYSCORE", "zs", "3", "3"],
+            &["ZPOPMAX", "zs"],
+            &["SADD", "s1", "a", "b", "c"],
+            &["SADD", "s2", "b", "c", "d"],
+            &["SREM", "s1", "a"],
+            &["SMOVE", "s2", "s1", "d"],
+            &["SINTERSTORE", "si", "s1", "s2"],
+            &["SUNIONSTORE", "su", "s1", "s2"],
+            &["LMOVE", "li", "lj", "LEFT", "RIGHT"],
+        ] {
+            assert!(!call(&mut c, cmd).is_error(), "{cmd:?}");
         }
         call(&mut c, &["SADD", "st", "1", "2", "3", "4", "5", "6"]);
         call(&mut c, &["SPOP", "st", "3"]);
