@@ -78,7 +78,9 @@ pub fn closed(core: &mut Core, client: u64) {
 /// Inside MULTI every command but these few is queued: true when it was (+QUEUED replied).
 pub fn precheck(x: &mut Exec<'_, '_>, cmd: &crate::table::Command, a: &Args<'_>) -> bool {
     let id = x.client.id;
-    if x.core.multi.executing || !x.core.multi.in_multi(id) {
+    let m = &x.core.multi;
+    // Every command passes here: no hash lookup unless some client uses transactions.
+    if m.txs.is_empty() || m.executing || !m.in_multi(id) {
         return false;
     }
     if matches!(
