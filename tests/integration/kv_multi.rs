@@ -229,6 +229,44 @@ fn errors(backend: Backend) {
 }
 each_backend!(transaction_errors_as_redis, errors);
 
+/// At the memory limit EXEC is refused if it queued a memory-hungry command (the
+/// transaction is discarded: EXECABORT ... because of: OOM), and inside MULTI every command
+/// but EXEC/DISCARD/QUIT/RESET is refused, as Redis's processCommand does.
+fn oom(backend: Backend) {
+    let srv = kv(backend, &[]);
+    let mut c = connect(srv.addr);
+    let mut admin = connect(srv.addr);
+    let oom = Value::Error(b"OOM command not allowed when used memory > 'maxmemory'.".to_vec());
+    call(&mut c, &["MULTI"]);
+    assert_eq!(call(&mut c, &["SET", "a", "1"]), queued());
+    assert_eq!(call(&mut c, &["GET", "a"]), queued());
+    assert_eq!(call(&mut admin, &["CONFIG", "SET", "maxmemory", "1"]), ok());
+    assert_eq!(
+        call(&mut c, &["EXEC"]),
+        Value::Error(
+            b"EXECABORT Transaction discarded because of: OOM command not allowed when used \
+              memory > 'maxmemory'."
+                .to_vec()
+        )
+    );
+    assert_eq!(
+        call(&mut c, &["EXEC"]),
+        Value::Error(b"ERR EXEC without MULTI".to_vec())
+    );
+    assert_eq!(int(&mut c, &["EXISTS", "a"]), 0);
+    call(&mut c, &["MULTI"]);
+    assert_eq!(
+        call(&mut c, &["GET", "a"]),
+        oom,
+        "a read queued at the limit"
+    );
+    assert_eq!(call(&mut c, &["DISCARD"]), ok());
+    // Outside MULTI a read still runs.
+    assert_eq!(call(&mut c, &["GET", "a"]), Value::NilBulk);
+    assert_eq!(call(&mut admin, &["CONFIG", "SET", "maxmemory", "0"]), ok());
+}
+each_backend!(exec_at_the_memory_limit_as_redis, oom);
+
 /// RESET discards the transaction, forgets the watches and leaves every channel and
 /// pattern: a publish afterwards reaches nobody.
 fn reset(backend: Backend) {

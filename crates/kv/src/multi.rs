@@ -24,6 +24,9 @@ struct Tx {
     queued: Vec<Vec<u8>>,
     /// A command was refused while queuing: EXEC aborts.
     refused: bool,
+    /// The queued commands' flags together: EXEC is checked as a write (MISCONF) and as
+    /// memory-hungry (OOM) if any of them is, as Redis does.
+    flags: u32,
     /// (database, key, the key's change count at WATCH).
     watched: Vec<(usize, Box<[u8]>, u64)>,
 }
@@ -109,9 +112,19 @@ pub fn precheck(x: &mut Exec<'_, '_>, cmd: &crate::table::Command, a: &Args<'_>)
     }
     if let Some(t) = x.core.multi.txs.get_mut(&id) {
         t.queued.push(enc);
+        t.flags |= cmd.flags;
     }
     x.r().simple("QUEUED");
     true
+}
+
+/// The flags of the commands `client` has queued (0 outside MULTI).
+pub fn queued_flags(core: &Core, client: u64) -> u32 {
+    core.multi
+        .txs
+        .get(&client)
+        .filter(|t| t.in_multi)
+        .map_or(0, |t| t.flags)
 }
 
 /// A command was refused (unknown, arity, OOM, MISCONF) while queuing: EXEC will abort.

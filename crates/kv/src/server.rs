@@ -392,6 +392,15 @@ impl KvService {
         };
         let cmd: &'static Command = &COMMANDS[ci];
         client.last_cmd = cmd.name;
+        // As Redis's processCommand: EXEC is checked with the flags of what it queued, and
+        // inside MULTI anything but EXEC/DISCARD/QUIT/RESET is refused at the memory limit
+        // (queuing would grow without bound).
+        let flags = match cmd.name {
+            "exec" => cmd.flags | crate::multi::queued_flags(core, client.id),
+            "discard" | "quit" | "reset" => cmd.flags,
+            _ if core.multi.in_multi(client.id) => cmd.flags | F_DENYOOM,
+            _ => cmd.flags,
+        };
         let reject =
             if core.cfg.requirepass.is_some() && !client.authed && cmd.flags & F_NOAUTH == 0 {
                 Some("NOAUTH Authentication required.".to_string())
@@ -402,9 +411,9 @@ impl KvService {
                     "ERR wrong number of arguments for '{}' command",
                     cmd.name
                 ))
-            } else if cmd.flags & F_DENYOOM != 0 && !core.make_room() {
+            } else if flags & F_DENYOOM != 0 && !core.make_room() {
                 Some("OOM command not allowed when used memory > 'maxmemory'.".to_string())
-            } else if cmd.flags & crate::table::F_WRITE != 0 {
+            } else if flags & crate::table::F_WRITE != 0 {
                 core.aof.deny_write()
             } else {
                 None
