@@ -42,8 +42,10 @@ pub struct Multi {
 }
 
 impl Multi {
+    /// Asked for every command: no hash lookup while nobody uses transactions.
+    #[inline]
     pub fn in_multi(&self, client: u64) -> bool {
-        self.txs.get(&client).is_some_and(|t| t.in_multi)
+        !self.txs.is_empty() && self.txs.get(&client).is_some_and(|t| t.in_multi)
     }
 }
 
@@ -82,8 +84,7 @@ pub fn closed(core: &mut Core, client: u64) {
 pub fn precheck(x: &mut Exec<'_, '_>, cmd: &crate::table::Command, a: &Args<'_>) -> bool {
     let id = x.client.id;
     let m = &x.core.multi;
-    // Every command passes here: no hash lookup unless some client uses transactions.
-    if m.txs.is_empty() || m.executing || !m.in_multi(id) {
+    if m.executing || !m.in_multi(id) {
         return false;
     }
     if matches!(
