@@ -130,6 +130,19 @@ fn what_aborts(backend: Backend) {
     watch_then(&mut c, &mut o, "s", &["SET", "other", "1"], false);
     watch_then(&mut c, &mut o, "s", &["SADD", "s", "b"], true);
     watch_then(&mut c, &mut o, "s", &["LPUSH", "s", "b"], false);
+    // Writes that leave the value as it was still count when Redis signals them (HSET,
+    // LTRIM, APPEND of nothing, INCRBY 0), not when it returns early (RENAME to itself,
+    // SETRANGE of nothing, EXPIRE NX on a key with a deadline).
+    call(&mut o, &["HSET", "h", "f", "v"]);
+    watch_then(&mut c, &mut o, "h", &["HSET", "h", "f", "v"], true);
+    call(&mut o, &["RPUSH", "l", "a"]);
+    watch_then(&mut c, &mut o, "l", &["LTRIM", "l", "0", "-1"], true);
+    call(&mut o, &["SET", "n", "5", "EX", "100"]);
+    watch_then(&mut c, &mut o, "n", &["APPEND", "n", ""], true);
+    watch_then(&mut c, &mut o, "n", &["INCRBY", "n", "0"], true);
+    watch_then(&mut c, &mut o, "n", &["RENAME", "n", "n"], false);
+    watch_then(&mut c, &mut o, "n", &["SETRANGE", "n", "0", ""], false);
+    watch_then(&mut c, &mut o, "n", &["EXPIRE", "n", "100", "NX"], false);
     // Flushes abort for a key that existed, not for one that stays absent.
     watch_then(&mut c, &mut o, "s", &["FLUSHALL"], true);
     watch_then(&mut c, &mut o, "s", &["FLUSHDB"], false);
