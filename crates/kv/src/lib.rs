@@ -31,6 +31,7 @@ mod keys;
 pub mod lazyfree;
 pub mod ld;
 mod lists;
+mod multi;
 pub mod num;
 mod pubsub;
 pub mod resp;
