@@ -132,3 +132,50 @@ fn redis_vs_ours_with_other_types() {
     };
     assert_no_mismatch(&runner, "redis vs readyloop kv, other types");
 }
+
+/// MULTI/EXEC/DISCARD/WATCH/UNWATCH mixed in (with the data types, so EXEC's arrays carry
+/// their replies and WATCH meets every kind of write): redis-vs-redis first, then ours on
+/// every backend. `KVDIFF_SEEDS=300` for a long run.
+mod transactions {
+    use super::*;
+
+    fn runner(ours: std::net::SocketAddr, redis: std::net::SocketAddr) -> Runner {
+        let mut r = Runner::new(Pair { redis, ours });
+        r.cfg = GenConfig {
+            other_types: true,
+            types: 0.5,
+            multi: 0.15,
+            ..GenConfig::default()
+        };
+        r
+    }
+
+    fn check(r: &Runner, what: &str) {
+        let seeds: u64 = std::env::var("KVDIFF_SEEDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(30);
+        let bad = r.run_seeds(1..=seeds, 400);
+        assert!(
+            bad.is_empty(),
+            "{what}: {} seeds disagree:\n{}",
+            bad.len(),
+            kvdiff::report(&bad)
+        );
+    }
+
+    #[test]
+    fn transactions_redis_vs_redis_agree() {
+        let (a, b) = (redis(), redis());
+        check(&runner(b.addr, a.addr), "redis vs redis (transactions)");
+    }
+
+    each_backend!(transactions_redis_vs_ours, |backend| {
+        let r = redis();
+        let ours = kv(backend, &[]);
+        check(
+            &runner(ours.addr, r.addr),
+            &format!("transactions ({backend:?})"),
+        );
+    });
+}

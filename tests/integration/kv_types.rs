@@ -537,3 +537,56 @@ each_backend!(pubsub_patterns_resp3_and_subscribed_context, |b| {
         std::thread::sleep(Duration::from_millis(5));
     }
 });
+
+/// APPEND and SETRANGE leave a raw string even when the result reads as a number; a command
+/// that stores a fresh value (INCR, SET) int-encodes again (KV_FINDINGS [00:37]).
+fn append_setrange_encoding(b: Backend) {
+    use crate::kv_util::{bulk, call, connect, kv};
+    let srv = kv(b, &[]);
+    let mut c = connect(srv.addr);
+    let enc = |c: &mut _, k: &str| call(c, &["OBJECT", "ENCODING", k]);
+    call(&mut c, &["SET", "k", "1"]);
+    call(&mut c, &["APPEND", "k", "7"]);
+    assert_eq!(enc(&mut c, "k"), bulk("raw"), "APPEND");
+    call(&mut c, &["INCR", "k"]);
+    assert_eq!(enc(&mut c, "k"), bulk("int"), "INCR after APPEND");
+    call(&mut c, &["SETRANGE", "new", "0", "5"]);
+    assert_eq!(enc(&mut c, "new"), bulk("raw"), "SETRANGE of a missing key");
+    call(&mut c, &["SET", "n", "12"]);
+    call(&mut c, &["SETRANGE", "n", "0", ""]);
+    assert_eq!(
+        enc(&mut c, "n"),
+        bulk("int"),
+        "an empty SETRANGE changes nothing"
+    );
+    call(&mut c, &["APPEND", "fresh", "5"]);
+    assert_eq!(enc(&mut c, "fresh"), bulk("int"), "APPEND creating the key");
+    call(&mut c, &["SET", "n", "12"]);
+    assert_eq!(enc(&mut c, "n"), bulk("int"), "SET after SETRANGE");
+}
+each_backend!(
+    append_and_setrange_leave_raw_encoding,
+    append_setrange_encoding
+);
+
+/// EXISTS does not refresh a key's access time (Redis's LOOKUP_NOTOUCH), GET does
+/// (KV_FINDINGS [00:37]). The LRU clock has a one-second grain, hence the wait.
+fn exists_notouch(b: Backend) {
+    use crate::kv_util::{call, connect, int, kv};
+    let srv = kv(b, &[]);
+    let mut c = connect(srv.addr);
+    call(&mut c, &["SET", "k", "v"]);
+    call(&mut c, &["SET", "g", "v"]);
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(int(&mut c, &["EXISTS", "k", "nokey"]), 1);
+    call(&mut c, &["GET", "g"]);
+    assert!(
+        int(&mut c, &["OBJECT", "IDLETIME", "k"]) >= 2,
+        "EXISTS touched"
+    );
+    assert!(
+        int(&mut c, &["OBJECT", "IDLETIME", "g"]) <= 1,
+        "GET did not touch"
+    );
+}
+each_backend!(exists_does_not_touch_the_access_time, exists_notouch);

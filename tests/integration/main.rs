@@ -15,6 +15,7 @@ mod kv_aof;
 mod kv_clients;
 mod kv_diff;
 mod kv_fuzz;
+mod kv_multi;
 mod kv_power;
 mod kv_proxy;
 mod kv_scale;

@@ -136,6 +136,10 @@ pub fn quit(x: &mut Exec<'_, '_>, _a: Args<'_>) {
 }
 
 pub fn reset(x: &mut Exec<'_, '_>, _a: Args<'_>) {
+    // As Redis's resetCommand: the transaction and watches go, and every channel and
+    // pattern is left without an unsubscribe message.
+    crate::multi::discard_all(x.core, x.client.id);
+    crate::pubsub::closed(x.core, x.client.id);
     let c = &mut *x.client;
     c.db = 0;
     c.resp3 = false;
@@ -191,8 +195,23 @@ pub fn swapdb(x: &mut Exec<'_, '_>, a: Args<'_>) {
     if d1 >= n || d2 >= n {
         return x.err("ERR DB index is out of range");
     }
-    x.core.dbs.swap(d1, d2);
+    if d1 != d2 {
+        swap_dbs(&mut x.core.dbs, d1, d2);
+    }
     x.r().ok();
+}
+
+/// Swap the keys of two databases; watchers stay with the database number, and see their
+/// key change if it exists on either side.
+fn swap_dbs(dbs: &mut [Db], d1: usize, d2: usize) {
+    let (lo, hi) = dbs.split_at_mut(d1.max(d2));
+    let (a, b) = (&mut lo[d1.min(d2)], &mut hi[0]);
+    a.touch_watched_present(Some(b));
+    b.touch_watched_present(Some(a));
+    let (wa, wb) = (a.take_watched(), b.take_watched());
+    std::mem::swap(a, b);
+    a.put_watched(wa);
+    b.put_watched(wb);
 }
 
 pub fn dbsize(x: &mut Exec<'_, '_>, _a: Args<'_>) {

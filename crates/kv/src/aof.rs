@@ -130,6 +130,16 @@ pub struct Aof {
     last_rewrite_secs: i64,
     /// Log size after the last rewrite (auto-aof-rewrite-percentage grows from it).
     size_after_rewrite: u64,
+    /// EXEC is running its queue: the first write opens a MULTI block in the log.
+    in_exec: bool,
+    /// The MULTI of the running EXEC is written: EXEC closes the block.
+    multi_written: bool,
+    /// The current command's effect, logged instead of its arguments (SPOP's SREM, a
+    /// served BLPOP's LPOP): replay must not draw other random members or block.
+    pub effect: Vec<Vec<Vec<u8>>>,
+    /// Records that follow the current command's (database, arguments): pops of blocked
+    /// clients it served, which Redis also logs by their effect right after the push.
+    pub then: Vec<(usize, Vec<Vec<u8>>)>,
 }
 
 /// A rewrite in progress: the new base file written on its own thread.
@@ -424,43 +434,67 @@ fn cut_by_zeros(b: &[u8], at: usize) -> bool {
     end > at && end < b.len() && matches!(record(&b[..end], at), Rec::Incomplete)
 }
 
-/// Check `b`; `cuts` gets a record boundary about every `chunk` bytes.
+/// `*1 $len NAME` with this name (any case): the record MULTI or EXEC.
+fn is_bare(rec: &[u8], name: &[u8]) -> bool {
+    let head = format!("*1\r\n${}\r\n", name.len());
+    rec.len() == head.len() + name.len() + 2
+        && rec.starts_with(head.as_bytes())
+        && rec[head.len()..head.len() + name.len()].eq_ignore_ascii_case(name)
+}
+
+/// Check `b`; `cuts` gets a record boundary about every `chunk` bytes (never inside a
+/// MULTI block). A MULTI block the log ends in without its EXEC counts as torn from the MULTI
+/// on, as redis-check-aof and Redis's loader revert an unfinished transaction: replaying
+/// half of one would break its atomicity.
 pub fn check_bytes(b: &[u8], chunk: usize, cuts: &mut Vec<usize>) -> Check {
     let mut at = 0;
     let mut records = 0;
     let mut last_cut = 0;
+    // (offset, records before it) of an open MULTI.
+    let mut multi: Option<(usize, u64)> = None;
     while at < b.len() {
         match record(b, at) {
             Rec::Complete(end) => {
+                if is_bare(&b[at..end], b"MULTI") && multi.is_none() {
+                    multi = Some((at, records));
+                } else if is_bare(&b[at..end], b"EXEC") {
+                    multi = None;
+                }
                 records += 1;
                 at = end;
-                if at - last_cut >= chunk {
+                if at - last_cut >= chunk && multi.is_none() {
                     cuts.push(at);
                     last_cut = at;
                 }
             }
             Rec::Incomplete => {
-                return Check::Torn {
-                    records,
-                    ok_up_to: at,
-                }
+                let (ok_up_to, records) = multi.unwrap_or((at, records));
+                return Check::Torn { records, ok_up_to };
             }
             Rec::Bad(why) => {
                 if b[at..].iter().all(|&c| c == 0) || cut_by_zeros(b, at) {
-                    return Check::Torn {
-                        records,
-                        ok_up_to: at,
-                    };
+                    let (ok_up_to, records) = multi.unwrap_or((at, records));
+                    return Check::Torn { records, ok_up_to };
                 }
-                return Check::Corrupt {
-                    records,
-                    offset: at,
-                    why,
+                return match multi {
+                    Some((m, records)) => Check::Corrupt {
+                        records,
+                        offset: m,
+                        why: format!("{why} at offset {at}, inside the MULTI block opened here"),
+                    },
+                    None => Check::Corrupt {
+                        records,
+                        offset: at,
+                        why,
+                    },
                 };
             }
         }
     }
-    Check::Valid { records }
+    match multi {
+        Some((ok_up_to, records)) => Check::Torn { records, ok_up_to },
+        None => Check::Valid { records },
+    }
 }
 
 /// Read the log named by the manifest (creating an empty one if there is none), truncating a
@@ -619,7 +653,13 @@ pub fn check_aof(path: &Path, fix: bool) -> io::Result<(String, bool)> {
         let (ok_up_to, records, why) = match &check {
             Check::Valid { records } => (b.len(), *records, None),
             Check::Torn { records, ok_up_to } => {
-                (*ok_up_to, *records, Some("truncated record".to_string()))
+                let why = match record(&b, *ok_up_to) {
+                    Rec::Complete(e) if is_bare(&b[*ok_up_to..e], b"MULTI") => {
+                        "MULTI without EXEC (an unfinished transaction)"
+                    }
+                    _ => "truncated record",
+                };
+                (*ok_up_to, *records, Some(why.to_string()))
             }
             Check::Corrupt {
                 records,
@@ -687,7 +727,13 @@ impl Aof {
             .map(|e| format!("MISCONF Errors writing to the AOF file: {e}"))
     }
 
+    /// Where a record for database `db` starts: a MULTI first if EXEC is running and this is
+    /// its first write, then SELECT if needed.
     fn select(&mut self, db: usize) {
+        if self.in_exec && !self.multi_written {
+            self.multi_written = true;
+            self.record(&[b"MULTI"]);
+        }
         if self.selected != Some(db) {
             let mut b = itoa::Buffer::new();
             self.record(&[b"SELECT", b.format(db).as_bytes()]);
@@ -707,6 +753,22 @@ impl Aof {
             self.buf.extend_from_slice(a);
             self.buf.extend_from_slice(b"\r\n");
         }
+    }
+
+    /// EXEC starts running its queue.
+    pub fn begin_exec(&mut self) {
+        self.in_exec = true;
+        self.multi_written = false;
+    }
+
+    /// EXEC finished: close the block if it wrote anything (nothing at all is logged for a
+    /// transaction of reads, as Redis 7).
+    pub fn end_exec(&mut self) {
+        if self.multi_written {
+            self.record(&[b"EXEC"]);
+        }
+        self.in_exec = false;
+        self.multi_written = false;
     }
 
     /// A key removed by eviction: logged as DEL, as Redis propagates it.
@@ -1057,9 +1119,26 @@ pub fn after_command(
         "flushdb" | "flushall" | "swapdb" => !failed,
         _ => dirty(&core.dbs) != dirty_before,
     };
-    if changed && core.aof.feed(&core.dbs, db, name, a) {
-        core.aof.wait(ctx);
+    let effect = std::mem::take(&mut core.aof.effect);
+    let then = std::mem::take(&mut core.aof.then);
+    if !changed {
+        return;
     }
+    if effect.is_empty() {
+        core.aof.feed(&core.dbs, db, name, a);
+    } else {
+        for rec in &effect {
+            core.aof.select(db);
+            core.aof
+                .record(&rec.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        }
+    }
+    for (d, rec) in &then {
+        core.aof.select(*d);
+        core.aof
+            .record(&rec.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    }
+    core.aof.wait(ctx);
 }
 
 impl KvService {
@@ -1324,6 +1403,37 @@ mod tests {
             check_bytes(&b, usize::MAX, &mut Vec::new()),
             Check::Corrupt { offset: 23, .. }
         ));
+    }
+
+    #[test]
+    fn an_unfinished_multi_block_is_torn_from_its_multi() {
+        let set = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
+        let multi = b"*1\r\n$5\r\nMULTI\r\n";
+        let exec = b"*1\r\n$4\r\nEXEC\r\n";
+        let mut log = set.to_vec();
+        log.extend_from_slice(multi);
+        log.extend_from_slice(set);
+        log.extend_from_slice(set);
+        let whole = [&log[..], exec].concat();
+        assert_eq!(
+            check_bytes(&whole, usize::MAX, &mut Vec::new()),
+            Check::Valid { records: 5 }
+        );
+        // Every cut inside the block (the EXEC missing or cut short) reverts to before MULTI.
+        for cut in set.len() + 1..whole.len() {
+            assert_eq!(
+                check_bytes(&whole[..cut], usize::MAX, &mut Vec::new()),
+                Check::Torn {
+                    records: 1,
+                    ok_up_to: set.len()
+                },
+                "cut at {cut}"
+            );
+        }
+        // Chunks for replay never split a block.
+        let mut cuts = Vec::new();
+        check_bytes(&whole, 1, &mut cuts);
+        assert_eq!(cuts, vec![set.len(), whole.len()]);
     }
 
     #[test]

@@ -115,6 +115,15 @@ fn parse_timeout(x: &mut Exec<'_, '_>, arg: &[u8]) -> Option<Option<Instant>> {
 
 /// Park the current client on `keys` until served or timed out.
 fn block(x: &mut Exec<'_, '_>, keys: Vec<Vec<u8>>, op: Op, deadline: Option<Instant>) {
+    // Inside EXEC a blocking command answers at once, as if it timed out (as Redis).
+    if x.core.multi.executing {
+        let mut r = x.r();
+        match op {
+            Op::Move { .. } => r.null(),
+            _ => r.null_array(),
+        }
+        return;
+    }
     let id = x.client.id;
     let db = x.client.db;
     let st = &mut x.core.blocking;
@@ -184,6 +193,12 @@ fn try_serve(core: &mut Core, b: &Blocked, key: &[u8]) -> Option<Vec<u8>> {
                 v
             });
             remove_if_empty(db, i);
+            let pop: &[u8] = if *left { b"LPOP" } else { b"RPOP" };
+            let mut rec = vec![pop.to_vec(), key.to_vec()];
+            if matches!(b.op, Op::MPop { .. }) {
+                rec.push(vals.len().to_string().into_bytes());
+            }
+            log_served(core, b.db, rec);
             r.array(2);
             r.bulk(key);
             if matches!(b.op, Op::MPop { .. }) {
@@ -219,6 +234,21 @@ fn try_serve(core: &mut Core, b: &Blocked, key: &[u8]) -> Option<Vec<u8>> {
                 }
             });
             core.blocking.ready.push((b.db, dst.clone()));
+            let side = |left: bool| {
+                if left {
+                    b"LEFT".to_vec()
+                } else {
+                    b"RIGHT".to_vec()
+                }
+            };
+            let rec = vec![
+                b"LMOVE".to_vec(),
+                key.to_vec(),
+                dst.clone(),
+                side(*from),
+                side(*to),
+            ];
+            log_served(core, b.db, rec);
             r.bulk(&v);
         }
         Op::ZPop { max } => {
@@ -239,6 +269,8 @@ fn try_serve(core: &mut Core, b: &Blocked, key: &[u8]) -> Option<Vec<u8>> {
                 first
             })?;
             remove_if_empty(db, i);
+            let pop: &[u8] = if *max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+            log_served(core, b.db, vec![pop.to_vec(), key.to_vec()]);
             r.array(3);
             r.bulk(key);
             r.bulk(&m);
@@ -246,6 +278,14 @@ fn try_serve(core: &mut Core, b: &Blocked, key: &[u8]) -> Option<Vec<u8>> {
         }
     }
     Some(buf)
+}
+
+/// A parked client was served by the command running now: the log gets the pop by its
+/// effect after that command's record (replaying the push alone would leave the element).
+fn log_served(core: &mut Core, db: usize, rec: Vec<Vec<u8>>) {
+    if core.aof.active() {
+        core.aof.then.push((db, rec));
+    }
 }
 
 fn remove_if_empty(db: &mut Db, i: crate::store::Idx) {

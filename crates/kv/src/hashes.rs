@@ -68,10 +68,14 @@ pub fn hsetnx(x: &mut Exec<'_, '_>, a: Args<'_>) {
     };
     let lim = limits(x.core);
     let (f, v) = (a.get(2), a.get(3));
-    let added = x.with_obj(i, |o| {
-        let Object::Hash(h) = o else { unreachable!() };
-        h.get(f).is_none() && h.set(f, v, &lim)
-    });
+    let added = x.with_obj_if(
+        i,
+        |o| {
+            let Object::Hash(h) = o else { unreachable!() };
+            h.get(f).is_none() && h.set(f, v, &lim)
+        },
+        |added| *added,
+    );
     x.r().int(i64::from(added));
 }
 
@@ -119,10 +123,14 @@ pub fn hdel(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let Some(i) = x.typed_or(a.get(1), Kind::Hash, true, |r| r.int(0)) else {
         return;
     };
-    let n = x.with_obj(i, |o| {
-        let Object::Hash(h) = o else { unreachable!() };
-        a.iter().skip(2).filter(|f| h.del(f)).count()
-    });
+    let n = x.with_obj_if(
+        i,
+        |o| {
+            let Object::Hash(h) = o else { unreachable!() };
+            a.iter().skip(2).filter(|f| h.del(f)).count()
+        },
+        |n| *n > 0,
+    );
     x.r().int(n as i64);
 }
 
@@ -221,18 +229,22 @@ pub fn hincrby(x: &mut Exec<'_, '_>, a: Args<'_>) {
     };
     let lim = limits(x.core);
     let f = a.get(2);
-    let r = x.with_obj(i, |o| {
-        let Object::Hash(h) = o else { unreachable!() };
-        let cur = match h.get(f) {
-            None => 0,
-            Some(v) => parse_i64(v).ok_or("ERR hash value is not an integer")?,
-        };
-        let n = cur
-            .checked_add(by)
-            .ok_or("ERR increment or decrement would overflow")?;
-        h.set(f, itoa::Buffer::new().format(n).as_bytes(), &lim);
-        Ok(n)
-    });
+    let r = x.with_obj_if(
+        i,
+        |o| {
+            let Object::Hash(h) = o else { unreachable!() };
+            let cur = match h.get(f) {
+                None => 0,
+                Some(v) => parse_i64(v).ok_or("ERR hash value is not an integer")?,
+            };
+            let n = cur
+                .checked_add(by)
+                .ok_or("ERR increment or decrement would overflow")?;
+            h.set(f, itoa::Buffer::new().format(n).as_bytes(), &lim);
+            Ok(n)
+        },
+        Result::is_ok,
+    );
     match r {
         Ok(n) => x.r().int(n),
         Err(e) => x.err(e),
@@ -251,19 +263,23 @@ pub fn hincrbyfloat(x: &mut Exec<'_, '_>, a: Args<'_>) {
     };
     let lim = limits(x.core);
     let (f, incr) = (a.get(2), a.get(3));
-    let r = x.with_obj(i, |o| {
-        let Object::Hash(h) = o else { unreachable!() };
-        let cur = h
-            .get(f)
-            .map(<[u8]>::to_vec)
-            .unwrap_or_else(|| b"0".to_vec());
-        if num::parse_f64(&cur).is_none() {
-            return Err("ERR hash value is not a float");
-        }
-        let s = num::incr_by_float(&cur, incr)?;
-        h.set(f, s.as_bytes(), &lim);
-        Ok(s)
-    });
+    let r = x.with_obj_if(
+        i,
+        |o| {
+            let Object::Hash(h) = o else { unreachable!() };
+            let cur = h
+                .get(f)
+                .map(<[u8]>::to_vec)
+                .unwrap_or_else(|| b"0".to_vec());
+            if num::parse_f64(&cur).is_none() {
+                return Err("ERR hash value is not a float");
+            }
+            let s = num::incr_by_float(&cur, incr)?;
+            h.set(f, s.as_bytes(), &lim);
+            Ok(s)
+        },
+        Result::is_ok,
+    );
     match r {
         Ok(s) => x.r().bulk(s.as_bytes()),
         Err(e) => x.err(e),

@@ -21,7 +21,22 @@ pub fn del(x: &mut Exec<'_, '_>, a: Args<'_>) {
 }
 
 pub fn exists(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    let n = a.iter().skip(1).filter(|k| x.read(k).is_some()).count();
+    // Redis looks keys up for EXISTS with LOOKUP_NOTOUCH: hits and misses count, the access
+    // time (OBJECT IDLETIME, LRU eviction) stays.
+    let n = a
+        .iter()
+        .skip(1)
+        .filter(|k| {
+            let found = x.peek(k).is_some();
+            let c = &mut x.core.counters;
+            if found {
+                c.keyspace_hits += 1;
+            } else {
+                c.keyspace_misses += 1;
+            }
+            found
+        })
+        .count();
     x.r().int(n as i64);
 }
 

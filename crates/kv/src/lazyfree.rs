@@ -39,9 +39,12 @@ fn sender() -> Option<Sender<Db>> {
 
 /// Empty `db` now; free its keys on the lazy-free thread (inline if it cannot start).
 pub fn clear_async(db: &mut Db) {
+    db.touch_watched_present(None);
+    let watched = db.take_watched();
     let old = std::mem::take(db);
     db.expired = old.expired;
     db.dirty = old.dirty + 1;
+    db.put_watched(watched);
     let n = old.len() as u64;
     match sender() {
         Some(tx) => {

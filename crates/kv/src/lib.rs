@@ -32,6 +32,7 @@ pub mod lazyfree;
 pub mod ld;
 mod limits;
 mod lists;
+mod multi;
 pub mod num;
 mod pubsub;
 pub mod resp;

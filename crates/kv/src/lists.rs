@@ -19,10 +19,24 @@ pub fn int_arg(x: &mut Exec<'_, '_>, arg: &[u8]) -> Option<i64> {
 }
 
 fn list_mut<R>(x: &mut Exec<'_, '_>, i: crate::store::Idx, f: impl FnOnce(&mut List) -> R) -> R {
-    x.with_obj(i, |o| match o {
-        Object::List(l) => f(l),
-        _ => unreachable!("type checked by the caller"),
-    })
+    list_mut_if(x, i, f, |_| true)
+}
+
+/// [`list_mut`] for a change that may be none (see `Exec::with_obj_if`).
+fn list_mut_if<R>(
+    x: &mut Exec<'_, '_>,
+    i: crate::store::Idx,
+    f: impl FnOnce(&mut List) -> R,
+    changed: impl FnOnce(&R) -> bool,
+) -> R {
+    x.with_obj_if(
+        i,
+        |o| match o {
+            Object::List(l) => f(l),
+            _ => unreachable!("type checked by the caller"),
+        },
+        changed,
+    )
 }
 
 fn list_ref<'a>(x: &'a mut Exec<'_, '_>, i: crate::store::Idx) -> &'a List {
@@ -210,13 +224,18 @@ pub fn lset(x: &mut Exec<'_, '_>, a: Args<'_>) {
         return;
     };
     let v = a.get(3);
-    let ok = list_mut(x, i, |l| match l.index(idx) {
-        Some(p) => {
-            l.items[p] = v.into();
-            true
-        }
-        None => false,
-    });
+    let ok = list_mut_if(
+        x,
+        i,
+        |l| match l.index(idx) {
+            Some(p) => {
+                l.items[p] = v.into();
+                true
+            }
+            None => false,
+        },
+        |ok| *ok,
+    );
     if ok {
         x.r().ok()
     } else {
@@ -232,35 +251,40 @@ pub fn lrem(x: &mut Exec<'_, '_>, a: Args<'_>) {
         return;
     };
     let v = a.get(3);
-    let removed = list_mut(x, i, |l| {
-        let limit = if count == 0 {
-            usize::MAX
-        } else {
-            count.unsigned_abs() as usize
-        };
-        let mut removed = 0;
-        if count >= 0 {
-            let mut p = 0;
-            while p < l.items.len() && removed < limit {
-                if &*l.items[p] == v {
-                    l.items.remove(p);
-                    removed += 1;
-                } else {
-                    p += 1;
+    let removed = list_mut_if(
+        x,
+        i,
+        |l| {
+            let limit = if count == 0 {
+                usize::MAX
+            } else {
+                count.unsigned_abs() as usize
+            };
+            let mut removed = 0;
+            if count >= 0 {
+                let mut p = 0;
+                while p < l.items.len() && removed < limit {
+                    if &*l.items[p] == v {
+                        l.items.remove(p);
+                        removed += 1;
+                    } else {
+                        p += 1;
+                    }
+                }
+            } else {
+                let mut p = l.items.len();
+                while p > 0 && removed < limit {
+                    p -= 1;
+                    if &*l.items[p] == v {
+                        l.items.remove(p);
+                        removed += 1;
+                    }
                 }
             }
-        } else {
-            let mut p = l.items.len();
-            while p > 0 && removed < limit {
-                p -= 1;
-                if &*l.items[p] == v {
-                    l.items.remove(p);
-                    removed += 1;
-                }
-            }
-        }
-        removed
-    });
+            removed
+        },
+        |n| *n > 0,
+    );
     x.r().int(removed as i64);
 }
 
@@ -294,13 +318,18 @@ pub fn linsert(x: &mut Exec<'_, '_>, a: Args<'_>) {
         return;
     };
     let (pivot, v) = (a.get(3), a.get(4));
-    let n = list_mut(x, i, |l| match l.items.iter().position(|e| &**e == pivot) {
-        Some(p) => {
-            l.items.insert(p + usize::from(after), v.into());
-            l.len() as i64
-        }
-        None => -1,
-    });
+    let n = list_mut_if(
+        x,
+        i,
+        |l| match l.items.iter().position(|e| &**e == pivot) {
+            Some(p) => {
+                l.items.insert(p + usize::from(after), v.into());
+                l.len() as i64
+            }
+            None => -1,
+        },
+        |n| *n > 0,
+    );
     x.r().int(n);
 }
 

@@ -80,6 +80,8 @@ pub struct Core {
     pub blocking: crate::blocking::Blocking,
     /// Pub/sub subscriptions.
     pub pubsub: crate::pubsub::PubSub,
+    /// MULTI/EXEC/WATCH state.
+    pub multi: crate::multi::Multi,
 }
 
 impl Core {
@@ -296,6 +298,7 @@ impl KvService {
                 aof: Default::default(),
                 blocking: Default::default(),
                 pubsub: Default::default(),
+                multi: Default::default(),
             },
             clients: Vec::new(),
             free: Vec::new(),
@@ -358,7 +361,6 @@ impl KvService {
     fn exec(&mut self, client: &mut Client, args: Args<'_>, ctx: &mut Ctx<'_>) {
         let name = args.get(0);
         let core = &mut self.core;
-        let before = ctx.out().len();
         let Some(ci) = core.lookup_name(name) else {
             let mut msg = b"ERR unknown command '".to_vec();
             msg.extend_from_slice(cstr(name, 128));
@@ -376,6 +378,7 @@ impl KvService {
             msg.extend_from_slice(&shown);
             core.counters.error_replies += 1;
             *core.counters.errors.entry("ERR".into()).or_default() += 1;
+            crate::multi::queue_error(core, client.id);
             Reply {
                 buf: ctx.out(),
                 resp3: client.resp3,
@@ -389,6 +392,15 @@ impl KvService {
         };
         let cmd: &'static Command = &COMMANDS[ci];
         client.last_cmd = cmd.name;
+        // As Redis's processCommand: EXEC is checked with the flags of what it queued, and
+        // inside MULTI anything but EXEC/DISCARD/QUIT/RESET is refused at the memory limit
+        // (queuing would grow without bound).
+        let flags = match cmd.name {
+            "exec" => cmd.flags | crate::multi::queued_flags(core, client.id),
+            "discard" | "quit" | "reset" => cmd.flags,
+            _ if core.multi.in_multi(client.id) => cmd.flags | F_DENYOOM,
+            _ => cmd.flags,
+        };
         let reject =
             if core.cfg.requirepass.is_some() && !client.authed && cmd.flags & F_NOAUTH == 0 {
                 Some("NOAUTH Authentication required.".to_string())
@@ -399,14 +411,24 @@ impl KvService {
                     "ERR wrong number of arguments for '{}' command",
                     cmd.name
                 ))
-            } else if cmd.flags & F_DENYOOM != 0 && !core.make_room() {
+            } else if flags & F_DENYOOM != 0 && !core.make_room() {
                 Some("OOM command not allowed when used memory > 'maxmemory'.".to_string())
-            } else if cmd.flags & crate::table::F_WRITE != 0 {
+            } else if flags & crate::table::F_WRITE != 0 {
                 core.aof.deny_write()
             } else {
                 None
             };
-        if let Some(msg) = reject {
+        if let Some(mut msg) = reject {
+            if cmd.name == "exec" {
+                // Redis's execCommandAbort, with or without MULTI: a refused EXEC discards
+                // the transaction and the watches.
+                crate::multi::discard_all(core, client.id);
+                msg = format!(
+                    "EXECABORT Transaction discarded because of: {}",
+                    msg.strip_prefix("ERR ").unwrap_or(&msg)
+                );
+            }
+            crate::multi::queue_error(core, client.id);
             core.stats[ci].rejected += 1;
             count_error(core, &msg);
             Reply {
@@ -416,8 +438,6 @@ impl KvService {
             .error(&msg);
             return;
         }
-        let aof_dirty = (cmd.flags & crate::table::F_WRITE != 0 && core.aof.active())
-            .then(|| crate::aof::dirty(&core.dbs));
         {
             let mut x = Exec {
                 core: &mut *core,
@@ -425,29 +445,10 @@ impl KvService {
                 others: &self.clients,
                 ctx: &mut *ctx,
             };
-            if !crate::types::precheck(&mut x, cmd, &args) {
-                (cmd.handler)(&mut x, args);
-            }
+            call(&mut x, ci, args);
         }
-        let core = &mut self.core;
-        if let Some(d0) = aof_dirty {
-            crate::aof::after_command(core, client.db, cmd.name, args, d0, ctx, before);
-        }
-        let st = &mut core.stats[ci];
-        st.calls += 1;
         self.batch.push(ci as u16);
-        core.counters.commands += 1;
-        let out = ctx.out();
-        if out.get(before) == Some(&b'-') {
-            st.failed += 1;
-            let end = out[before..]
-                .iter()
-                .position(|&b| b == b' ' || b == b'\r')
-                .map_or(out.len(), |p| before + p);
-            let code = String::from_utf8_lossy(&out[before + 1..end]).into_owned();
-            core.counters.error_replies += 1;
-            *core.counters.errors.entry(code).or_default() += 1;
-        }
+        let core = &mut self.core;
         for id in core.kill.drain(..) {
             if id == client.conn {
                 client.closing = true;
@@ -455,6 +456,44 @@ impl KvService {
                 ctx.kill(id);
             }
         }
+    }
+}
+
+/// Run command `ci` (name, arity and permissions already checked): its handler, its record in
+/// the log, its statistics. EXEC runs each queued command through here too.
+fn call(x: &mut Exec<'_, '_>, ci: usize, args: Args<'_>) {
+    let cmd: &'static Command = &COMMANDS[ci];
+    let before = x.ctx.out().len();
+    let aof_dirty = (cmd.flags & crate::table::F_WRITE != 0 && x.core.aof.active())
+        .then(|| crate::aof::dirty(&x.core.dbs));
+    if !crate::types::precheck(x, cmd, &args) {
+        (cmd.handler)(x, args);
+    }
+    let core = &mut *x.core;
+    if let Some(d0) = aof_dirty {
+        crate::aof::after_command(core, x.client.db, cmd.name, args, d0, x.ctx, before);
+    }
+    let st = &mut core.stats[ci];
+    st.calls += 1;
+    core.counters.commands += 1;
+    let out = x.ctx.out();
+    if out.get(before) == Some(&b'-') {
+        st.failed += 1;
+        let end = out[before..]
+            .iter()
+            .position(|&b| b == b' ' || b == b'\r')
+            .map_or(out.len(), |p| before + p);
+        let code = String::from_utf8_lossy(&out[before + 1..end]).into_owned();
+        core.counters.error_replies += 1;
+        *core.counters.errors.entry(code).or_default() += 1;
+    }
+}
+
+/// One command EXEC runs from its queue (checked when it was queued).
+pub fn call_queued(x: &mut Exec<'_, '_>, args: Args<'_>) {
+    if let Some(ci) = x.core.lookup_name(args.get(0)) {
+        x.client.last_cmd = COMMANDS[ci].name;
+        call(x, ci, args);
     }
 }
 
@@ -620,6 +659,7 @@ impl Service for KvService {
         crate::blocking::closed(&mut self.core, _id);
         if let Some(Some(c)) = self.clients.get(session as usize) {
             crate::pubsub::closed(&mut self.core, c.id);
+            crate::multi::closed(&mut self.core, c.id);
         }
         if let Some(c) = self.clients.get_mut(session as usize) {
             if c.take().is_some() {

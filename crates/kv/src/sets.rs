@@ -17,10 +17,24 @@ fn set_ref<'a>(x: &'a Exec<'_, '_>, i: Idx) -> &'a Set {
 }
 
 fn set_mut<R>(x: &mut Exec<'_, '_>, i: Idx, f: impl FnOnce(&mut Set) -> R) -> R {
-    x.with_obj(i, |o| match o {
-        Object::Set(s) => f(s),
-        _ => unreachable!("type checked by the caller"),
-    })
+    set_mut_if(x, i, f, |_| true)
+}
+
+/// [`set_mut`] for a change that may be none (see `Exec::with_obj_if`).
+fn set_mut_if<R>(
+    x: &mut Exec<'_, '_>,
+    i: Idx,
+    f: impl FnOnce(&mut Set) -> R,
+    changed: impl FnOnce(&R) -> bool,
+) -> R {
+    x.with_obj_if(
+        i,
+        |o| match o {
+            Object::Set(s) => f(s),
+            _ => unreachable!("type checked by the caller"),
+        },
+        changed,
+    )
 }
 
 pub fn sadd(x: &mut Exec<'_, '_>, a: Args<'_>) {
@@ -30,7 +44,12 @@ pub fn sadd(x: &mut Exec<'_, '_>, a: Args<'_>) {
         Ok(Some(i)) => i,
         Ok(None) => x.new_obj(a.get(1), Object::Set(Set::for_member(a.get(2), max))),
     };
-    let n = set_mut(x, i, |s| a.iter().skip(2).filter(|m| s.add(m, max)).count());
+    let n = set_mut_if(
+        x,
+        i,
+        |s| a.iter().skip(2).filter(|m| s.add(m, max)).count(),
+        |n| *n > 0,
+    );
     x.r().int(n as i64);
 }
 
@@ -38,7 +57,12 @@ pub fn srem(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let Some(i) = x.typed_or(a.get(1), Kind::Set, true, |r| r.int(0)) else {
         return;
     };
-    let n = set_mut(x, i, |s| a.iter().skip(2).filter(|m| s.remove(m)).count());
+    let n = set_mut_if(
+        x,
+        i,
+        |s| a.iter().skip(2).filter(|m| s.remove(m)).count(),
+        |n| *n > 0,
+    );
     x.r().int(n as i64);
 }
 
@@ -148,6 +172,12 @@ pub fn spop(x: &mut Exec<'_, '_>, a: Args<'_>) {
             s.remove(m);
         }
     });
+    if x.core.aof.active() && !popped.is_empty() {
+        // The log keeps which members went: replaying SPOP would draw others.
+        let mut rec = vec![b"SREM".to_vec(), a.get(1).to_vec()];
+        rec.extend(popped.iter().cloned());
+        x.core.aof.effect.push(rec);
+    }
     match count {
         None => x.r().bulk(&popped[0]),
         Some(_) => {
@@ -216,7 +246,7 @@ pub fn smove(x: &mut Exec<'_, '_>, a: Args<'_>) {
         let has = set_ref(x, si).contains(m);
         return x.r().int(i64::from(has));
     }
-    if !set_mut(x, si, |s| s.remove(m)) {
+    if !set_mut_if(x, si, |s| s.remove(m), |gone| *gone) {
         return x.r().int(0);
     }
     let max = limits(x.core).set_intset;

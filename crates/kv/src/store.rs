@@ -254,6 +254,11 @@ pub struct Db {
     /// Changes to the data (inserts, new values, removals, deadlines): a command changed
     /// something if this moved (Redis's `server.dirty`; the append-only log keys on it).
     pub dirty: u64,
+    /// Keys some client WATCHes → how often each changed since it was first watched
+    /// (multi.rs compares the count at WATCH with the one at EXEC). Every method that
+    /// changes a key bumps it, so no command needs its own hook, as Redis's
+    /// signalModifiedKey calls are.
+    watched: HashMap<Box<[u8]>, u64>,
 }
 
 impl Default for Db {
@@ -269,6 +274,7 @@ impl Default for Db {
             heap_bytes: 0,
             expired: 0,
             dirty: 0,
+            watched: HashMap::new(),
         }
     }
 }
@@ -357,9 +363,13 @@ impl Db {
         if let Data::Obj(o) = &s.data {
             return o.obj.encoding();
         }
+        // APPEND and SETRANGE leave Redis a raw sds even when the result reads as a number
+        // (only commands that store a fresh object int-encode it).
+        if s.flags & RAW != 0 {
+            return "raw";
+        }
         match s.value() {
             Value::Int(_) => "int",
-            Value::Str(_) if s.flags & RAW != 0 => "raw",
             Value::Str(v) if v.len() <= 44 => "embstr",
             Value::Str(_) => "raw",
         }
@@ -414,6 +424,7 @@ impl Db {
         };
         self.heap_bytes += slot.heap_bytes();
         self.dirty += 1;
+        self.touch_watched(key);
         let i = if self.free != NIL {
             let i = self.free;
             if let Data::Free { next } = self.slots[i as usize].data {
@@ -435,7 +446,7 @@ impl Db {
 
     /// New value, same key, deadline and access data.
     pub fn replace_value(&mut self, i: Idx, v: NewValue<'_>) {
-        self.dirty += 1;
+        self.changed(i);
         let s = &mut self.slots[i as usize];
         self.heap_bytes -= s.heap_bytes();
         // Fast path for INCR: an integer stays an integer in place.
@@ -473,6 +484,26 @@ impl Db {
     /// Change the collection in slot `i` in place, keeping the memory count current.
     /// Panics if the slot holds no collection (callers checked the type).
     pub fn with_obj<R>(&mut self, i: Idx, f: impl FnOnce(&mut Object) -> R) -> R {
+        self.with_obj_if(i, f, |_| true)
+    }
+
+    /// [`with_obj`](Self::with_obj) for a change that may turn out to be none (SREM of an
+    /// absent member): `changed` judges the result; nothing is logged or signalled to
+    /// watchers otherwise, as Redis signals only real changes.
+    pub fn with_obj_if<R>(
+        &mut self,
+        i: Idx,
+        f: impl FnOnce(&mut Object) -> R,
+        changed: impl FnOnce(&R) -> bool,
+    ) -> R {
+        let r = self.with_obj_raw(i, f);
+        if changed(&r) {
+            self.changed(i);
+        }
+        r
+    }
+
+    fn with_obj_raw<R>(&mut self, i: Idx, f: impl FnOnce(&mut Object) -> R) -> R {
         let Data::Obj(o) = &mut self.slots[i as usize].data else {
             panic!("with_obj on a slot without a collection");
         };
@@ -498,6 +529,8 @@ impl Db {
             flags: 0,
         };
         self.heap_bytes += counted;
+        self.dirty += 1;
+        self.touch_watched(key);
         let i = if self.free != NIL {
             let i = self.free;
             if let Data::Free { next } = self.slots[i as usize].data {
@@ -519,7 +552,7 @@ impl Db {
 
     /// Remove the key in slot `i`.
     pub fn remove(&mut self, i: Idx) {
-        self.dirty += 1;
+        self.changed(i);
         let h = self.hash(self.slots[i as usize].key());
         if let Ok(e) = self.table.find_entry(h, |&j| j == i) {
             e.remove();
@@ -581,7 +614,7 @@ impl Db {
     }
 
     pub fn set_deadline(&mut self, i: Idx, at_ms: u64) {
-        self.dirty += 1;
+        self.changed(i);
         if let Some(old) = self.expires.insert(i, at_ms) {
             self.by_deadline.remove(&(old, i));
         }
@@ -596,7 +629,7 @@ impl Db {
             return false;
         }
         s.flags &= !HAS_TTL;
-        self.dirty += 1;
+        self.changed(i);
         if let Some(d) = self.expires.remove(&i) {
             self.by_deadline.remove(&(d, i));
         }
@@ -685,10 +718,81 @@ impl Db {
     }
 
     pub fn clear(&mut self) {
+        self.touch_watched_present(None);
         let (expired, dirty) = (self.expired, self.dirty);
+        let watched = std::mem::take(&mut self.watched);
         *self = Db::default();
         self.expired = expired;
         self.dirty = dirty + 1;
+        self.watched = watched;
+    }
+
+    /// Slot `i` changed (or is about to be removed): the log's counter and its watchers.
+    #[inline]
+    pub fn changed(&mut self, i: Idx) {
+        self.dirty += 1;
+        if !self.watched.is_empty() {
+            let key: Box<[u8]> = self.slots[i as usize].key().into();
+            self.touch_watched(&key);
+        }
+    }
+
+    #[inline]
+    fn touch_watched(&mut self, key: &[u8]) {
+        if !self.watched.is_empty() {
+            if let Some(n) = self.watched.get_mut(key) {
+                *n += 1;
+            }
+        }
+    }
+
+    /// A flush or SWAPDB replaces this database's keys: a watched key changes if it exists
+    /// here or in `incoming` (Redis's touchAllWatchedKeysInDb: an absent key that stays
+    /// absent did not change).
+    pub fn touch_watched_present(&mut self, incoming: Option<&Db>) {
+        if self.watched.is_empty() {
+            return;
+        }
+        let present: Vec<Box<[u8]>> = self
+            .watched
+            .keys()
+            .filter(|k| self.find(k).is_some() || incoming.is_some_and(|d| d.find(k).is_some()))
+            .cloned()
+            .collect();
+        for k in present {
+            self.touch_watched(&k);
+        }
+    }
+
+    /// Start counting changes to `key` (a client WATCHes it); its count now.
+    pub fn watch(&mut self, key: &[u8]) -> u64 {
+        *self.watched.entry_ref(key).or_insert(0)
+    }
+
+    /// Changes to `key` counted since it was first watched.
+    pub fn watch_count(&self, key: &[u8]) -> u64 {
+        self.watched.get(key).copied().unwrap_or(0)
+    }
+
+    /// No client watches `key` any more.
+    pub fn unwatch(&mut self, key: &[u8]) {
+        self.watched.remove(key);
+    }
+
+    /// Move the watch counts out (SWAPDB and lazy flush swap whole databases, but a client
+    /// watches a key of a database *number*).
+    pub fn take_watched(&mut self) -> HashMap<Box<[u8]>, u64> {
+        std::mem::take(&mut self.watched)
+    }
+
+    pub fn put_watched(&mut self, w: HashMap<Box<[u8]>, u64>) {
+        self.watched = w;
+    }
+
+    /// `key` exists but its deadline has passed (EXEC aborts for such a watched key even
+    /// before expiry removes it, as Redis 7.0 does).
+    pub fn is_expired_key(&self, key: &[u8], now_ms: u64) -> bool {
+        self.find(key).is_some_and(|i| self.is_expired(i, now_ms))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::resp::Args;
 use crate::server::Exec;
-use crate::{admin, blocking, hashes, keys, lists, pubsub, sets, strings, zsets};
+use crate::{admin, blocking, hashes, keys, lists, multi, pubsub, sets, strings, zsets};
 
 pub const F_WRITE: u32 = 1;
 pub const F_READONLY: u32 = 2;
@@ -274,6 +274,11 @@ pub static COMMANDS: &[Command] = &[
         c("pubsub", -2, F_NOSCRIPT | F_LOADING | F_STALE, NK, "pubsub", "2.8.0", "A container for Pub/Sub commands.", pubsub::pubsub),
         &[("channels", -2), ("numsub", -2), ("numpat", 2), ("help", 2)],
     ),
+    c("multi", 1, F_NOSCRIPT | F_LOADING | F_STALE | F_FAST, NK, "transactions", "1.2.0", "Starts a transaction.", multi::multi),
+    c("exec", 1, F_NOSCRIPT | F_LOADING | F_STALE, NK, "transactions", "1.2.0", "Executes all commands in a transaction.", multi::exec),
+    c("discard", 1, F_NOSCRIPT | F_LOADING | F_STALE | F_FAST, NK, "transactions", "2.0.0", "Discards a transaction.", multi::discard),
+    c("watch", -2, F_NOSCRIPT | F_LOADING | F_STALE | F_FAST, KALL, "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", multi::watch),
+    c("unwatch", 1, F_NOSCRIPT | F_LOADING | F_STALE | F_FAST, NK, "transactions", "2.2.0", "Forgets about watched keys of a transaction.", multi::unwatch),
     c("lmpop", -4, W, NK, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", lists::lmpop),
 ];
 

@@ -22,10 +22,24 @@ fn zset_ref<'a>(x: &'a Exec<'_, '_>, i: Idx) -> &'a ZSet {
 }
 
 fn zset_mut<R>(x: &mut Exec<'_, '_>, i: Idx, f: impl FnOnce(&mut ZSet) -> R) -> R {
-    x.with_obj(i, |o| match o {
-        Object::ZSet(z) => f(z),
-        _ => unreachable!("type checked by the caller"),
-    })
+    zset_mut_if(x, i, f, |_| true)
+}
+
+/// [`zset_mut`] for a change that may be none (see `Exec::with_obj_if`).
+fn zset_mut_if<R>(
+    x: &mut Exec<'_, '_>,
+    i: Idx,
+    f: impl FnOnce(&mut ZSet) -> R,
+    changed: impl FnOnce(&R) -> bool,
+) -> R {
+    x.with_obj_if(
+        i,
+        |o| match o {
+            Object::ZSet(z) => f(z),
+            _ => unreachable!("type checked by the caller"),
+        },
+        changed,
+    )
 }
 
 /// `[member, score]` pairs: flat in RESP2, pairs in RESP3 (as Redis's WITHSCORES).
@@ -109,40 +123,45 @@ pub fn zadd(x: &mut Exec<'_, '_>, a: Args<'_>) {
         }
     };
     let lim = limits(x.core);
-    let r = zset_mut(x, i, |z| {
-        let (mut added, mut updated) = (0, 0);
-        let mut last = None;
-        for &(s, m) in &pairs {
-            match z.score(m) {
-                Some(cur) => {
-                    if f.nx {
-                        continue;
+    let r = zset_mut_if(
+        x,
+        i,
+        |z| {
+            let (mut added, mut updated) = (0, 0);
+            let mut last = None;
+            for &(s, m) in &pairs {
+                match z.score(m) {
+                    Some(cur) => {
+                        if f.nx {
+                            continue;
+                        }
+                        let new = if f.incr { cur + s } else { s };
+                        if new.is_nan() {
+                            return Err("ERR resulting score is not a number (NaN)");
+                        }
+                        if (f.lt && new >= cur) || (f.gt && new <= cur) {
+                            continue;
+                        }
+                        last = Some(new);
+                        if new != cur {
+                            z.insert(m, new, &lim);
+                            updated += 1;
+                        }
                     }
-                    let new = if f.incr { cur + s } else { s };
-                    if new.is_nan() {
-                        return Err("ERR resulting score is not a number (NaN)");
+                    None => {
+                        if f.xx {
+                            continue;
+                        }
+                        z.insert(m, s, &lim);
+                        added += 1;
+                        last = Some(s);
                     }
-                    if (f.lt && new >= cur) || (f.gt && new <= cur) {
-                        continue;
-                    }
-                    last = Some(new);
-                    if new != cur {
-                        z.insert(m, new, &lim);
-                        updated += 1;
-                    }
-                }
-                None => {
-                    if f.xx {
-                        continue;
-                    }
-                    z.insert(m, s, &lim);
-                    added += 1;
-                    last = Some(s);
                 }
             }
-        }
-        Ok((added, updated, last))
-    });
+            Ok((added, updated, last))
+        },
+        |r| matches!(r, Ok((a, u, _)) if a + u > 0),
+    );
     match r {
         Err(e) => x.err(e),
         Ok((_, _, last)) if f.incr => match last {
@@ -166,14 +185,19 @@ pub fn zincrby(x: &mut Exec<'_, '_>, a: Args<'_>) {
         Ok(Some(i)) => i,
         Ok(None) => x.new_obj(key, Object::ZSet(ZSet::for_member(m, &lim))),
     };
-    let r = zset_mut(x, i, |z| {
-        let new = z.score(m).unwrap_or(0.0) + by;
-        if new.is_nan() {
-            return Err("ERR resulting score is not a number (NaN)");
-        }
-        z.insert(m, new, &lim);
-        Ok(new)
-    });
+    let r = zset_mut_if(
+        x,
+        i,
+        |z| {
+            let new = z.score(m).unwrap_or(0.0) + by;
+            if new.is_nan() {
+                return Err("ERR resulting score is not a number (NaN)");
+            }
+            z.insert(m, new, &lim);
+            Ok(new)
+        },
+        Result::is_ok,
+    );
     match r {
         Ok(s) => x.r().double(s),
         Err(e) => x.err(e),
@@ -188,7 +212,12 @@ pub fn zrem(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let Some(i) = x.typed_or(a.get(1), Kind::ZSet, true, |r| r.int(0)) else {
         return;
     };
-    let n = zset_mut(x, i, |z| a.iter().skip(2).filter(|m| z.remove(m)).count());
+    let n = zset_mut_if(
+        x,
+        i,
+        |z| a.iter().skip(2).filter(|m| z.remove(m)).count(),
+        |n| *n > 0,
+    );
     x.r().int(n as i64);
 }
 
@@ -616,11 +645,16 @@ fn remrange(x: &mut Exec<'_, '_>, a: Args<'_>, kind: u8) {
         return;
     };
     let gone = range.select(zset_ref(x, i), false, 0, -1);
-    zset_mut(x, i, |z| {
-        for (_, m) in &gone {
-            z.remove(m);
-        }
-    });
+    zset_mut_if(
+        x,
+        i,
+        |z| {
+            for (_, m) in &gone {
+                z.remove(m);
+            }
+        },
+        |_| !gone.is_empty(),
+    );
     x.r().int(gone.len() as i64);
 }
 

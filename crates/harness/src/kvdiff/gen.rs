@@ -5,6 +5,7 @@
 //! Arguments never set a positive TTL below 100 s, so no key expires while a sequence runs and
 //! the two servers cannot disagree by racing a clock; past deadlines (deleted at once) are used.
 
+mod multi;
 mod types;
 
 use rand::rngs::StdRng;
@@ -52,6 +53,9 @@ pub struct GenConfig {
     pub dbs: u32,
     /// Share of steps that are list/hash/set/sorted-set commands (issue 11; 0 for none).
     pub types: f64,
+    /// Share of steps that are MULTI/EXEC/DISCARD/WATCH/UNWATCH (0 for none). Between MULTI
+    /// and EXEC the other steps are queued, so their replies are compared inside EXEC's.
+    pub multi: f64,
 }
 
 impl Default for GenConfig {
@@ -61,6 +65,7 @@ impl Default for GenConfig {
             connection_resets: true,
             dbs: 3,
             types: 0.0,
+            multi: 0.0,
         }
     }
 }
@@ -71,6 +76,8 @@ pub struct Gen {
     cfg: GenConfig,
     /// Unix time in seconds when the sequence was made (absolute deadlines are built on it).
     now: i64,
+    /// A MULTI was sent and no EXEC, DISCARD or RESET since (see `multi.rs`).
+    in_multi: bool,
 }
 
 fn b(s: &str) -> Vec<u8> {
@@ -173,6 +180,7 @@ impl Gen {
             rng: StdRng::seed_from_u64(seed),
             cfg,
             now,
+            in_multi: false,
         }
     }
 
@@ -398,6 +406,36 @@ impl Gen {
 
     /// The next step.
     pub fn step(&mut self) -> Step {
+        // Inside MULTI transaction steps come twice as often, so blocks stay a few commands
+        // long and most reach EXEC before a refused command spoils them.
+        let multi = if self.in_multi {
+            (2.0 * self.cfg.multi).min(1.0)
+        } else {
+            self.cfg.multi
+        };
+        if multi > 0.0 && self.chance(multi) {
+            return self.multi_step();
+        }
+        let mut step = self.plain_step();
+        if self.in_multi {
+            // Queued: the reply comes inside EXEC's and is compared exactly there.
+            for _ in 0..100 {
+                if multi::queueable(&step) {
+                    break;
+                }
+                step = self.plain_step();
+            }
+            if !multi::queueable(&step) {
+                step = Self::exact(vec![b("PING")]);
+            }
+        }
+        if step.args[0].eq_ignore_ascii_case(b"RESET") {
+            self.in_multi = false;
+        }
+        step
+    }
+
+    fn plain_step(&mut self) -> Step {
         if self.cfg.types > 0.0 && self.chance(self.cfg.types) {
             return self.types_step();
         }

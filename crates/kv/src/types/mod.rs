@@ -185,8 +185,19 @@ impl Exec<'_, '_> {
     /// Run `f` on the object in slot `i` (memory accounting kept), deleting the key if the
     /// object is left empty (Redis never keeps an empty collection).
     pub fn with_obj<R>(&mut self, i: Idx, f: impl FnOnce(&mut Object) -> R) -> R {
+        self.with_obj_if(i, f, |_| true)
+    }
+
+    /// [`with_obj`](Self::with_obj) for a change that may be none: `changed` judges the
+    /// result (see `Db::with_obj_if`).
+    pub fn with_obj_if<R>(
+        &mut self,
+        i: Idx,
+        f: impl FnOnce(&mut Object) -> R,
+        changed: impl FnOnce(&R) -> bool,
+    ) -> R {
         let db = self.db();
-        let r = db.with_obj(i, f);
+        let r = db.with_obj_if(i, f, changed);
         if db.obj(i).is_some_and(Object::is_empty) {
             db.remove(i);
         }
@@ -224,7 +235,13 @@ pub fn precheck(
     cmd: &crate::table::Command,
     a: &crate::resp::Args<'_>,
 ) -> bool {
-    if crate::pubsub::refuse_in_context(x, cmd.name) {
+    // Queued commands were let through when they were queued: the context a SUBSCRIBE
+    // earlier in the same EXEC entered does not refuse them (as Redis, which checks it at
+    // queuing time only).
+    if !x.core.multi.executing && crate::pubsub::refuse_in_context(x, cmd.name) {
+        return true;
+    }
+    if crate::multi::precheck(x, cmd, a) {
         return true;
     }
     if cmd.name == "ping" && crate::pubsub::subscribed_ping(x, a) {

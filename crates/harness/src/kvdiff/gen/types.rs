@@ -29,7 +29,7 @@ impl Gen {
         self.pick(MEMBERS)
     }
 
-    fn tkey(&mut self) -> Vec<u8> {
+    pub(super) fn tkey(&mut self) -> Vec<u8> {
         // Few keys, so commands meet each other's collections (and strings: WRONGTYPE).
         self.pick(&["k1", "k2", "k3", "t1", "t2", "t3"])
     }
