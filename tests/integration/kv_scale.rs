@@ -981,9 +981,9 @@ each_backend!(
 );
 
 each_backend!(
-    /// A client that unsubscribes from its last channel is a normal client again (Redis clears
-    /// CLIENT_PUBSUB): the pubsub hard limit no longer applies to it, so 4 MiB of pipelined
-    /// replies it reads late all arrive instead of cutting it off at 64 KiB.
+    /// A client that unsubscribes from its last channel, or RESETs, is a normal client again
+    /// (Redis clears CLIENT_PUBSUB): the pubsub hard limit no longer applies to it, so 4 MiB of
+    /// pipelined replies it reads late all arrive instead of cutting it off at 64 KiB.
     unsubscribed_client_leaves_the_pubsub_limit,
     |backend| {
         let _one_at_a_time = many_sockets();
@@ -1027,15 +1027,36 @@ each_backend!(
         for _ in 0..GETS {
             reqs.extend(resp(&["GET", "big"]));
         }
-        p.s.write_all(&reqs).unwrap();
-        std::thread::sleep(Duration::from_millis(300));
         let reply = format!("${}\r\n{value}\r\n", value.len());
-        let want = reply.len() * GETS;
-        let all = wait_until(Duration::from_secs(20), || {
-            p.poll(&mut scratch);
-            p.closed || p.got.len() >= want
+        let mut late_reader = |p: &mut Peer, what: &str| {
+            p.s.write_all(&reqs).unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            let want = reply.len() * GETS;
+            let all = wait_until(Duration::from_secs(20), || {
+                p.poll(&mut scratch);
+                p.closed || p.got.len() >= want
+            });
+            assert!(all && !p.closed, "{what}: cut off after {} of {want} bytes", p.got.len());
+            assert!(p.got == reply.repeat(GETS).into_bytes(), "{what}: replies differ");
+            p.got.clear();
+        };
+        late_reader(&mut p, "after UNSUBSCRIBE");
+        // RESET leaves every channel and pattern at once, and the pubsub class with them.
+        p.s.write_all(&resp(&["SUBSCRIBE", "a"])).unwrap();
+        p.s.write_all(&resp(&["PSUBSCRIBE", "p*"])).unwrap();
+        p.s.write_all(&resp(&["RESET"])).unwrap();
+        let acks = concat!(
+            "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n",
+            "*3\r\n$10\r\npsubscribe\r\n$2\r\np*\r\n:2\r\n",
+            "+RESET\r\n"
+        );
+        let mut ack_scratch = vec![0u8; 4096];
+        let arrived = wait_until(Duration::from_secs(5), || {
+            p.poll(&mut ack_scratch);
+            p.got.len() >= acks.len()
         });
-        assert!(all && !p.closed, "cut off after {} of {want} bytes", p.got.len());
-        assert!(p.got == reply.repeat(GETS).into_bytes(), "replies differ");
+        assert!(arrived && p.got == acks.as_bytes(), "{:?}", String::from_utf8_lossy(&p.got));
+        p.got.clear();
+        late_reader(&mut p, "after RESET");
     }
 );

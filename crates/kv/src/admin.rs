@@ -139,7 +139,7 @@ pub fn reset(x: &mut Exec<'_, '_>, _a: Args<'_>) {
     // As Redis's resetCommand: the transaction and watches go, and every channel and
     // pattern is left without an unsubscribe message.
     crate::multi::discard_all(x.core, x.client.id);
-    crate::pubsub::closed(x.core, x.client.id);
+    crate::pubsub::leave_all(x);
     let c = &mut *x.client;
     c.db = 0;
     c.resp3 = false;

@@ -69,6 +69,14 @@ pub fn closed(core: &mut Core, client: u64) {
     core.pubsub.drop_client(client);
 }
 
+/// RESET: the current client leaves every channel and pattern (no messages) and with them the
+/// pubsub output limits.
+pub fn leave_all(x: &mut Exec<'_, '_>) {
+    let before = x.core.pubsub.count(x.client.id);
+    x.core.pubsub.drop_client(x.client.id);
+    reclassify(x, before);
+}
+
 /// RESP2 clients with subscriptions may only run these (Redis's "subscribed context").
 pub fn allowed_in_context(name: &str) -> bool {
     matches!(
