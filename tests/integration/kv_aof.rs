@@ -574,6 +574,14 @@ fn disk_full(backend: Backend) {
     assert!(info.contains("aof_last_write_status:err"), "{info}");
     let e = call(&mut c, &["SET", "more", "1"]);
     assert!(e.is_error(), "{e}");
+    // Redis 7.0 refuses PING too while the log cannot be written (processCommand checks
+    // "is_write_command || proc == pingCommand"): a health check must not say all is well.
+    let ping = call(&mut c, &["PING"]);
+    assert!(
+        ping.to_string()
+            .contains("MISCONF Errors writing to the AOF file"),
+        "PING: {ping}"
+    );
     // The disk takes writes again: the buffered bytes go out, writes are accepted.
     let pid = server.pid().to_string();
     let out = run_cmd(Path::new("prlimit"), &["--pid", &pid, "--fsize=unlimited"]);

@@ -413,7 +413,9 @@ impl KvService {
                 ))
             } else if flags & F_DENYOOM != 0 && !core.make_room() {
                 Some("OOM command not allowed when used memory > 'maxmemory'.".to_string())
-            } else if flags & crate::table::F_WRITE != 0 {
+            } else if flags & crate::table::F_WRITE != 0 || cmd.name == "ping" {
+                // Redis 7.0 refuses PING as well while the log cannot be written: a health
+                // check must not report a server that refuses every write as fine.
                 core.aof.deny_write()
             } else {
                 None
