@@ -1215,7 +1215,7 @@ fn info_text(x: &Exec<'_, '_>, want: &[String]) -> String {
                 } else {
                     0.0
                 },
-            ),
+            ) + &crate::lazyfree::info(),
         );
     }
     if has("persistence") {

@@ -33,6 +33,7 @@ pub mod ld;
 mod lists;
 pub mod num;
 mod pubsub;
+pub mod rewrite;
 pub mod resp;
 mod server;
 mod sets;
