@@ -1344,9 +1344,17 @@ impl Aof {
                 .cloned()
                 .collect();
             let f = Arc::clone(&r.base_file);
+            // Test hook: pauses before and after the manifest is replaced, so that kill tests
+            // can hit each side of the switch.
+            let pause = std::env::var("READYLOOP_TEST_REWRITE_PAUSE_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map_or(Duration::ZERO, Duration::from_millis);
             let job = move || -> io::Result<u64> {
                 f.sync_all()?;
+                std::thread::sleep(pause);
                 write_manifest(&dir, &name, &parts)?;
+                std::thread::sleep(pause);
                 for p in old {
                     let _ = fs::remove_file(dir.join(&p.name));
                 }
