@@ -496,6 +496,9 @@ impl Db {
     /// Panics if the slot holds no collection (callers checked the type).
     pub fn with_obj<R>(&mut self, i: Idx, f: impl FnOnce(&mut Object) -> R) -> R {
         self.before_change(i);
+        // Counted as a change even if `f` changes nothing: the log then records a command
+        // that replays as the same no-op, never misses one that changed a collection.
+        self.dirty += 1;
         let Data::Obj(o) = &mut self.slots[i as usize].data else {
             panic!("with_obj on a slot without a collection");
         };
@@ -521,6 +524,7 @@ impl Db {
             flags: 0,
         };
         self.heap_bytes += counted;
+        self.dirty += 1;
         let i = self.place(slot);
         let h = self.hash(key);
         let (slots, hasher) = (&self.slots, &self.hasher);
