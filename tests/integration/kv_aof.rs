@@ -764,7 +764,10 @@ fn full_dump(c: &mut Conn) -> Vec<String> {
         call(c, &["SELECT", &db.to_string()]);
         let keys = strings(&call(c, &["KEYS", "*"]));
         for chunk in keys.chunks(500) {
-            let types = pipeline(c, &chunk.iter().map(|k| cmd(&["TYPE", k])).collect::<Vec<_>>());
+            let types = pipeline(
+                c,
+                &chunk.iter().map(|k| cmd(&["TYPE", k])).collect::<Vec<_>>(),
+            );
             let types: Vec<String> = types.iter().map(|t| format!("{t}")).collect();
             let reads: Vec<Vec<String>> = chunk
                 .iter()
@@ -819,7 +822,10 @@ fn wait_rewrite_done(c: &mut Conn, rewrites: u64) {
             );
             return;
         }
-        assert!(Instant::now() < deadline, "rewrite {rewrites} did not finish");
+        assert!(
+            Instant::now() < deadline,
+            "rewrite {rewrites} did not finish"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -854,9 +860,12 @@ fn rewrite_under_writes(backend: Backend) {
             h.extend(members.iter().flat_map(|m| [m.clone(), format!("v{k}")]));
             h.extend(["f".to_string(), "v".to_string()]);
             let mut z = cmd(&["ZADD", &format!("z{k}")]);
-            z.extend(members.iter().enumerate().flat_map(|(i, m)| {
-                [format!("{}", i as f64 / 3.0), m.clone()]
-            }));
+            z.extend(
+                members
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, m)| [format!("{}", i as f64 / 3.0), m.clone()]),
+            );
             z.extend(["inf".to_string(), "top".to_string()]);
             for c in [l, st, h, z] {
                 if c.len() > 2 {
@@ -867,7 +876,9 @@ fn rewrite_under_writes(backend: Backend) {
             load.push(cmd(&["EXPIRE", &format!("h{k}"), "7000"]));
         }
         load.push(cmd(&["SADD", "bigset"]));
-        load.last_mut().unwrap().extend((0..5000).map(|m| format!("big{m}")));
+        load.last_mut()
+            .unwrap()
+            .extend((0..5000).map(|m| format!("big{m}")));
         for db in [2, 3, 4] {
             load.push(cmd(&["SELECT", &db.to_string()]));
             for i in 0..300 {
@@ -910,7 +921,11 @@ fn rewrite_under_writes(backend: Backend) {
                 cmd(&["ZADD", &format!("z{k}"), &b.to_string(), "m0"]),
                 cmd(&["ZINCRBY", &format!("z{}", (k + 4) % 300), "2.5", "m1"]),
                 cmd(&["DEL", &format!("l{}", (k + 5) % 300)]),
-                cmd(&["RENAME", &format!("set{}", (k + 6) % 300), &format!("set-moved{b}")]),
+                cmd(&[
+                    "RENAME",
+                    &format!("set{}", (k + 6) % 300),
+                    &format!("set-moved{b}"),
+                ]),
             ]);
             match b {
                 7 => batch.push(cmd(&["UNLINK", "bigset"])),
@@ -950,13 +965,33 @@ fn rewrite_under_writes(backend: Backend) {
     let s = start_with(backend, &dir, "everysec", &[]);
     let mut c = connect(s.addr);
     let after = full_dump(&mut c);
-    let extra: Vec<_> = after.iter().filter(|a| !before.contains(a)).take(8).collect();
-    let gone: Vec<_> = before.iter().filter(|b| !after.contains(b)).take(8).collect();
-    assert_eq!(after.len(), before.len(), "after restart, new: {extra:?}, missing: {gone:?}");
-    let differ: Vec<_> = before.iter().zip(&after).filter(|(a, b)| a != b).take(5).collect();
+    let extra: Vec<_> = after
+        .iter()
+        .filter(|a| !before.contains(a))
+        .take(8)
+        .collect();
+    let gone: Vec<_> = before
+        .iter()
+        .filter(|b| !after.contains(b))
+        .take(8)
+        .collect();
+    assert_eq!(
+        after.len(),
+        before.len(),
+        "after restart, new: {extra:?}, missing: {gone:?}"
+    );
+    let differ: Vec<_> = before
+        .iter()
+        .zip(&after)
+        .filter(|(a, b)| a != b)
+        .take(5)
+        .collect();
     assert!(differ.is_empty(), "{differ:?}");
 }
-each_backend!(rewrite_view_survives_writes_of_every_kind, rewrite_under_writes);
+each_backend!(
+    rewrite_view_survives_writes_of_every_kind,
+    rewrite_under_writes
+);
 
 /// The state of the log directory around a rewrite's manifest switch.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
@@ -1046,7 +1081,9 @@ fn kill_around_switch(backend: Backend) {
             let present: HashSet<u64> = mget_present(&mut c, w, st.first, st.sent.max(st.first))
                 .into_iter()
                 .collect();
-            let missing = (st.first..st.acked).filter(|s| !present.contains(s)).count();
+            let missing = (st.first..st.acked)
+                .filter(|s| !present.contains(s))
+                .count();
             assert_eq!(
                 missing, 0,
                 "{phase:?}: writer {w} lost {missing} acknowledged SETs (acked to {})",
@@ -1071,7 +1108,10 @@ fn kill_around_switch(backend: Backend) {
         eprintln!(
             "kill {phase:?} {}: acked {:?}",
             backend.name(),
-            writers.iter().map(|w| w.acked - w.first).collect::<Vec<_>>()
+            writers
+                .iter()
+                .map(|w| w.acked - w.first)
+                .collect::<Vec<_>>()
         );
     }
 }
@@ -1084,7 +1124,9 @@ fn unlink_lazy_free(backend: Backend) {
     let s = start_with(backend, &dir, "everysec", &[]);
     let mut c = connect(s.addr);
     let freed = |c: &mut Conn| -> u64 {
-        info_field(c, "memory", "lazyfreed_objects").parse().unwrap()
+        info_field(c, "memory", "lazyfreed_objects")
+            .parse()
+            .unwrap()
     };
     let big = |c: &mut Conn, k: &str| {
         let mut a = cmd(&["SADD", k]);
@@ -1094,7 +1136,10 @@ fn unlink_lazy_free(backend: Backend) {
     let settle = |c: &mut Conn, want: u64| {
         let deadline = Instant::now() + Duration::from_secs(10);
         while freed(c) < want {
-            assert!(Instant::now() < deadline, "lazyfreed_objects stays below {want}");
+            assert!(
+                Instant::now() < deadline,
+                "lazyfreed_objects stays below {want}"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(freed(c), want);
@@ -1129,7 +1174,12 @@ fn slow_fsync_delays_writes(backend: Backend) {
     let dir = TempDir::new(&format!("slowsync-{}", backend.name()));
     let delayed;
     {
-        let s = start_with(backend, &dir, "everysec", &["READYLOOP_TEST_FSYNC_DELAY_MS=4000"]);
+        let s = start_with(
+            backend,
+            &dir,
+            "everysec",
+            &["READYLOOP_TEST_FSYNC_DELAY_MS=4000"],
+        );
         let mut w = connect(s.addr);
         let mut r = connect(s.addr);
         call(&mut w, &["SET", "a", "1"]);
@@ -1141,16 +1191,23 @@ fn slow_fsync_delays_writes(backend: Backend) {
         // Past the 2 s bound, well before the fsync's 4 s.
         std::thread::sleep(Duration::from_millis(2300));
         assert_eq!(info_field(&mut r, "persistence", "aof_delayed_fsync"), "0");
-        w.send(&[b"SET".to_vec(), b"b".to_vec(), b"2".to_vec()]).unwrap();
+        w.send(&[b"SET".to_vec(), b"b".to_vec(), b"2".to_vec()])
+            .unwrap();
         assert_eq!(call(&mut r, &["GET", "a"]), Value::Bulk(b"1".to_vec()));
         w.set_read_timeout(Duration::from_millis(200)).unwrap();
         let early = w.read();
-        assert!(early.is_err(), "the write was answered during the slow fsync: {early:?}");
+        assert!(
+            early.is_err(),
+            "the write was answered during the slow fsync: {early:?}"
+        );
         assert_eq!(info_field(&mut r, "persistence", "aof_delayed_fsync"), "1");
         w.set_read_timeout(Duration::from_secs(10)).unwrap();
         // Still the same SET's reply: the 200 ms read timed out before a byte arrived.
         assert_eq!(w.read().unwrap(), Value::Simple(b"OK".to_vec()));
-        assert_eq!(info_field(&mut r, "persistence", "aof_pending_bio_fsync"), "0");
+        assert_eq!(
+            info_field(&mut r, "persistence", "aof_pending_bio_fsync"),
+            "0"
+        );
         delayed = call(&mut w, &["GET", "b"]);
     }
     assert_eq!(delayed, Value::Bulk(b"2".to_vec()));
@@ -1158,4 +1215,7 @@ fn slow_fsync_delays_writes(backend: Backend) {
     let mut c = connect(s.addr);
     assert_eq!(call(&mut c, &["GET", "b"]), Value::Bulk(b"2".to_vec()));
 }
-each_backend!(everysec_fsync_past_2s_delays_writes, slow_fsync_delays_writes);
+each_backend!(
+    everysec_fsync_past_2s_delays_writes,
+    slow_fsync_delays_writes
+);

@@ -163,14 +163,21 @@ mod tests {
     #[test]
     fn unlink_frees_a_big_set_on_the_worker_and_a_small_one_inline() {
         let mut db = Db::default();
-        let big: Set = Set::Table((0..1000u32).map(|m| m.to_string().into_bytes().into()).collect());
+        let big: Set = Set::Table(
+            (0..1000u32)
+                .map(|m| m.to_string().into_bytes().into())
+                .collect(),
+        );
         let i = db.insert_obj(b"big", Object::Set(big));
         let small = db.insert_obj(b"small", Object::Set(Set::Ints(vec![1, 2, 3])));
         let freed = FREED.load(Ordering::Relaxed);
         assert!(unlink(&mut db, i), "1000 members: freed on the worker");
         assert!(db.find(b"big").is_none());
         wait_freed(freed + 1);
-        assert!(!unlink(&mut db, small), "an intset is one allocation: freed inline");
+        assert!(
+            !unlink(&mut db, small),
+            "an intset is one allocation: freed inline"
+        );
         assert!(db.find(b"small").is_none());
         assert_eq!(db.len(), 0);
     }

@@ -138,10 +138,8 @@ pub fn write_slot(out: &mut Vec<u8>, db: &Db, i: Idx, now_ms: u64) {
             batches(out, b"HSET", key, pairs.iter().map(|(f, v)| [*f, *v]));
         }
         Object::ZSet(z) => {
-            let scored: Vec<(String, &[u8])> = z
-                .iter()
-                .map(|(s, m)| (crate::num::fmt_g17(s), m))
-                .collect();
+            let scored: Vec<(String, &[u8])> =
+                z.iter().map(|(s, m)| (crate::num::fmt_g17(s), m)).collect();
             batches(
                 out,
                 b"ZADD",
@@ -207,7 +205,10 @@ mod tests {
         let mut at = 0;
         let line = |at: &mut usize| -> usize {
             let nl = at.to_owned() + b[*at..].iter().position(|&c| c == b'\n').unwrap();
-            let n = std::str::from_utf8(&b[*at + 1..nl - 1]).unwrap().parse().unwrap();
+            let n = std::str::from_utf8(&b[*at + 1..nl - 1])
+                .unwrap()
+                .parse()
+                .unwrap();
             *at = nl + 1;
             n
         };
@@ -258,7 +259,10 @@ mod tests {
                 let i = match k % 5 {
                     0 => db.insert_obj(key.as_bytes(), list(rng.next() % 150)),
                     1 => db.insert_new(key.as_bytes(), NewValue::Int(k as i64)),
-                    _ => db.insert_new(key.as_bytes(), NewValue::Str(&vec![b'v'; (k % 90) as usize])),
+                    _ => db.insert_new(
+                        key.as_bytes(),
+                        NewValue::Str(&vec![b'v'; (k % 90) as usize]),
+                    ),
                 };
                 match k % 7 {
                     0 => db.set_deadline(i, T0 + 500),
