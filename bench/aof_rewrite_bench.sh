@@ -37,7 +37,16 @@ fill_set() {
         | taskset -c 1 redis-cli -p "$1" --pipe >/dev/null
 }
 
-pcts() { tr '\r' '\n' | grep -E '^ *(50\.000|99\.000|99\.900|100\.000)% <=' | awk '{printf "p%s=%sms ", $1, $3}'; }
+# The first bucket of redis-benchmark's percentile distribution at or above 50, 99, 99.9 and 100.
+pcts() {
+    tr '\r' '\n' | awk '/^ *[0-9.]+% <= [0-9.]+ milliseconds/ {
+        p = $1 + 0; v = $3
+        if (!a && p >= 50) { printf "p50=%sms ", v; a = 1 }
+        if (!b && p >= 99) { printf "p99=%sms ", v; b = 1 }
+        if (!c && p >= 99.9) { printf "p99.9=%sms ", v; c = 1 }
+        if (p >= 100) { m = v }
+    } END { printf "max=%sms", m }'
+}
 
 start() { # server port dir
     if [ "$1" = redis ]; then
@@ -82,7 +91,11 @@ for server in redis readyloop; do
     while [ "$(info "$port" persistence aof_rewrite_in_progress)" = 1 ]; do sleep 0.05; done
     r1=$(info "$port" persistence aof_rewrites)
     say "during rewrites: $during cpu/req=$(( (c1 - c0) * 1000000 / tck / 300 ))ns rewrites=$((r1 - r0)) status=$(info "$port" persistence aof_last_bgrewrite_status)"
-    [ "$server" = redis ] && say "redis fork: latest_fork_usec=$(info "$port" stats latest_fork_usec)"
+    if [ "$server" = redis ]; then
+        say "redis fork: latest_fork_usec=$(info "$port" stats latest_fork_usec)"
+    else
+        say "readyloop loop time of the last rewrite: start (T0) $(info "$port" persistence aof_rewrite_start_usec)us, longest tick $(info "$port" persistence aof_rewrite_tick_max_usec)us"
+    fi
     ls -l "$dir/appendonlydir" | awk 'NR>1 {print "  " $5, $9}' | tee -a "$LOG"
     redis-cli -p "$port" flushall >/dev/null
 

@@ -186,6 +186,10 @@ pub struct Aof {
     parts: Vec<Part>,
     rewrite: Option<Rewrite>,
     pub rewrites: u64,
+    /// Loop time of the last rewrite's start (the T0 step: Redis's fork is its counterpart)
+    /// and its longest tick (a slice plus handing chunks over), in µs.
+    rewrite_start_us: u64,
+    rewrite_tick_max_us: u64,
     last_rewrite_ok: bool,
     last_rewrite_secs: i64,
     /// Log size after the last rewrite (auto-aof-rewrite-percentage grows from it).
@@ -974,7 +978,8 @@ impl Aof {
              aof_buffer_length:{}\r\naof_pending_bio_fsync:{}\r\naof_delayed_fsync:{}\r\n\
              aof_last_fsync_status:{}\r\naof_seconds_since_last_fsync:{sync_age}\r\n\
              aof_writes:{}\r\naof_fsyncs:{}\r\naof_write_errors:{}\r\n\
-             aof_unacknowledged_disconnects:{}\r\n",
+             aof_unacknowledged_disconnects:{}\r\naof_rewrite_start_usec:{}\r\n\
+             aof_rewrite_tick_max_usec:{}\r\n",
             u8::from(self.file.is_some()),
             u8::from(self.rewrite.is_some()),
             self.last_rewrite_secs,
@@ -998,6 +1003,8 @@ impl Aof {
             self.fsyncs,
             self.write_errors,
             self.killed_unacked,
+            self.rewrite_start_us,
+            self.rewrite_tick_max_us,
         )
     }
 
@@ -1228,6 +1235,7 @@ impl Aof {
     /// Start a rewrite of `dbs` as they are now (`now_ms`: the clock, for expiry). Err is the
     /// reply text.
     pub fn start_rewrite(&mut self, dbs: &mut [Db], now_ms: u64) -> Result<(), String> {
+        let t0 = Instant::now();
         if self.rewrite.is_some() {
             return Err("ERR Background append only file rewriting already in progress".into());
         }
@@ -1299,6 +1307,8 @@ impl Aof {
             serialised: false,
             switching: false,
         });
+        self.rewrite_start_us = t0.elapsed().as_micros() as u64;
+        self.rewrite_tick_max_us = 0;
         info!("Background append only file rewriting started");
         Ok(())
     }
@@ -1306,6 +1316,16 @@ impl Aof {
     /// Advance a rewrite (a slice of the view, chunks to the writer, the switch); start an
     /// automatic one when due.
     fn rewrite_tick(&mut self, dbs: &mut [Db], now_ms: u64) -> Option<Instant> {
+        let t0 = Instant::now();
+        let next = self.rewrite_step(dbs, now_ms);
+        if self.rewrite.is_some() {
+            let us = t0.elapsed().as_micros() as u64;
+            self.rewrite_tick_max_us = self.rewrite_tick_max_us.max(us);
+        }
+        next
+    }
+
+    fn rewrite_step(&mut self, dbs: &mut [Db], now_ms: u64) -> Option<Instant> {
         let Some(r) = &mut self.rewrite else {
             let total = self.size + self.base_size;
             let pct = self.cfg.auto_rewrite_percentage;

@@ -38,9 +38,9 @@ fn pool() -> &'static Mutex<Option<Pool<(), ()>>> {
     POOL.get_or_init(|| {
         let mut cfg = Config::new(1, 1024);
         cfg.name = "readyloop-lazyfree".into();
-        // Freeing is never urgent: a request arriving on a CPU the worker shares with the
-        // loop (both pinned to one) preempts it at once.
-        cfg.nice = 19;
+        // Not niced: free(3) of memory the loop allocated takes glibc's main-arena lock, and a
+        // worker preempted while holding it (at nice 19 it may then wait long for a CPU
+        // shared with other work) would hold the loop up at its next malloc.
         match Pool::start(&cfg, NoWake) {
             Ok(p) => Mutex::new(Some(p)),
             Err(e) => {
