@@ -255,6 +255,25 @@ impl Syncer {
         })
     }
 
+    /// Run `job` (an fsync of some kind, returning an errno or 0) on the worker; false if the
+    /// previous one is still running.
+    fn submit(&mut self, job: impl FnOnce() -> i32 + Send + 'static, now: Instant) -> bool {
+        if self.busy.is_some() {
+            return false;
+        }
+        let delay = self.delay;
+        let job = move || {
+            if !delay.is_zero() {
+                std::thread::sleep(delay);
+            }
+            job()
+        };
+        if self.pool.try_submit((), job).is_ok() {
+            self.busy = Some(now);
+        }
+        self.busy.is_some()
+    }
+
     /// Ask for an fsync of `file`; false if the previous one is still running.
     fn request(&mut self, file: &File, now: Instant) -> bool {
         if self.busy.is_some() {
@@ -392,6 +411,19 @@ fn write_manifest(dir: &Path, name: &str, parts: &[Part]) -> io::Result<()> {
     f.write_all(manifest_text(parts).as_bytes())?;
     f.sync_all()?;
     fs::rename(&tmp, dir.join(format!("{name}.manifest")))?;
+    fsync_dir(dir)
+}
+
+/// Replace the manifest with a rename only (what a process kill needs); `sync_manifest`
+/// makes it durable later (what a power cut needs).
+fn rename_manifest(dir: &Path, name: &str, parts: &[Part]) -> io::Result<()> {
+    let tmp = dir.join(format!("temp-{name}.manifest"));
+    File::create(&tmp)?.write_all(manifest_text(parts).as_bytes())?;
+    fs::rename(&tmp, dir.join(format!("{name}.manifest")))
+}
+
+fn sync_manifest(dir: &Path, name: &str) -> io::Result<()> {
+    File::open(dir.join(format!("{name}.manifest")))?.sync_all()?;
     fsync_dir(dir)
 }
 
@@ -1225,6 +1257,8 @@ struct Rewrite {
     serialised: bool,
     /// The switch job was submitted.
     switching: bool,
+    /// No slice before this: slices take at most a quarter of the loop's time.
+    next_slice: Instant,
 }
 
 impl Aof {
@@ -1249,12 +1283,15 @@ impl Aof {
         })?;
         self.size += self.buf.len() as u64;
         self.buf.clear();
-        // A power cut must not keep the new file's records and lose the old one's tail (a
-        // hole, not a lost suffix): the old file reaches the disk first. With `always` it
-        // already has.
-        if self.unsynced {
+        // everysec: the fsyncs of T0 (the old file's unsynced tail, the new manifest and its
+        // directory) go to the fsync worker, ahead of any fsync of the new file (one worker,
+        // in order), so a power cut still never keeps new records while losing older ones.
+        // always (and a busy worker): on the loop, as every write of `always` is synced.
+        let defer = self.cfg.fsync == Fsync::EverySec
+            && self.syncer.as_ref().is_some_and(|s| s.busy.is_none());
+        let old_file = file.try_clone().map_err(io)?;
+        if self.unsynced && !defer {
             file.sync_data().map_err(io)?;
-            self.unsynced = false;
         }
         let dir = self.cfg.dir.join(DIRNAME);
         let seq = self.parts.iter().map(|p| p.seq).max().unwrap_or(0) + 1;
@@ -1275,16 +1312,33 @@ impl Aof {
         wcfg.nice = 10;
         let writer = readyloop_pool::Pool::start(&wcfg, NoWake).map_err(io)?;
         let base_file = Arc::new(File::create(dir.join(&base.name)).map_err(io)?);
+        // Empty: the directory's fsync (with the manifest's) makes its name durable.
         let new_file = OpenOptions::new()
             .append(true)
             .create(true)
             .open(dir.join(&incr.name))
             .map_err(io)?;
-        new_file.sync_all().map_err(io)?;
         let old = self.parts.clone();
         let mut during = self.parts.clone();
         during.push(incr.clone());
-        write_manifest(&dir, &self.cfg.filename, &during).map_err(io)?;
+        if defer {
+            rename_manifest(&dir, &self.cfg.filename, &during).map_err(io)?;
+            let (d, name, tail) = (dir.clone(), self.cfg.filename.clone(), self.unsynced);
+            let job = move || {
+                let r = (if tail { old_file.sync_data() } else { Ok(()) })
+                    .and_then(|()| sync_manifest(&d, &name));
+                r.err().map_or(0, |e| e.raw_os_error().unwrap_or(5))
+            };
+            let now = Instant::now();
+            if let Some(s) = self.syncer.as_mut() {
+                s.submit(job, now);
+            }
+            self.fsyncs += 1;
+            self.last_sync_request = Some(now);
+        } else {
+            write_manifest(&dir, &self.cfg.filename, &during).map_err(io)?;
+        }
+        self.unsynced = false;
         self.parts = during;
         self.file = Some(new_file);
         self.incr_path = dir.join(&incr.name);
@@ -1306,6 +1360,7 @@ impl Aof {
             written: 0,
             serialised: false,
             switching: false,
+            next_slice: Instant::now(),
         });
         self.rewrite_start_us = t0.elapsed().as_micros() as u64;
         self.rewrite_tick_max_us = 0;
@@ -1368,8 +1423,12 @@ impl Aof {
             return None;
         }
         if !r.serialised {
-            if (r.pending.len() as u64) + r.in_flight < MAX_BUFFERED {
-                r.serialised = slice(dbs, Instant::now() + SLICE);
+            let now = Instant::now();
+            if now >= r.next_slice && (r.pending.len() as u64) + r.in_flight < MAX_BUFFERED {
+                r.serialised = slice(dbs, now + SLICE);
+                // Paced, not back to back: a busy loop gives a rewrite a quarter of its time
+                // (clients see at most SLICE added to a reply, and not at every iteration).
+                r.next_slice = Instant::now() + 3 * SLICE;
             }
             for db in dbs.iter_mut() {
                 if let Some(s) = db.snapshot() {
@@ -1439,7 +1498,7 @@ impl Aof {
         Some(if r.serialised {
             now + Duration::from_millis(5)
         } else {
-            now
+            r.next_slice.max(now)
         })
     }
 
