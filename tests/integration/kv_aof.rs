@@ -838,7 +838,14 @@ fn rewrite_under_writes(backend: Backend) {
     let dir = TempDir::new(&format!("rwview-{}", backend.name()));
     let before;
     {
-        let s = start_with(backend, &dir, "everysec", &[]);
+        // A slow writer (60 ms per 1 MiB chunk) falls behind the slices: its queue fills and
+        // the records must wait, not vanish (they once did).
+        let s = start_with(
+            backend,
+            &dir,
+            "everysec",
+            &["READYLOOP_TEST_REWRITE_PAUSE_MS=360"],
+        );
         let mut c = connect(s.addr);
         let mut load = Vec::new();
         for b in 0..30 {

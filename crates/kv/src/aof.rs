@@ -1305,7 +1305,7 @@ impl Aof {
             seq,
             base: true,
         };
-        let mut wcfg = readyloop_pool::Config::new(1, 4);
+        let mut wcfg = readyloop_pool::Config::new(1, 2);
         wcfg.name = "readyloop-aof-rewrite".into();
         // The writer copies into the page cache on the loop's CPU when both are pinned to
         // one: let a client's request preempt it.
@@ -1452,18 +1452,23 @@ impl Aof {
                 }
             }
         }
-        if r.pending.len() >= CHUNK || (r.serialised && !r.pending.is_empty()) {
+        // A full queue keeps the bytes here for a later tick (checked first: a refused job
+        // would take the chunk down with it).
+        if (r.pending.len() >= CHUNK || (r.serialised && !r.pending.is_empty()))
+            && r.writer.has_room()
+        {
             let chunk = std::mem::take(&mut r.pending);
             let n = chunk.len() as u64;
             let f = Arc::clone(&r.base_file);
-            let job = move || (&*f).write_all(&chunk).map(|()| n);
-            match r.writer.try_submit(RwJob::Chunk, job) {
-                Ok(()) => r.in_flight += n,
-                Err(back) => {
-                    // The writer's queue is full: keep the bytes for the next tick.
-                    let _ = back;
-                }
+            let slow = test_pause() / 6;
+            let job = move || {
+                std::thread::sleep(slow);
+                (&*f).write_all(&chunk).map(|()| n)
+            };
+            if r.writer.try_submit(RwJob::Chunk, job).is_err() {
+                unreachable!("the writer had room and only the loop submits");
             }
+            r.in_flight += n;
         }
         if r.serialised && r.pending.is_empty() && r.in_flight == 0 && !r.switching {
             let dir = self.cfg.dir.join(DIRNAME);
@@ -1476,12 +1481,7 @@ impl Aof {
                 .cloned()
                 .collect();
             let f = Arc::clone(&r.base_file);
-            // Test hook: pauses before and after the manifest is replaced, so that kill tests
-            // can hit each side of the switch.
-            let pause = std::env::var("READYLOOP_TEST_REWRITE_PAUSE_MS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .map_or(Duration::ZERO, Duration::from_millis);
+            let pause = test_pause();
             let job = move || -> io::Result<u64> {
                 f.sync_all()?;
                 std::thread::sleep(pause);
@@ -1535,6 +1535,16 @@ impl Aof {
         self.last_rewrite_ok = false;
         warn!("Background AOF rewrite failed: {why}");
     }
+}
+
+/// Test hook (`READYLOOP_TEST_REWRITE_PAUSE_MS`): the rewrite's writer pauses this long before
+/// and after replacing the manifest, and a sixth of it before each chunk, so that kill tests
+/// hit each side of the switch and a writer that falls behind the slices is exercised.
+fn test_pause() -> Duration {
+    std::env::var("READYLOOP_TEST_REWRITE_PAUSE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_millis)
 }
 
 /// One slice over every database's view until `until`; true when all are complete.
