@@ -1004,11 +1004,11 @@ each_backend!(
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 enum Phase {
     /// The manifest names the old files and the new incremental file; the base is being built.
-    BeforeSwitch,
+    Before,
     /// The manifest names only the new files; the old ones are not deleted yet.
-    DuringSwitch,
+    During,
     /// The rewrite is over.
-    AfterSwitch,
+    After,
 }
 
 fn phase_of(dir: &TempDir) -> Option<Phase> {
@@ -1020,9 +1020,9 @@ fn phase_of(dir: &TempDir) -> Option<Phase> {
         .filter(|f| !f.ends_with(".manifest"))
         .count();
     match (lines.len(), files) {
-        (n, _) if n > 2 => Some(Phase::BeforeSwitch),
+        (n, _) if n > 2 => Some(Phase::Before),
         // Named: base + incr. More files: the old ones, not deleted yet.
-        (2, f) if f > 2 => Some(Phase::DuringSwitch),
+        (2, f) if f > 2 => Some(Phase::During),
         _ => None,
     }
 }
@@ -1052,7 +1052,7 @@ fn kill_around_switch(backend: Backend) {
     }
     let mut next_seq = [0u64; WRITERS];
     let mut incr_floor = [0i64; WRITERS];
-    for phase in [Phase::BeforeSwitch, Phase::DuringSwitch, Phase::AfterSwitch] {
+    for phase in [Phase::Before, Phase::During, Phase::After] {
         let stop = Arc::new(AtomicBool::new(false));
         let threads: Vec<_> = (0..WRITERS)
             .map(|w| {
@@ -1066,10 +1066,9 @@ fn kill_around_switch(backend: Backend) {
         assert!(!v.is_error(), "{v}");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let now = if phase == Phase::AfterSwitch {
+            let now = if phase == Phase::After {
                 // Each round's server is a new process: its first rewrite.
-                (info_field(&mut c, "persistence", "aof_rewrites") == "1")
-                    .then_some(Phase::AfterSwitch)
+                (info_field(&mut c, "persistence", "aof_rewrites") == "1").then_some(Phase::After)
             } else {
                 phase_of(&dir)
             };

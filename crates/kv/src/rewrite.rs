@@ -286,7 +286,7 @@ mod tests {
             let mut complete = false;
             let mut fresh = 0u64;
             for round in 0..20_000u64 {
-                if !complete && rng.next() % 4 == 0 {
+                if !complete && rng.next().is_multiple_of(4) {
                     complete = db.snapshot_step((rng.next() % 40) as usize);
                 }
                 let pick = db.random(|| rng.next());
