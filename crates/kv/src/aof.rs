@@ -1247,7 +1247,11 @@ struct Rewrite {
     /// Files the switch replaces (deleted after it).
     old: Vec<Part>,
     base_file: Arc<File>,
-    writer: readyloop_pool::Pool<RwJob, io::Result<u64>>,
+    writer: readyloop_pool::Pool<RwJob, io::Result<Vec<u8>>>,
+    /// Chunk buffers the writer gave back, emptied: reused so that no chunk costs the loop an
+    /// mmap and page faults, nor the writer a munmap (which takes the address space's lock the
+    /// loop's page faults need).
+    spare: Vec<Vec<u8>>,
     /// Serialised records not yet handed to the writer.
     pending: Vec<u8>,
     /// Bytes handed to the writer and not yet written.
@@ -1307,9 +1311,8 @@ impl Aof {
         };
         let mut wcfg = readyloop_pool::Config::new(1, 2);
         wcfg.name = "readyloop-aof-rewrite".into();
-        // The writer copies into the page cache on the loop's CPU when both are pinned to
-        // one: let a client's request preempt it.
-        wcfg.nice = 10;
+        // Not niced, for the reason the lazy-free worker is not (a worker preempted while
+        // holding a lock the loop needs, e.g. in the kernel, must get a CPU back soon).
         let writer = readyloop_pool::Pool::start(&wcfg, NoWake).map_err(io)?;
         let base_file = Arc::new(File::create(dir.join(&base.name)).map_err(io)?);
         // Empty: the directory's fsync (with the manifest's) makes its name durable.
@@ -1355,7 +1358,8 @@ impl Aof {
             old,
             base_file,
             writer,
-            pending: Vec::new(),
+            pending: Vec::with_capacity(2 * CHUNK),
+            spare: Vec::new(),
             in_flight: 0,
             written: 0,
             serialised: false,
@@ -1405,9 +1409,12 @@ impl Aof {
         let mut switched = false;
         for c in done {
             match (c.tag, c.result) {
-                (RwJob::Chunk, Ok(Ok(n))) => {
+                (RwJob::Chunk, Ok(Ok(mut chunk))) => {
+                    let n = chunk.len() as u64;
                     r.in_flight -= n;
                     r.written += n;
+                    chunk.clear();
+                    r.spare.push(chunk);
                 }
                 (RwJob::Switch, Ok(Ok(_))) => switched = true,
                 (_, Ok(Err(e))) => failed = Some(strerror(&e)),
@@ -1457,13 +1464,17 @@ impl Aof {
         if (r.pending.len() >= CHUNK || (r.serialised && !r.pending.is_empty()))
             && r.writer.has_room()
         {
-            let chunk = std::mem::take(&mut r.pending);
+            let next = r
+                .spare
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(2 * CHUNK));
+            let chunk = std::mem::replace(&mut r.pending, next);
             let n = chunk.len() as u64;
             let f = Arc::clone(&r.base_file);
             let slow = test_pause() / 6;
             let job = move || {
                 std::thread::sleep(slow);
-                (&*f).write_all(&chunk).map(|()| n)
+                (&*f).write_all(&chunk).map(|()| chunk)
             };
             if r.writer.try_submit(RwJob::Chunk, job).is_err() {
                 unreachable!("the writer had room and only the loop submits");
@@ -1482,7 +1493,7 @@ impl Aof {
                 .collect();
             let f = Arc::clone(&r.base_file);
             let pause = test_pause();
-            let job = move || -> io::Result<u64> {
+            let job = move || -> io::Result<Vec<u8>> {
                 f.sync_all()?;
                 std::thread::sleep(pause);
                 write_manifest(&dir, &name, &parts)?;
@@ -1490,7 +1501,7 @@ impl Aof {
                 for p in old {
                     let _ = fs::remove_file(dir.join(&p.name));
                 }
-                Ok(0)
+                Ok(Vec::new())
             };
             r.switching = r.writer.try_submit(RwJob::Switch, job).is_ok();
         }
