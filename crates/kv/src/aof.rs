@@ -1263,6 +1263,8 @@ struct Rewrite {
     switching: bool,
     /// No slice before this: slices take at most a quarter of the loop's time.
     next_slice: Instant,
+    /// [`test_pause`], read once.
+    pause: Duration,
 }
 
 impl Aof {
@@ -1365,6 +1367,7 @@ impl Aof {
             serialised: false,
             switching: false,
             next_slice: Instant::now(),
+            pause: test_pause(),
         });
         self.rewrite_start_us = t0.elapsed().as_micros() as u64;
         self.rewrite_tick_max_us = 0;
@@ -1461,7 +1464,8 @@ impl Aof {
         }
         // A full queue keeps the bytes here for a later tick (checked first: a refused job
         // would take the chunk down with it).
-        if (r.pending.len() >= CHUNK || (r.serialised && !r.pending.is_empty()))
+        let chunk_size = if r.pause.is_zero() { CHUNK } else { 64 << 10 };
+        if (r.pending.len() >= chunk_size || (r.serialised && !r.pending.is_empty()))
             && r.writer.has_room()
         {
             let next = r
@@ -1471,7 +1475,7 @@ impl Aof {
             let chunk = std::mem::replace(&mut r.pending, next);
             let n = chunk.len() as u64;
             let f = Arc::clone(&r.base_file);
-            let slow = test_pause() / 6;
+            let slow = r.pause / 6;
             let job = move || {
                 std::thread::sleep(slow);
                 (&*f).write_all(&chunk).map(|()| chunk)
@@ -1492,7 +1496,7 @@ impl Aof {
                 .cloned()
                 .collect();
             let f = Arc::clone(&r.base_file);
-            let pause = test_pause();
+            let pause = r.pause;
             let job = move || -> io::Result<Vec<u8>> {
                 f.sync_all()?;
                 std::thread::sleep(pause);
@@ -1549,8 +1553,9 @@ impl Aof {
 }
 
 /// Test hook (`READYLOOP_TEST_REWRITE_PAUSE_MS`): the rewrite's writer pauses this long before
-/// and after replacing the manifest, and a sixth of it before each chunk, so that kill tests
-/// hit each side of the switch and a writer that falls behind the slices is exercised.
+/// and after replacing the manifest, and a sixth of it before each chunk (chunks of 64 KiB
+/// then), so that kill tests hit each side of the switch and a writer that falls behind the
+/// slices (its queue full) is exercised.
 fn test_pause() -> Duration {
     std::env::var("READYLOOP_TEST_REWRITE_PAUSE_MS")
         .ok()
