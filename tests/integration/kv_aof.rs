@@ -711,3 +711,525 @@ fn enable_at_run_time(backend: Backend) {
     assert!(int(&mut c, &["PTTL", "before"]) > 800_000);
 }
 each_backend!(config_set_appendonly_yes, enable_at_run_time);
+
+// ---------------------------------------------------------------------------------------------
+// Rewrite without a stall: the incremental view, kills around the manifest switch, lazy free,
+// the everysec fsync bound.
+
+/// kv_args without automatic rewrites (the test starts the one it means).
+fn args_manual(backend: Backend, dir: &TempDir, fsync: &str) -> Vec<String> {
+    kv_args(backend, dir, fsync)
+        .into_iter()
+        .map(|a| if a == "256kb" { "1gb".into() } else { a })
+        .collect()
+}
+
+fn start_with(backend: Backend, dir: &TempDir, fsync: &str, env: &[&str]) -> ServerProcess {
+    let args = args_manual(backend, dir, fsync);
+    let mut prefix = vec!["env"];
+    prefix.extend_from_slice(env);
+    ServerProcess::spawn_with(&prefix, readyloop_bin(), &args)
+        .unwrap_or_else(|e| panic!("`readyloop {}` must start: {e}", args.join(" ")))
+}
+
+/// Send every command, then read every reply.
+fn pipeline(c: &mut Conn, cmds: &[Vec<String>]) -> Vec<Value> {
+    for cmd in cmds {
+        let args: Vec<Vec<u8>> = cmd.iter().map(|a| a.clone().into_bytes()).collect();
+        c.send(&args).expect("send");
+    }
+    cmds.iter().map(|_| c.read().expect("reply")).collect()
+}
+
+fn cmd(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+fn info_field(c: &mut Conn, section: &str, field: &str) -> String {
+    let info = call(c, &["INFO", section]);
+    let info = String::from_utf8_lossy(info.as_bytes().unwrap()).into_owned();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in {info}"))
+        .to_string()
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.items()
+        .unwrap_or_else(|| panic!("array expected: {v}"))
+        .iter()
+        .map(|i| String::from_utf8_lossy(i.as_bytes().unwrap()).into_owned())
+        .collect()
+}
+
+/// Every key of every database with its type, value (members sorted where order is not
+/// part of the value) and deadline.
+fn full_dump(c: &mut Conn) -> Vec<String> {
+    let mut out = Vec::new();
+    for db in 0..16 {
+        call(c, &["SELECT", &db.to_string()]);
+        let keys = strings(&call(c, &["KEYS", "*"]));
+        for chunk in keys.chunks(500) {
+            let types = pipeline(
+                c,
+                &chunk.iter().map(|k| cmd(&["TYPE", k])).collect::<Vec<_>>(),
+            );
+            let types: Vec<String> = types.iter().map(|t| format!("{t}")).collect();
+            let reads: Vec<Vec<String>> = chunk
+                .iter()
+                .zip(&types)
+                .flat_map(|(k, t)| {
+                    let read = match t.as_str() {
+                        "+string" | "string" => cmd(&["GET", k]),
+                        "+list" | "list" => cmd(&["LRANGE", k, "0", "-1"]),
+                        "+set" | "set" => cmd(&["SMEMBERS", k]),
+                        "+hash" | "hash" => cmd(&["HGETALL", k]),
+                        _ => cmd(&["ZRANGE", k, "0", "-1", "WITHSCORES"]),
+                    };
+                    [read, cmd(&["PEXPIRETIME", k])]
+                })
+                .collect();
+            let replies = pipeline(c, &reads);
+            for (i, k) in chunk.iter().enumerate() {
+                let (v, at) = (&replies[2 * i], &replies[2 * i + 1]);
+                let v = match types[i].trim_start_matches('+') {
+                    "set" => {
+                        let mut m = strings(v);
+                        m.sort();
+                        m.join(",")
+                    }
+                    "hash" => {
+                        let f = strings(v);
+                        let mut pairs: Vec<String> =
+                            f.chunks(2).map(|p| format!("{}={}", p[0], p[1])).collect();
+                        pairs.sort();
+                        pairs.join(",")
+                    }
+                    _ => format!("{v}"),
+                };
+                out.push(format!("{db} {k} {} {v} {at}", types[i]));
+            }
+        }
+    }
+    call(c, &["SELECT", "0"]);
+    out.sort();
+    out
+}
+
+fn wait_rewrite_done(c: &mut Conn, rewrites: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if info_field(c, "persistence", "aof_rewrite_in_progress") == "0"
+            && info_field(c, "persistence", "aof_rewrites") == rewrites.to_string()
+        {
+            assert_eq!(
+                info_field(c, "persistence", "aof_last_bgrewrite_status"),
+                "ok"
+            );
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rewrite {rewrites} did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Every type, several databases, deadlines; writes of every kind (overwrites, DEL, UNLINK,
+/// RENAME, MOVE, EXPIRE/PERSIST, pushes and pops, FLUSHDB, SWAPDB) land while the rewrite's
+/// view is being serialised. After it, a SIGKILL and a restart from the new base + incremental
+/// file give back exactly the same dataset.
+fn rewrite_under_writes(backend: Backend) {
+    let dir = TempDir::new(&format!("rwview-{}", backend.name()));
+    let before;
+    {
+        // A slow writer (60 ms per 1 MiB chunk) falls behind the slices: its queue fills and
+        // the records must wait, not vanish (they once did).
+        let s = start_with(
+            backend,
+            &dir,
+            "everysec",
+            &["READYLOOP_TEST_REWRITE_PAUSE_MS=360"],
+        );
+        let mut c = connect(s.addr);
+        let mut load = Vec::new();
+        for b in 0..30 {
+            let mut m = cmd(&["MSET"]);
+            for i in 0..1000 {
+                m.push(format!("s{}", b * 1000 + i));
+                m.push(format!("value-{b}-{i}"));
+            }
+            load.push(m);
+        }
+        for k in 0..300 {
+            let members: Vec<String> = (0..(k % 150)).map(|m| format!("m{m}")).collect();
+            let mut l = cmd(&["RPUSH", &format!("l{k}")]);
+            l.extend(members.iter().cloned());
+            let mut st = cmd(&["SADD", &format!("set{k}")]);
+            st.extend((0..(k % 700)).map(|m| m.to_string()));
+            st.push(format!("x{k}"));
+            let mut h = cmd(&["HSET", &format!("h{k}")]);
+            h.extend(members.iter().flat_map(|m| [m.clone(), format!("v{k}")]));
+            h.extend(["f".to_string(), "v".to_string()]);
+            let mut z = cmd(&["ZADD", &format!("z{k}")]);
+            z.extend(
+                members
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, m)| [format!("{}", i as f64 / 3.0), m.clone()]),
+            );
+            z.extend(["inf".to_string(), "top".to_string()]);
+            for c in [l, st, h, z] {
+                if c.len() > 2 {
+                    load.push(c);
+                }
+            }
+            load.push(cmd(&["EXPIRE", &format!("s{k}"), &(5000 + k).to_string()]));
+            load.push(cmd(&["EXPIRE", &format!("h{k}"), "7000"]));
+        }
+        load.push(cmd(&["SADD", "bigset"]));
+        load.last_mut()
+            .unwrap()
+            .extend((0..5000).map(|m| format!("big{m}")));
+        for db in [2, 3, 4] {
+            load.push(cmd(&["SELECT", &db.to_string()]));
+            for i in 0..300 {
+                load.push(cmd(&["SET", &format!("d{db}:{i}"), &i.to_string()]));
+            }
+        }
+        load.push(cmd(&["SELECT", "0"]));
+        for chunk in load.chunks(200) {
+            for v in pipeline(&mut c, chunk) {
+                assert!(!v.is_error(), "{v}");
+            }
+        }
+        let v = call(&mut c, &["BGREWRITEAOF"]);
+        assert!(!v.is_error(), "{v}");
+        let mut rng = Rng(0x7e57_0001 ^ backend as u64);
+        let mut during = 0;
+        for b in 0..60u64 {
+            let mut r = || rng.next() % 30_000;
+            let mut batch = vec![
+                cmd(&["SET", &format!("s{}", r()), &format!("new{b}")]),
+                cmd(&["DEL", &format!("s{}", r())]),
+                cmd(&["UNLINK", &format!("s{}", r())]),
+                cmd(&["INCR", "counter"]),
+                cmd(&["APPEND", &format!("s{}", r()), "+"]),
+                cmd(&["RENAME", &format!("s{}", r()), &format!("renamed{b}")]),
+                cmd(&["RENAME", &format!("renamed{}", b / 2), &format!("s{}", r())]),
+                cmd(&["EXPIRE", &format!("s{}", r()), "9000"]),
+                cmd(&["PERSIST", &format!("s{}", r() % 300)]),
+                cmd(&["MOVE", &format!("s{}", r()), "5"]),
+                cmd(&["SET", &format!("fresh{b}"), "1", "PX", "8000000"]),
+            ];
+            let k = r() % 300;
+            batch.extend([
+                cmd(&["LPUSH", &format!("l{k}"), &format!("p{b}")]),
+                cmd(&["RPOP", &format!("l{}", (k + 1) % 300)]),
+                cmd(&["SADD", &format!("set{k}"), &format!("added{b}")]),
+                cmd(&["SREM", &format!("set{}", (k + 2) % 300), "1", "2", "3"]),
+                cmd(&["HSET", &format!("h{k}"), "f", &format!("changed{b}")]),
+                cmd(&["HDEL", &format!("h{}", (k + 3) % 300), "m0", "m1"]),
+                cmd(&["ZADD", &format!("z{k}"), &b.to_string(), "m0"]),
+                cmd(&["ZINCRBY", &format!("z{}", (k + 4) % 300), "2.5", "m1"]),
+                cmd(&["DEL", &format!("l{}", (k + 5) % 300)]),
+                cmd(&[
+                    "RENAME",
+                    &format!("set{}", (k + 6) % 300),
+                    &format!("set-moved{b}"),
+                ]),
+            ]);
+            match b {
+                7 => batch.push(cmd(&["UNLINK", "bigset"])),
+                11 | 31 => batch.push(cmd(&["SWAPDB", "3", "4"])),
+                17 => batch.extend([
+                    cmd(&["SELECT", "2"]),
+                    cmd(&["FLUSHDB"]),
+                    cmd(&["SET", "after-flush", "1"]),
+                    cmd(&["SELECT", "0"]),
+                ]),
+                _ => {}
+            }
+            batch.push(cmd(&["INFO", "persistence"]));
+            let replies = pipeline(&mut c, &batch);
+            let info = format!("{}", replies.last().unwrap());
+            if info.contains("aof_rewrite_in_progress:1") {
+                during += 1;
+            }
+        }
+        assert!(during > 0, "the writes must land while the rewrite runs");
+        wait_rewrite_done(&mut c, 1);
+        call(&mut c, &["SET", "after-rewrite", "1"]);
+        before = full_dump(&mut c);
+        eprintln!(
+            "rewrite under writes {}: {} batches during the rewrite, {} keys",
+            backend.name(),
+            during,
+            before.len()
+        );
+        // SIGKILLed here.
+    }
+    let manifest = std::fs::read_to_string(dir.manifest()).unwrap();
+    assert_eq!(
+        manifest,
+        "file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+    );
+    let s = start_with(backend, &dir, "everysec", &[]);
+    let mut c = connect(s.addr);
+    let after = full_dump(&mut c);
+    let extra: Vec<_> = after
+        .iter()
+        .filter(|a| !before.contains(a))
+        .take(8)
+        .collect();
+    let gone: Vec<_> = before
+        .iter()
+        .filter(|b| !after.contains(b))
+        .take(8)
+        .collect();
+    assert_eq!(
+        after.len(),
+        before.len(),
+        "after restart, new: {extra:?}, missing: {gone:?}"
+    );
+    let differ: Vec<_> = before
+        .iter()
+        .zip(&after)
+        .filter(|(a, b)| a != b)
+        .take(5)
+        .collect();
+    assert!(differ.is_empty(), "{differ:?}");
+}
+each_backend!(
+    rewrite_view_survives_writes_of_every_kind,
+    rewrite_under_writes
+);
+
+/// The state of the log directory around a rewrite's manifest switch.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+enum Phase {
+    /// The manifest names the old files and the new incremental file; the base is being built.
+    Before,
+    /// The manifest names only the new files; the old ones are not deleted yet.
+    During,
+    /// The rewrite is over.
+    After,
+}
+
+fn phase_of(dir: &TempDir) -> Option<Phase> {
+    let manifest = std::fs::read_to_string(dir.manifest()).ok()?;
+    let lines: Vec<&str> = manifest.lines().collect();
+    let files = std::fs::read_dir(dir.0.join("appendonlydir"))
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|f| !f.ends_with(".manifest"))
+        .count();
+    match (lines.len(), files) {
+        (n, _) if n > 2 => Some(Phase::Before),
+        // Named: base + incr. More files: the old ones, not deleted yet.
+        (2, f) if f > 2 => Some(Phase::During),
+        _ => None,
+    }
+}
+
+/// SIGKILL before, during and after the manifest switch of a rewrite, under a write load
+/// whose acknowledgements are recorded: the restart has every acknowledged write, the
+/// preloaded data, and a log that starts. (READYLOOP_TEST_REWRITE_PAUSE_MS holds the writer
+/// 300 ms before and after the manifest's rename, so each side is hit on purpose.)
+fn kill_around_switch(backend: Backend) {
+    const WRITERS: usize = 2;
+    let dir = TempDir::new(&format!("rwkill-{}", backend.name()));
+    let env = ["READYLOOP_TEST_REWRITE_PAUSE_MS=300"];
+    let mut server = start_with(backend, &dir, "always", &env);
+    {
+        let mut c = connect(server.addr);
+        let load: Vec<Vec<String>> = (0..50)
+            .map(|b| {
+                let mut m = cmd(&["MSET"]);
+                for i in 0..1000 {
+                    m.push(format!("pre{}", b * 1000 + i));
+                    m.push("p".repeat(20));
+                }
+                m
+            })
+            .collect();
+        pipeline(&mut c, &load);
+    }
+    let mut next_seq = [0u64; WRITERS];
+    let mut incr_floor = [0i64; WRITERS];
+    for phase in [Phase::Before, Phase::During, Phase::After] {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let (stop, addr, first) = (Arc::clone(&stop), server.addr, next_seq[w]);
+                std::thread::spawn(move || write_load(addr, w, first, &stop))
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(30));
+        let mut c = connect(server.addr);
+        let v = call(&mut c, &["BGREWRITEAOF"]);
+        assert!(!v.is_error(), "{v}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let now = if phase == Phase::After {
+                // Each round's server is a new process: its first rewrite.
+                (info_field(&mut c, "persistence", "aof_rewrites") == "1").then_some(Phase::After)
+            } else {
+                phase_of(&dir)
+            };
+            if now == Some(phase) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{phase:?} never came: {now:?}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        drop(server); // SIGKILL
+        let writers: Vec<Writer> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        stop.store(true, Ordering::Relaxed);
+        server = start_with(backend, &dir, "always", &env);
+        let mut c = connect(server.addr);
+        for (w, st) in writers.iter().enumerate() {
+            let present: HashSet<u64> = mget_present(&mut c, w, st.first, st.sent.max(st.first))
+                .into_iter()
+                .collect();
+            let missing = (st.first..st.acked)
+                .filter(|s| !present.contains(s))
+                .count();
+            assert_eq!(
+                missing, 0,
+                "{phase:?}: writer {w} lost {missing} acknowledged SETs (acked to {})",
+                st.acked
+            );
+            let n = match call(&mut c, &["GET", &format!("n:{w}")]) {
+                Value::Bulk(b) => String::from_utf8(b).unwrap().parse::<i64>().unwrap(),
+                // The kill came before this writer's first INCR (a loaded machine).
+                Value::NilBulk => 0,
+                other => panic!("GET n:{w}: {other}"),
+            };
+            assert!(
+                n >= incr_floor[w] + st.incr_acked as i64,
+                "{phase:?}: INCR counter {n} below the acknowledged"
+            );
+            incr_floor[w] = n;
+            next_seq[w] = st.sent.max(st.first);
+        }
+        assert_eq!(
+            call(&mut c, &["GET", "pre49999"]),
+            Value::Bulk("p".repeat(20).into_bytes()),
+            "{phase:?}: the preloaded data"
+        );
+        eprintln!(
+            "kill {phase:?} {}: acked {:?}",
+            backend.name(),
+            writers
+                .iter()
+                .map(|w| w.acked - w.first)
+                .collect::<Vec<_>>()
+        );
+    }
+}
+each_backend!(rewrite_kill_before_during_after_switch, kill_around_switch);
+
+/// UNLINK of a big set, and DEL of one with lazyfree-lazy-user-del yes, free it on the
+/// lazy-free worker (INFO lazyfreed_objects counts it); a plain DEL and a small value do not.
+fn unlink_lazy_free(backend: Backend) {
+    let dir = TempDir::new(&format!("unlink-{}", backend.name()));
+    let s = start_with(backend, &dir, "everysec", &[]);
+    let mut c = connect(s.addr);
+    let freed = |c: &mut Conn| -> u64 {
+        info_field(c, "memory", "lazyfreed_objects")
+            .parse()
+            .unwrap()
+    };
+    let big = |c: &mut Conn, k: &str| {
+        let mut a = cmd(&["SADD", k]);
+        a.extend((0..1000).map(|m| format!("member{m}")));
+        pipeline(c, &[a]);
+    };
+    let settle = |c: &mut Conn, want: u64| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while freed(c) < want {
+            assert!(
+                Instant::now() < deadline,
+                "lazyfreed_objects stays below {want}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(freed(c), want);
+        assert_eq!(info_field(c, "memory", "lazyfree_pending_objects"), "0");
+    };
+    assert_eq!(freed(&mut c), 0);
+    big(&mut c, "a");
+    assert_eq!(int(&mut c, &["UNLINK", "a", "missing"]), 1);
+    assert_eq!(int(&mut c, &["EXISTS", "a"]), 0);
+    settle(&mut c, 1);
+    big(&mut c, "b");
+    assert_eq!(int(&mut c, &["DEL", "b"]), 1);
+    call(&mut c, &["SADD", "small", "1", "2"]);
+    assert_eq!(int(&mut c, &["UNLINK", "small"]), 1);
+    settle(&mut c, 1);
+    let v = call(&mut c, &["CONFIG", "SET", "lazyfree-lazy-user-del", "yes"]);
+    assert_eq!(v, Value::Simple(b"OK".to_vec()));
+    big(&mut c, "d");
+    assert_eq!(int(&mut c, &["DEL", "d"]), 1);
+    settle(&mut c, 2);
+    // FLUSHALL ASYNC counts the keys it hands over.
+    call(&mut c, &["MSET", "x", "1", "y", "2", "z", "3"]);
+    call(&mut c, &["FLUSHALL", "ASYNC"]);
+    settle(&mut c, 5);
+}
+each_backend!(unlink_frees_big_values_on_the_worker, unlink_lazy_free);
+
+/// everysec with an fsync that takes 4 s (READYLOOP_TEST_FSYNC_DELAY_MS): once it has run
+/// for 2 s, a write waits for it (its reply comes after the fsync) while reads are answered
+/// at once; INFO counts the delay in aof_delayed_fsync; the write is in the log.
+fn slow_fsync_delays_writes(backend: Backend) {
+    let dir = TempDir::new(&format!("slowsync-{}", backend.name()));
+    let delayed;
+    {
+        let s = start_with(
+            backend,
+            &dir,
+            "everysec",
+            &["READYLOOP_TEST_FSYNC_DELAY_MS=4000"],
+        );
+        let mut w = connect(s.addr);
+        let mut r = connect(s.addr);
+        call(&mut w, &["SET", "a", "1"]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while info_field(&mut r, "persistence", "aof_pending_bio_fsync") != "1" {
+            assert!(Instant::now() < deadline, "no fsync started");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Past the 2 s bound, well before the fsync's 4 s.
+        std::thread::sleep(Duration::from_millis(2300));
+        assert_eq!(info_field(&mut r, "persistence", "aof_delayed_fsync"), "0");
+        w.send(&[b"SET".to_vec(), b"b".to_vec(), b"2".to_vec()])
+            .unwrap();
+        assert_eq!(call(&mut r, &["GET", "a"]), Value::Bulk(b"1".to_vec()));
+        w.set_read_timeout(Duration::from_millis(200)).unwrap();
+        let early = w.read();
+        assert!(
+            early.is_err(),
+            "the write was answered during the slow fsync: {early:?}"
+        );
+        assert_eq!(info_field(&mut r, "persistence", "aof_delayed_fsync"), "1");
+        w.set_read_timeout(Duration::from_secs(10)).unwrap();
+        // Still the same SET's reply: the 200 ms read timed out before a byte arrived.
+        assert_eq!(w.read().unwrap(), Value::Simple(b"OK".to_vec()));
+        assert_eq!(
+            info_field(&mut r, "persistence", "aof_pending_bio_fsync"),
+            "0"
+        );
+        delayed = call(&mut w, &["GET", "b"]);
+    }
+    assert_eq!(delayed, Value::Bulk(b"2".to_vec()));
+    let s = start_with(backend, &dir, "everysec", &[]);
+    let mut c = connect(s.addr);
+    assert_eq!(call(&mut c, &["GET", "b"]), Value::Bulk(b"2".to_vec()));
+}
+each_backend!(
+    everysec_fsync_past_2s_delays_writes,
+    slow_fsync_delays_writes
+);

@@ -1258,7 +1258,7 @@ fn info_text(x: &Exec<'_, '_>, want: &[String]) -> String {
                 } else {
                     0.0
                 },
-            ),
+            ) + &crate::lazyfree::info(),
         );
     }
     if has("persistence") {

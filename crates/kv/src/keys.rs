@@ -9,11 +9,18 @@ use crate::table::check_sub;
 
 const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 
+/// DEL and UNLINK (UNLINK, or DEL with `lazyfree-lazy-user-del yes`, frees a big value on
+/// the lazy-free worker).
 pub fn del(x: &mut Exec<'_, '_>, a: Args<'_>) {
+    let lazy = a.get(0).eq_ignore_ascii_case(b"unlink") || crate::lazyfree::user_del(&x.core.extra);
     let mut n = 0;
     for k in a.iter().skip(1) {
         if let Some(i) = x.peek(k) {
-            x.db().remove(i);
+            if lazy {
+                crate::lazyfree::unlink(x.db(), i);
+            } else {
+                x.db().remove(i);
+            }
             n += 1;
         }
     }

@@ -36,6 +36,7 @@ mod multi;
 pub mod num;
 mod pubsub;
 pub mod resp;
+pub mod rewrite;
 mod server;
 mod sets;
 pub mod store;

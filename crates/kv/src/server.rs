@@ -118,6 +118,13 @@ impl Core {
         self.names.get(&buf[..name.len()]).map(|&i| i as usize)
     }
 
+    /// Is `name` a command that writes?
+    #[cold]
+    fn is_write(&self, name: &[u8]) -> bool {
+        self.lookup_name(name)
+            .is_some_and(|ci| COMMANDS[ci].flags & crate::table::F_WRITE != 0)
+    }
+
     /// LFU counter of slot `i` after Redis's decay and one logarithmic increment.
     fn lfu_bump(&mut self, db: usize, i: Idx) -> (u16, u8) {
         let (ldt, counter) = self.dbs[db].lfu(i);
@@ -329,6 +336,11 @@ impl KvService {
             match parser.parse(&input[pos..], client.authed, max_bulk) {
                 Parse::Request { end } => {
                     let args = parser.args(&input[pos..]);
+                    if self.core.aof.delaying_writes() && self.core.is_write(args.get(0)) {
+                        // Left unconsumed: served again when the slow fsync ends.
+                        self.core.aof.delay_write(ctx);
+                        break;
+                    }
                     pos += end;
                     self.exec(client, args, ctx);
                 }
@@ -703,7 +715,8 @@ impl Service for KvService {
             (a, b) => a.or(b),
         };
         // The log is written last: blocked clients served above may have written too.
-        let log_next = core.aof.tick(&core.dbs, ctx);
+        let now_ms = core.now_ms;
+        let log_next = core.aof.tick(&mut core.dbs, now_ms, ctx);
         match (next, log_next) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

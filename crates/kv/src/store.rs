@@ -259,6 +259,9 @@ pub struct Db {
     /// changes a key bumps it, so no command needs its own hook, as Redis's
     /// signalModifiedKey calls are.
     watched: HashMap<Box<[u8]>, u64>,
+    /// A log rewrite's point-in-time view of this database (aof.rs, "Compaction"): every
+    /// method that changes a slot calls [`before_change`](Self::before_change) first.
+    snap: Option<Box<crate::rewrite::Snap>>,
 }
 
 impl Default for Db {
@@ -275,6 +278,7 @@ impl Default for Db {
             expired: 0,
             dirty: 0,
             watched: HashMap::new(),
+            snap: None,
         }
     }
 }
@@ -400,6 +404,55 @@ impl Db {
     }
 
     /// Insert or overwrite. Overwriting drops the deadline unless `keep_ttl`. Returns the slot.
+    /// Slot `i` is about to change (or be filled, if free): a rewrite whose view still needs
+    /// its state at the rewrite's start serialises it now, before it is lost.
+    #[inline]
+    fn before_change(&mut self, i: Idx) {
+        if self.snap.as_ref().is_some_and(|s| s.wants(i)) {
+            self.snapshot_slot(i);
+        }
+    }
+
+    #[cold]
+    fn snapshot_slot(&mut self, i: Idx) {
+        if let Some(mut s) = self.snap.take() {
+            s.emit(self, i);
+            self.snap = Some(s);
+        }
+    }
+
+    /// Start a rewrite's view of this database as it is now (database number `dbi`, keys
+    /// whose deadline is ≤ `now_ms` left out as already expired).
+    pub fn begin_snapshot(&mut self, dbi: usize, now_ms: u64) {
+        self.snap = Some(Box::new(crate::rewrite::Snap::new(
+            dbi,
+            now_ms,
+            self.slots.len(),
+        )));
+    }
+
+    /// The rewrite's view, if one is being taken.
+    pub fn snapshot(&mut self) -> Option<&mut crate::rewrite::Snap> {
+        self.snap.as_deref_mut()
+    }
+
+    /// Serialise up to `slots` more slots of the view; true when the view is complete.
+    pub fn snapshot_step(&mut self, slots: usize) -> bool {
+        let Some(mut s) = self.snap.take() else {
+            return true;
+        };
+        let done = s.step(self, slots);
+        self.snap = Some(s);
+        done
+    }
+
+    /// Drop the view (the rewrite finished or was abandoned); returns a flushed database the
+    /// view had kept alive, for the caller to free.
+    pub fn end_snapshot(&mut self) -> Option<Db> {
+        self.snap.take().and_then(|s| s.retired).map(|b| *b)
+    }
+
+    /// Insert or overwrite. Overwriting drops the deadline unless `keep_ttl`. Returns the slot.
     pub fn set(&mut self, key: &[u8], v: NewValue<'_>, keep_ttl: bool) -> Idx {
         match self.find(key) {
             Some(i) => {
@@ -425,17 +478,7 @@ impl Db {
         self.heap_bytes += slot.heap_bytes();
         self.dirty += 1;
         self.touch_watched(key);
-        let i = if self.free != NIL {
-            let i = self.free;
-            if let Data::Free { next } = self.slots[i as usize].data {
-                self.free = next;
-            }
-            self.slots[i as usize] = slot;
-            i
-        } else {
-            self.slots.push(slot);
-            (self.slots.len() - 1) as u32
-        };
+        let i = self.place(slot);
         let h = self.hash(key);
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.table
@@ -444,8 +487,27 @@ impl Db {
         i
     }
 
+    /// Put `slot` in a free slot (or a new one at the end); returns its number.
+    fn place(&mut self, slot: Slot) -> Idx {
+        if self.free != NIL {
+            let i = self.free;
+            self.before_change(i);
+            if let Data::Free { next } = self.slots[i as usize].data {
+                self.free = next;
+            }
+            self.slots[i as usize] = slot;
+            i
+        } else {
+            let i = self.slots.len() as u32;
+            self.before_change(i);
+            self.slots.push(slot);
+            i
+        }
+    }
+
     /// New value, same key, deadline and access data.
     pub fn replace_value(&mut self, i: Idx, v: NewValue<'_>) {
+        self.before_change(i);
         self.changed(i);
         let s = &mut self.slots[i as usize];
         self.heap_bytes -= s.heap_bytes();
@@ -496,6 +558,7 @@ impl Db {
         f: impl FnOnce(&mut Object) -> R,
         changed: impl FnOnce(&R) -> bool,
     ) -> R {
+        self.before_change(i);
         let r = self.with_obj_raw(i, f);
         if changed(&r) {
             self.changed(i);
@@ -531,17 +594,7 @@ impl Db {
         self.heap_bytes += counted;
         self.dirty += 1;
         self.touch_watched(key);
-        let i = if self.free != NIL {
-            let i = self.free;
-            if let Data::Free { next } = self.slots[i as usize].data {
-                self.free = next;
-            }
-            self.slots[i as usize] = slot;
-            i
-        } else {
-            self.slots.push(slot);
-            (self.slots.len() - 1) as u32
-        };
+        let i = self.place(slot);
         let h = self.hash(key);
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.table
@@ -552,6 +605,20 @@ impl Db {
 
     /// Remove the key in slot `i`.
     pub fn remove(&mut self, i: Idx) {
+        drop(self.detach(i));
+    }
+
+    /// Remove the key in slot `i` and hand back its collection, if it held one, for the
+    /// caller to free (lazy free: UNLINK of a big value).
+    pub fn unlink(&mut self, i: Idx) -> Option<Object> {
+        match self.detach(i) {
+            Data::Obj(o) => Some(o.obj),
+            _ => None,
+        }
+    }
+
+    fn detach(&mut self, i: Idx) -> Data {
+        self.before_change(i);
         self.changed(i);
         let h = self.hash(self.slots[i as usize].key());
         if let Ok(e) = self.table.find_entry(h, |&j| j == i) {
@@ -564,7 +631,7 @@ impl Db {
         }
         let s = &mut self.slots[i as usize];
         self.heap_bytes -= s.heap_bytes();
-        s.data = Data::Free { next: self.free };
+        let old = std::mem::replace(&mut s.data, Data::Free { next: self.free });
         s.flags = 0;
         self.free = i;
         self.len -= 1;
@@ -573,6 +640,7 @@ impl Db {
             self.free = NIL;
             self.table = HashTable::new();
         }
+        old
     }
 
     /// Give trailing free slots back, so a database that shrank does not keep its peak slab.
@@ -614,6 +682,7 @@ impl Db {
     }
 
     pub fn set_deadline(&mut self, i: Idx, at_ms: u64) {
+        self.before_change(i);
         self.changed(i);
         if let Some(old) = self.expires.insert(i, at_ms) {
             self.by_deadline.remove(&(old, i));
@@ -624,10 +693,11 @@ impl Db {
 
     /// Drop the deadline; true if there was one.
     pub fn persist(&mut self, i: Idx) -> bool {
-        let s = &mut self.slots[i as usize];
-        if s.flags & HAS_TTL == 0 {
+        if self.slots[i as usize].flags & HAS_TTL == 0 {
             return false;
         }
+        self.before_change(i);
+        let s = &mut self.slots[i as usize];
         s.flags &= !HAS_TTL;
         self.changed(i);
         if let Some(d) = self.expires.remove(&i) {
@@ -718,13 +788,34 @@ impl Db {
     }
 
     pub fn clear(&mut self) {
+        drop(self.flush());
+    }
+
+    /// Empty the database (FLUSHDB) and return the old contents for the caller to free,
+    /// unless a rewrite's view still needs them: then the view keeps them (they no longer
+    /// change) and frees them when it is done. Watched keys that existed count as changed;
+    /// the watch counts stay with this database (a client watches a database *number*).
+    pub fn flush(&mut self) -> Option<Db> {
         self.touch_watched_present(None);
-        let (expired, dirty) = (self.expired, self.dirty);
         let watched = std::mem::take(&mut self.watched);
-        *self = Db::default();
-        self.expired = expired;
-        self.dirty = dirty + 1;
+        let snap = self.snap.take();
+        let mut old = std::mem::take(self);
+        self.expired = old.expired;
+        self.dirty = old.dirty + 1;
         self.watched = watched;
+        match snap {
+            Some(mut s) if s.retired.is_none() => {
+                s.retired = Some(Box::new(old));
+                self.snap = Some(s);
+                None
+            }
+            Some(s) => {
+                self.snap = Some(s);
+                old.dirty = 0;
+                Some(old)
+            }
+            None => Some(old),
+        }
     }
 
     /// Slot `i` changed (or is about to be removed): the log's counter and its watchers.
