@@ -533,3 +533,35 @@ each_backend!(own_soft_limit_cuts_off_after_its_grace_period, |b| {
     assert_eq!(stats.output_overflows, 1, "{stats}");
     assert_eq!(got.join().unwrap(), sent, "the reader lost messages");
 });
+
+each_backend!(
+    own_limit_does_not_outlive_its_connection_in_a_reused_slot,
+    |b| {
+        let srv = start(b, Lines::default(), |_| {});
+        let (mut c, mut rc) = connect(srv.addr);
+        let (mut a, mut ra) = connect(srv.addr);
+        a.write_all(b"ID\nLIMIT 65536 0 0\n").unwrap();
+        let limited = lines(&mut ra, 2).remove(0);
+        drop((a, ra));
+        assert_eq!(wait_closed(&mut c, &mut rc, 1), 1);
+        // The freed slot goes to the next connection (a new generation): the old limit's entry
+        // must be gone, not applied to it.
+        let (mut d, mut rd) = connect(srv.addr);
+        d.write_all(b"ID\n").unwrap();
+        let id = lines(&mut rd, 1).remove(0);
+        assert_ne!(id, limited, "a new connection has a new id");
+        let slot = |id: &str| id.parse::<u64>().unwrap() & 0xffff_ffff;
+        assert_eq!(
+            slot(&id),
+            slot(&limited),
+            "the slot was not reused: test nothing"
+        );
+        let text = "x".repeat(1023);
+        c.write_all(format!("FAN {id} 100 {text}\nI sent\n").as_bytes())
+            .unwrap();
+        assert_eq!(lines(&mut rc, 1), ["sent"]);
+        assert_eq!(lines(&mut rd, 100).len(), 100);
+        let (stats, _) = srv.finish();
+        assert_eq!(stats.output_overflows, 0, "{stats}");
+    }
+);
