@@ -1000,7 +1000,9 @@ impl<S: Service> Server<S> {
     }
 
     fn next_timeout(&self) -> Option<Duration> {
-        if !self.ready.is_empty() {
+        // Held output (from a drain's reads, or what their close hooks sent) leaves after
+        // the next tick: do not sleep on it.
+        if !self.ready.is_empty() || !self.held.is_empty() {
             return Some(Duration::ZERO);
         }
         let idle = self.idle_deadline();
