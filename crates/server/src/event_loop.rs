@@ -400,6 +400,10 @@ struct Pass {
     reserve: bool,
     /// The kernel reported hang-up or a socket error.
     hangup: bool,
+    /// The write after `Service::tick`: it never reads, not even while draining, or what it
+    /// read could be served, held and sent without the next tick (an acknowledgement ahead
+    /// of its log's fsync).
+    tick: bool,
 }
 
 /// The loop-wide pieces a connection's I/O needs, borrowed apart from the slab.
@@ -421,7 +425,9 @@ struct Io<'a, S: Service> {
 impl<S: Service> Io<'_, S> {
     /// Flush, read, serve. Returns why the connection must close, if it must.
     fn drive(&mut self, c: &mut Conn<S::Session>, token: Token, p: Pass) -> Option<CloseReason> {
-        if p.write && c.pending() > 0 {
+        // Held output waits for the tick's own pass (`held` is cleared for it), whatever
+        // else drives the connection first (a requeue, a close, a fulfilled reply, a drain).
+        if p.write && c.pending() > 0 && !c.held {
             self.flush(c);
         }
         if p.reserve && c.fail.is_none() {
@@ -429,7 +435,7 @@ impl<S: Service> Io<'_, S> {
         }
         // A draining server must learn whether a flushed client is quiet; a write event alone
         // never reads (issue 8 bug 1: poll/epoll-lt waited out the shutdown timeout).
-        let read = p.read || (self.draining && !c.quiet && c.pending() == 0);
+        let read = p.read || (self.draining && !p.tick && !c.quiet && c.pending() == 0);
         if read && c.wants_input() && c.fail.is_none() {
             self.read_pass(c, token, p.to_eagain || self.draining);
         }
@@ -994,7 +1000,9 @@ impl<S: Service> Server<S> {
     }
 
     fn next_timeout(&self) -> Option<Duration> {
-        if !self.ready.is_empty() {
+        // Held output (from a drain's reads, or what their close hooks sent) leaves after
+        // the next tick: do not sleep on it.
+        if !self.ready.is_empty() || !self.held.is_empty() {
             return Some(Duration::ZERO);
         }
         let idle = self.idle_deadline();
@@ -1045,7 +1053,7 @@ impl<S: Service> Server<S> {
             for token in std::mem::take(&mut self.held) {
                 if let Some(c) = self.conns.get_mut(token) {
                     c.held = false;
-                    self.drive(token, Pass::WRITE);
+                    self.drive(token, Pass::TICK);
                 }
             }
         }
@@ -1059,6 +1067,7 @@ impl<S: Service> Server<S> {
             to_eagain: ev.is_read_closed() || ev.is_priority(),
             reserve: false,
             hangup,
+            tick: false,
         };
         if !self.conns.contains(ev.token()) {
             self.stats.stale_events += 1;
@@ -1508,17 +1517,15 @@ impl<S: Service> Server<S> {
     }
 
     /// While draining, close the connections that owe nothing and have now been quiet for
-    /// `DRAIN_QUIET_MS` (one `recv` each, every `DRAIN_QUIET_MS`).
+    /// `DRAIN_QUIET_MS` (one `recv` each, every `DRAIN_QUIET_MS`). Not only those already
+    /// known quiet: a read that stopped at the high-water mark, answered by the tick's pass
+    /// (which does not read), may have left nothing to read and no event to come.
     fn recheck_quiet(&mut self) {
         if self.drain_recheck_at.is_some_and(|at| at > self.now) {
             return;
         }
         for token in self.conns.tokens() {
-            if self
-                .conns
-                .get_mut(token)
-                .is_some_and(|c| c.quiet && !c.owes())
-            {
+            if self.conns.get_mut(token).is_some_and(|c| !c.owes()) {
                 self.drive(token, Pass::REQUEUED);
             }
         }
@@ -1632,12 +1639,17 @@ impl<S: Service> Server<S> {
 }
 
 impl Pass {
+    const TICK: Pass = Pass {
+        tick: true,
+        ..Pass::WRITE
+    };
     const WRITE: Pass = Pass {
         read: false,
         write: true,
         to_eagain: false,
         reserve: false,
         hangup: false,
+        tick: false,
     };
     const REQUEUED: Pass = Pass {
         read: true,
@@ -1645,6 +1657,7 @@ impl Pass {
         to_eagain: true,
         reserve: false,
         hangup: false,
+        tick: false,
     };
 }
 

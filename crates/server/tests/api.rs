@@ -31,7 +31,13 @@ struct Lines {
     held_seen_by_tick: u64,
     opened: u64,
     closed: u64,
+    /// When set, every tick logs (held replies served so far, connections opened) and then
+    /// waits for a permit: the test sees what left the loop while no tick had run.
+    gate: Option<(mpsc::Receiver<()>, TickLog)>,
+    served_held: u64,
 }
+
+type TickLog = Arc<Mutex<Vec<(u64, u64)>>>;
 
 impl Service for Lines {
     type Session = ConnId;
@@ -102,6 +108,7 @@ impl Service for Lines {
                     writeln!(ctx.out(), "{}", words.next().unwrap()).unwrap();
                     ctx.hold();
                     self.held_seen_by_tick = 0;
+                    self.served_held += 1;
                 }
                 "FAN" => {
                     let to: u64 = words.next().unwrap().parse().unwrap();
@@ -151,6 +158,12 @@ impl Service for Lines {
     fn tick(&mut self, _ctx: &mut Ctx<'_>) -> Option<Instant> {
         self.ticks += 1;
         self.held_seen_by_tick += 1;
+        if let Some((permits, log)) = &self.gate {
+            log.lock().unwrap().push((self.served_held, self.opened));
+            if permits.recv_timeout(Duration::from_secs(10)).is_err() {
+                self.gate = None;
+            }
+        }
         None
     }
 
@@ -533,3 +546,125 @@ each_backend!(own_soft_limit_cuts_off_after_its_grace_period, |b| {
     assert_eq!(stats.output_overflows, 1, "{stats}");
     assert_eq!(got.join().unwrap(), sent, "the reader lost messages");
 });
+
+each_backend!(
+    own_limit_does_not_outlive_its_connection_in_a_reused_slot,
+    |b| {
+        let srv = start(b, Lines::default(), |_| {});
+        let (mut c, mut rc) = connect(srv.addr);
+        let (mut a, mut ra) = connect(srv.addr);
+        a.write_all(b"ID\nLIMIT 65536 0 0\n").unwrap();
+        let limited = lines(&mut ra, 2).remove(0);
+        drop((a, ra));
+        assert_eq!(wait_closed(&mut c, &mut rc, 1), 1);
+        // The freed slot goes to the next connection (a new generation): the old limit's entry
+        // must be gone, not applied to it.
+        let (mut d, mut rd) = connect(srv.addr);
+        d.write_all(b"ID\n").unwrap();
+        let id = lines(&mut rd, 1).remove(0);
+        assert_ne!(id, limited, "a new connection has a new id");
+        let slot = |id: &str| id.parse::<u64>().unwrap() & 0xffff_ffff;
+        assert_eq!(
+            slot(&id),
+            slot(&limited),
+            "the slot was not reused: test nothing"
+        );
+        let text = "x".repeat(1023);
+        c.write_all(format!("FAN {id} 100 {text}\nI sent\n").as_bytes())
+            .unwrap();
+        assert_eq!(lines(&mut rc, 1), ["sent"]);
+        assert_eq!(lines(&mut rd, 100).len(), 100);
+        let (stats, _) = srv.finish();
+        assert_eq!(stats.output_overflows, 0, "{stats}");
+    }
+);
+
+each_backend!(
+    held_replies_read_while_draining_still_wait_for_a_tick,
+    |b| {
+        let (permit, permits) = mpsc::channel();
+        let log = TickLog::default();
+        let service = Lines {
+            gate: Some((permits, Arc::clone(&log))),
+            ..Lines::default()
+        };
+        let srv = start(b, service, |_| {});
+        let (mut s, mut r) = connect(srv.addr);
+        let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = Arc::clone(&received);
+        let reader = thread::spawn(move || {
+            let mut l = String::new();
+            while r.read_line(&mut l).is_ok_and(|k| k > 0) {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                l.clear();
+            }
+        });
+        // Far more held requests than the loop reads in one go (its read budget, and the
+        // high-water mark its held replies reach first).
+        let n = 200_000u64;
+        let writer = thread::spawn(move || {
+            let mut all = Vec::new();
+            for i in 0..n {
+                writeln!(all, "H {i}").unwrap();
+            }
+            let _ = s.write_all(&all);
+            s
+        });
+        // Wait for the next tick to start (the loop is then parked in it), let what left
+        // before it arrive, and return (replies received, held replies served before it).
+        let next_tick = |seen: usize| -> Option<(u64, u64)> {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while log.lock().unwrap().len() <= seen {
+                if Instant::now() >= deadline {
+                    return None;
+                }
+                thread::sleep(Duration::from_millis(1));
+            }
+            let mut got = received.load(std::sync::atomic::Ordering::SeqCst);
+            loop {
+                thread::sleep(Duration::from_millis(30));
+                let now = received.load(std::sync::atomic::Ordering::SeqCst);
+                if now == got {
+                    break;
+                }
+                got = now;
+            }
+            Some((got, log.lock().unwrap()[seen].0))
+        };
+        // Serve normally until the connection is open and some held replies were served.
+        let mut seen = 0;
+        loop {
+            next_tick(seen).expect("the loop ticks");
+            let (served, opened) = log.lock().unwrap()[seen];
+            seen += 1;
+            if opened == 1 && served > 0 {
+                break;
+            }
+            permit.send(()).unwrap();
+        }
+        // Now drain: a reply served after tick k must not leave before tick k+1 has run.
+        srv.stop.stop();
+        let mut rounds = 0;
+        while rounds < 200 {
+            let before = log.lock().unwrap()[seen - 1].0;
+            permit.send(()).unwrap();
+            let Some((got, _)) = next_tick(seen) else {
+                break;
+            };
+            assert!(
+                got <= before,
+                "{got} replies left, but only {before} were served before the last tick"
+            );
+            seen += 1;
+            rounds += 1;
+            if got == n {
+                break;
+            }
+        }
+        drop(permit);
+        let _ = srv.handle.join();
+        let _ = writer.join();
+        reader.join().unwrap();
+        assert!(rounds > 1, "the drain ended before anything was checked");
+    }
+);

@@ -30,8 +30,19 @@ impl Gen {
     }
 
     pub(super) fn tkey(&mut self) -> Vec<u8> {
-        // Few keys, so commands meet each other's collections (and strings: WRONGTYPE).
-        self.pick(&["k1", "k2", "k3", "t1", "t2", "t3"])
+        // Few keys, so commands meet each other's collections (and strings: WRONGTYPE). The
+        // long pair straddles the 22 bytes a collection keeps inline (RENAME/COPY between
+        // them move a collection across the boundary).
+        self.pick(&[
+            "k1",
+            "k2",
+            "k3",
+            "t1",
+            "t2",
+            "t3",
+            "long:key:of:22:bytes:x",
+            "long:key:of:23:bytes:xy",
+        ])
     }
 
     fn members(&mut self, args: &mut Vec<Vec<u8>>, min: usize) {
