@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use reactor::Backend;
 
-use super::kv_util::{call, connect, int, Conn, Value};
+use super::kv_util::{call, connect, int, present_seqs, Conn, Rng, Value};
 use super::util::{readyloop_bin, run_cmd, wait_until, ServerProcess};
 
 /// A fresh directory for one test's log, removed on drop.
@@ -67,17 +67,6 @@ fn start(backend: Backend, dir: &TempDir, fsync: &str) -> ServerProcess {
     let args = kv_args(backend, dir, fsync);
     ServerProcess::spawn(readyloop_bin(), &args)
         .unwrap_or_else(|e| panic!("`readyloop {}` must start: {e}", args.join(" ")))
-}
-
-/// xorshift64: the kill moments, reproducible from the seed printed on failure.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 /// What one writer sent and had acknowledged in one life of the server.
@@ -144,31 +133,6 @@ struct Truth {
     next_seq: Vec<u64>,
 }
 
-fn mget_present(c: &mut Conn, w: usize, from: u64, to: u64) -> Vec<u64> {
-    let mut present = Vec::new();
-    let mut at = from;
-    while at < to {
-        let end = (at + 500).min(to);
-        let mut args = vec!["MGET".to_string()];
-        args.extend((at..end).map(|s| format!("k:{w}:{s}")));
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let v = call(c, &refs);
-        let items = v.items().expect("MGET array").to_vec();
-        for (s, item) in (at..end).zip(items) {
-            match item {
-                Value::Bulk(b) => {
-                    assert_eq!(b, s.to_string().into_bytes(), "k:{w}:{s} holds its seq");
-                    present.push(s);
-                }
-                Value::NilBulk => {}
-                other => panic!("MGET k:{w}:{s}: {other}"),
-            }
-        }
-        at = end;
-    }
-    present
-}
-
 /// Kill `rounds` times under load; returns (kills, acknowledged writes, lost).
 fn crash_rounds(backend: Backend, fsync: &str, rounds: usize, seed: u64) -> (usize, u64, u64) {
     const WRITERS: usize = 3;
@@ -223,9 +187,7 @@ fn crash_rounds(backend: Backend, fsync: &str, rounds: usize, seed: u64) -> (usi
         let mut present_total = 0usize;
         for (w, st) in writers.iter().enumerate() {
             acked_total += (st.acked - st.first) + st.incr_acked;
-            let present: HashSet<u64> = mget_present(&mut c, w, 0, st.sent.max(st.first))
-                .into_iter()
-                .collect();
+            let present = present_seqs(&mut c, w, 0, st.sent.max(st.first));
             let missing_req = truth.required[w].difference(&present).count();
             let missing_acked = (st.first..st.acked)
                 .filter(|s| !present.contains(s))
@@ -1090,9 +1052,7 @@ fn kill_around_switch(backend: Backend) {
         server = start_with(backend, &dir, "always", &env);
         let mut c = connect(server.addr);
         for (w, st) in writers.iter().enumerate() {
-            let present: HashSet<u64> = mget_present(&mut c, w, st.first, st.sent.max(st.first))
-                .into_iter()
-                .collect();
+            let present = present_seqs(&mut c, w, st.first, st.sent.max(st.first));
             let missing = (st.first..st.acked)
                 .filter(|s| !present.contains(s))
                 .count();

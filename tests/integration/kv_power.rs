@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use reactor::Backend;
 use readyloop_lazyfs::{Crash, Mounted, Trigger};
 
-use super::kv_util::{call, connect, int, Conn, Value};
+use super::kv_util::{call, connect, int, present_seqs, Conn, Rng, Value};
 use super::util::{readyloop_bin, ServerProcess};
 
 /// `disk/` (what survives power loss) and `mnt/` (where lazyfs serves it), removed on drop.
@@ -79,20 +79,6 @@ fn start(backend: Backend, dir: &Path, fsync: &str) -> ServerProcess {
         .unwrap_or_else(|e| panic!("`readyloop {}` must start: {e}", args.join(" ")))
 }
 
-/// xorshift64: pauses, cut moments and torn cuts, reproducible from the seed printed on failure.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// One writer's life between two cuts: `SET k:W:SEQ SEQ` then `INCR n:W`, pipelined.
 #[derive(Default, Clone)]
 struct Writer {
@@ -139,31 +125,6 @@ fn write_load(addr: std::net::SocketAddr, w: usize, first: u64, stop: &AtomicBoo
         }
     }
     st
-}
-
-/// Which of `k:w:from..k:w:to` exist (each must hold its own seq).
-fn present(c: &mut Conn, w: usize, from: u64, to: u64) -> HashSet<u64> {
-    let mut out = HashSet::new();
-    let mut at = from;
-    while at < to {
-        let end = (at + 500).min(to);
-        let mut args = vec!["MGET".to_string()];
-        args.extend((at..end).map(|s| format!("k:{w}:{s}")));
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let items = call(c, &refs).items().expect("MGET array").to_vec();
-        for (s, item) in (at..end).zip(items) {
-            match item {
-                Value::Bulk(b) => {
-                    assert_eq!(b, s.to_string().into_bytes(), "k:{w}:{s} holds its seq");
-                    out.insert(s);
-                }
-                Value::NilBulk => {}
-                other => panic!("MGET k:{w}:{s}: {other}"),
-            }
-        }
-        at = end;
-    }
-    out
 }
 
 /// What the rounds of one test add up to.
@@ -318,7 +279,7 @@ fn power_rounds(
         for (w, st) in writers.iter().enumerate() {
             let acked_to = st.first + st.acked_at.len() as u64;
             tally.acked += 2 * st.acked_at.len() as u64;
-            let have = present(&mut c, w, 0, st.sent.max(st.first));
+            let have = present_seqs(&mut c, w, 0, st.sent.max(st.first));
             let lost_required = truth.required[w].difference(&have).count();
             assert_eq!(
                 lost_required, 0,

@@ -112,3 +112,45 @@ pub fn connect(addr: SocketAddr) -> Conn {
     );
     c
 }
+
+/// xorshift64: kill and cut moments, reproducible from the seed a test prints on failure.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Which of the keys `k:W:from..k:W:to` a crash test's writer `w` set still exist (each must
+/// hold its own sequence number).
+pub fn present_seqs(c: &mut Conn, w: usize, from: u64, to: u64) -> std::collections::HashSet<u64> {
+    let mut out = std::collections::HashSet::new();
+    let mut at = from;
+    while at < to {
+        let end = (at + 500).min(to);
+        let mut args = vec!["MGET".to_string()];
+        args.extend((at..end).map(|s| format!("k:{w}:{s}")));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let items = call(c, &refs).items().expect("MGET array").to_vec();
+        for (s, item) in (at..end).zip(items) {
+            match item {
+                Value::Bulk(b) => {
+                    assert_eq!(b, s.to_string().into_bytes(), "k:{w}:{s} holds its seq");
+                    out.insert(s);
+                }
+                Value::NilBulk => {}
+                other => panic!("MGET k:{w}:{s}: {other}"),
+            }
+        }
+        at = end;
+    }
+    out
+}
