@@ -140,28 +140,20 @@ mod transactions {
     use super::*;
 
     fn runner(ours: std::net::SocketAddr, redis: std::net::SocketAddr) -> Runner {
-        let mut r = Runner::new(Pair { redis, ours });
-        r.cfg = GenConfig {
-            other_types: true,
-            types: 0.5,
-            multi: 0.15,
-            ..GenConfig::default()
-        };
-        r
+        diff_runner(
+            ours,
+            redis,
+            GenConfig {
+                other_types: true,
+                types: 0.5,
+                multi: 0.15,
+                ..GenConfig::default()
+            },
+        )
     }
 
     fn check(r: &Runner, what: &str) {
-        let seeds: u64 = std::env::var("KVDIFF_SEEDS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(30);
-        let bad = r.run_seeds(1..=seeds, 400);
-        assert!(
-            bad.is_empty(),
-            "{what}: {} seeds disagree:\n{}",
-            bad.len(),
-            kvdiff::report(&bad)
-        );
+        assert_seeds_agree(r, what, 30);
     }
 
     #[test]

@@ -321,29 +321,22 @@ mod diff {
     use readyloop_harness::kvdiff::gen::GenConfig;
 
     fn runner(ours: std::net::SocketAddr, redis: std::net::SocketAddr) -> Runner {
-        let mut r = Runner::new(Pair { redis, ours });
-        r.cfg = GenConfig {
-            other_types: true,
-            // Only data-type (and a few keyspace) commands: issue 10's generator has its own
-            // test, and its CLIENT SETINFO (7.2, answered by ours on purpose) differs from 7.0.
-            types: 1.0,
-            ..GenConfig::default()
-        };
-        r
+        diff_runner(
+            ours,
+            redis,
+            GenConfig {
+                other_types: true,
+                // Only data-type (and a few keyspace) commands: issue 10's generator has its
+                // own test, and its CLIENT SETINFO (7.2, answered by ours on purpose) differs
+                // from 7.0.
+                types: 1.0,
+                ..GenConfig::default()
+            },
+        )
     }
 
     fn check(r: &Runner, what: &str) {
-        let seeds: u64 = std::env::var("KVDIFF_SEEDS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(20);
-        let bad = r.run_seeds(1..=seeds, 400);
-        assert!(
-            bad.is_empty(),
-            "{what}: {} seeds disagree:\n{}",
-            bad.len(),
-            kvdiff::report(&bad)
-        );
+        assert_seeds_agree(r, what, 20);
     }
 
     #[test]

@@ -154,3 +154,30 @@ pub fn present_seqs(c: &mut Conn, w: usize, from: u64, to: u64) -> std::collecti
     }
     out
 }
+
+/// A differential runner: seeded sequences from a generator set to `cfg`, sent to `redis` and
+/// to `ours`.
+pub fn diff_runner(
+    ours: SocketAddr,
+    redis: SocketAddr,
+    cfg: readyloop_harness::kvdiff::gen::GenConfig,
+) -> Runner {
+    let mut r = Runner::new(Pair { redis, ours });
+    r.cfg = cfg;
+    r
+}
+
+/// Seeds `1..=KVDIFF_SEEDS` (`default_seeds` when unset) of 400 commands each must agree.
+pub fn assert_seeds_agree(r: &Runner, what: &str, default_seeds: u64) {
+    let seeds: u64 = std::env::var("KVDIFF_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default_seeds);
+    let bad = r.run_seeds(1..=seeds, 400);
+    assert!(
+        bad.is_empty(),
+        "{what}: {} seeds disagree:\n{}",
+        bad.len(),
+        kvdiff::report(&bad)
+    );
+}
