@@ -9,10 +9,7 @@ use crate::strings::SYNTAX;
 use crate::types::{limits, scan_args, Hash, Kind, Object};
 
 fn hash_ref<'a>(x: &'a mut Exec<'_, '_>, i: Idx) -> &'a Hash {
-    match x.db().obj(i) {
-        Some(Object::Hash(h)) => h,
-        _ => unreachable!("type checked by the caller"),
-    }
+    x.payload(i)
 }
 
 /// The hash at `key` for writing, created if absent; None after a WRONGTYPE reply.

@@ -29,21 +29,11 @@ fn list_mut_if<R>(
     f: impl FnOnce(&mut List) -> R,
     changed: impl FnOnce(&R) -> bool,
 ) -> R {
-    x.with_obj_if(
-        i,
-        |o| match o {
-            Object::List(l) => f(l),
-            _ => unreachable!("type checked by the caller"),
-        },
-        changed,
-    )
+    x.payload_mut_if(i, f, changed)
 }
 
 fn list_ref<'a>(x: &'a mut Exec<'_, '_>, i: crate::store::Idx) -> &'a List {
-    match x.db().obj(i) {
-        Some(Object::List(l)) => l,
-        _ => unreachable!("type checked by the caller"),
-    }
+    x.payload(i)
 }
 
 /// Push `vals` onto `key`, creating it unless `only_existing`; returns the new length (0 if

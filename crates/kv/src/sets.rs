@@ -10,10 +10,7 @@ use crate::strings::SYNTAX;
 use crate::types::{limits, random_picks, scan_args, Kind, Object, Set};
 
 fn set_ref<'a>(x: &'a Exec<'_, '_>, i: Idx) -> &'a Set {
-    match x.core.dbs[x.client.db].obj(i) {
-        Some(Object::Set(s)) => s,
-        _ => unreachable!("type checked by the caller"),
-    }
+    x.payload(i)
 }
 
 fn set_mut<R>(x: &mut Exec<'_, '_>, i: Idx, f: impl FnOnce(&mut Set) -> R) -> R {
@@ -27,14 +24,7 @@ fn set_mut_if<R>(
     f: impl FnOnce(&mut Set) -> R,
     changed: impl FnOnce(&R) -> bool,
 ) -> R {
-    x.with_obj_if(
-        i,
-        |o| match o {
-            Object::Set(s) => f(s),
-            _ => unreachable!("type checked by the caller"),
-        },
-        changed,
-    )
+    x.payload_mut_if(i, f, changed)
 }
 
 pub fn sadd(x: &mut Exec<'_, '_>, a: Args<'_>) {

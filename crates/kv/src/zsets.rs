@@ -15,10 +15,7 @@ const RANGE_FLOAT: &str = "ERR min or max is not a float";
 const RANGE_LEX: &str = "ERR min or max not valid string range item";
 
 fn zset_ref<'a>(x: &'a Exec<'_, '_>, i: Idx) -> &'a ZSet {
-    match x.core.dbs[x.client.db].obj(i) {
-        Some(Object::ZSet(z)) => z,
-        _ => unreachable!("type checked by the caller"),
-    }
+    x.payload(i)
 }
 
 fn zset_mut<R>(x: &mut Exec<'_, '_>, i: Idx, f: impl FnOnce(&mut ZSet) -> R) -> R {
@@ -32,14 +29,7 @@ fn zset_mut_if<R>(
     f: impl FnOnce(&mut ZSet) -> R,
     changed: impl FnOnce(&R) -> bool,
 ) -> R {
-    x.with_obj_if(
-        i,
-        |o| match o {
-            Object::ZSet(z) => f(z),
-            _ => unreachable!("type checked by the caller"),
-        },
-        changed,
-    )
+    x.payload_mut_if(i, f, changed)
 }
 
 /// `[member, score]` pairs: flat in RESP2, pairs in RESP3 (as Redis's WITHSCORES).

@@ -26,6 +26,32 @@ pub enum Object {
     ZSet(ZSet),
 }
 
+/// A collection type an [`Object`] holds: how to find it inside one.
+pub trait Payload: Sized {
+    fn of(o: &Object) -> Option<&Self>;
+    fn of_mut(o: &mut Object) -> Option<&mut Self>;
+}
+
+macro_rules! payload {
+    ($($variant:ident),*) => {$(
+        impl Payload for $variant {
+            fn of(o: &Object) -> Option<&Self> {
+                match o {
+                    Object::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn of_mut(o: &mut Object) -> Option<&mut Self> {
+                match o {
+                    Object::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+payload!(List, Hash, Set, ZSet);
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {
     List,
@@ -202,6 +228,29 @@ impl Exec<'_, '_> {
             db.remove(i);
         }
         r
+    }
+
+    /// The collection of type `T` in slot `i`; the caller has checked the type.
+    pub fn payload<T: Payload>(&self, i: Idx) -> &T {
+        self.core.dbs[self.client.db]
+            .obj(i)
+            .and_then(T::of)
+            .expect("type checked by the caller")
+    }
+
+    /// [`with_obj_if`](Self::with_obj_if) on the collection of type `T` in slot `i`; the
+    /// caller has checked the type.
+    pub fn payload_mut_if<T: Payload, R>(
+        &mut self,
+        i: Idx,
+        f: impl FnOnce(&mut T) -> R,
+        changed: impl FnOnce(&R) -> bool,
+    ) -> R {
+        self.with_obj_if(
+            i,
+            |o| f(T::of_mut(o).expect("type checked by the caller")),
+            changed,
+        )
     }
 
     /// Insert an empty object at `key`, known to be absent (the caller fills it at once:
