@@ -222,6 +222,22 @@ struct LimitState {
     over_soft_since: Option<u32>,
 }
 
+/// Owed output past `--max-output`, or past the connection's own limit (see [`OutputLimit`]).
+fn over_output_limits<S>(
+    c: &Conn<S>,
+    token: Token,
+    cfg: &Config,
+    limits: &mut HashMap<Token, LimitState>,
+    now_ms: u32,
+) -> bool {
+    let owed = c.owed_bytes();
+    owed > cfg.max_output
+        || (c.limited
+            && limits
+                .get_mut(&token)
+                .is_some_and(|l| l.exceeded(owed, now_ms)))
+}
+
 impl LimitState {
     /// Is `owed` past the limit, now or (soft) for long enough? Updates the soft-limit clock.
     fn exceeded(&mut self, owed: usize, now_ms: u32) -> bool {
@@ -448,7 +464,7 @@ impl<S: Service> Io<'_, S> {
         if let Some(reason) = c.fail {
             return Some(reason);
         }
-        if c.owed_bytes() > self.cfg.max_output || self.over_own_limit(c, token) {
+        if over_output_limits(c, token, self.cfg, self.limits, self.now_ms) {
             return Some(CloseReason::Overflow);
         }
         if c.pending_input() > self.cfg.max_input {
@@ -604,14 +620,6 @@ impl<S: Service> Io<'_, S> {
         }
         b.input.drain(..used);
         self.after_serve(c, token);
-    }
-
-    fn over_own_limit(&mut self, c: &Conn<S::Session>, token: Token) -> bool {
-        c.limited
-            && self
-                .limits
-                .get_mut(&token)
-                .is_some_and(|l| l.exceeded(c.owed_bytes(), self.now_ms))
     }
 
     fn service_overrun(&mut self, c: &mut Conn<S::Session>, used: usize) {
@@ -1256,12 +1264,7 @@ impl<S: Service> Server<S> {
         };
         let b = c.bufs.get_or_insert_with(|| self.pool.take());
         b.append(bytes);
-        let over_limit = c.limited
-            && self
-                .limits
-                .get_mut(&token)
-                .is_some_and(|l| l.exceeded(c.owed_bytes(), now_ms));
-        if c.owed_bytes() > self.cfg.max_output || over_limit {
+        if over_output_limits(c, token, &self.cfg, &mut self.limits, now_ms) {
             self.close(token, CloseReason::Overflow);
             return;
         }
