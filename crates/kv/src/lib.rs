@@ -21,30 +21,21 @@
 //! ```
 #![forbid(unsafe_code)]
 
-mod admin;
-pub mod aof;
-mod blocking;
+// Layers, imported only downward (the dispatcher <-> command table cycle is the one exception,
+// documented in commands/mod.rs):
+//   service      clients, the dispatcher, the tick, replay of the log
+//   commands     one file per family + the command table
+//   persistence  the append-only log and its rewrite, fed effects as commands
+//   keyspace     databases, expiry, change counters, lazy free
+//   protocol     RESP2/RESP3 parsing and reply encoding
+//   kvtypes      (crate) the value types: no server concerns at all
+pub mod commands;
 mod config;
-pub mod glob;
-mod hashes;
-mod keys;
-pub mod lazyfree;
-pub mod ld;
-mod limits;
-mod lists;
-mod multi;
-pub mod num;
-mod pubsub;
-pub mod resp;
-pub mod rewrite;
-mod server;
-mod sets;
-pub mod store;
-mod strings;
-mod table;
-pub mod types;
-mod zsets;
+pub mod keyspace;
+pub mod persistence;
+pub mod protocol;
+mod service;
 
-pub use aof::{AofConfig, Fsync};
 pub use config::{parse_memory, ClassLimit, KvConfig, OutputLimits, Policy};
-pub use server::KvService;
+pub use persistence::aof::{self, AofConfig, Fsync};
+pub use service::KvService;
