@@ -190,6 +190,11 @@ pub fn lastsave(x: &mut Exec<'_, '_>, _a: Args<'_>) {
 /// From the tick: collect a finished BGSAVE and start one when a save point is due.
 pub fn tick(core: &mut Core) {
     core.rdb.poll();
+    // Cheap when no save points are set (the common case): no allocation per tick.
+    let set = core.extra.iter().any(|e| e.name == "save" && !e.value.is_empty());
+    if !set {
+        return;
+    }
     let Some(points) = extra(core, "save").and_then(|v| save::parse_points(&v)) else {
         return;
     };
