@@ -22,9 +22,13 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod bitmaps;
+mod hyperloglog;
+pub mod kvt;
 pub mod aof;
 mod blocking;
 mod config;
+mod geo;
 pub mod glob;
 mod hashes;
 mod keys;
@@ -39,11 +43,13 @@ pub mod resp;
 pub mod rewrite;
 mod server;
 mod sets;
+mod sort;
 pub mod store;
 mod strings;
 mod table;
 pub mod types;
 mod zsets;
+mod zsetops;
 
 pub use aof::{AofConfig, Fsync};
 pub use config::{parse_memory, ClassLimit, KvConfig, OutputLimits, Policy};

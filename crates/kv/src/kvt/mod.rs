@@ -1,0 +1,3 @@
+pub mod bitops;
+pub mod geohash;
+pub mod hll;
