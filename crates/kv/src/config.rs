@@ -1,4 +1,6 @@
 //! Settings, with Redis's parameter names for CONFIG GET/SET.
+//!
+//! Plain settings and their parsing: imports nothing of the server, so every layer may read it.
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -91,7 +93,7 @@ pub struct KvConfig {
     /// Keys active expiry may remove per loop iteration (bounds the pause one tick causes).
     pub expire_budget: usize,
     /// appendonly, dir, appendfilename, appendfsync.
-    pub aof: crate::aof::AofConfig,
+    pub aof: crate::persistence::aof::AofConfig,
 }
 
 impl Default for KvConfig {
@@ -111,7 +113,7 @@ impl Default for KvConfig {
             port: 6379,
             bind: "127.0.0.1".into(),
             expire_budget: 2000,
-            aof: crate::aof::AofConfig::default(),
+            aof: crate::persistence::aof::AofConfig::default(),
         }
     }
 }
@@ -234,7 +236,7 @@ impl OutputLimits {
             let bad = "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
             let hard = parse_memory(w[1]).ok_or(bad)?;
             let soft = parse_memory(w[2]).ok_or(bad)?;
-            let secs = crate::resp::parse_i64(w[3].as_bytes())
+            let secs = crate::protocol::parse_i64(w[3].as_bytes())
                 .filter(|s| *s >= 0)
                 .ok_or(bad)?;
             // Redis keeps the seconds in an int: a larger value wraps the way it does there.
@@ -279,10 +281,99 @@ pub fn parse_memory(s: &str) -> Option<u64> {
     .iter()
     .find_map(|(suf, m)| l.strip_suffix(suf).map(|n| (n, *m)))
     .unwrap_or((&l, 1));
-    let v: i64 = crate::resp::parse_i64(num.as_bytes())?;
+    let v: i64 = crate::protocol::parse_i64(num.as_bytes())?;
     u64::try_from(v).ok()?.checked_mul(mul)
 }
 
+/// How a stored-only parameter is validated.
+#[derive(Clone, Copy)]
+pub enum ExtraKind {
+    Int(i64, i64),
+    Bool,
+    Memory,
+    Text,
+}
+
+pub struct Extra {
+    pub name: &'static str,
+    pub alias: &'static str,
+    pub kind: ExtraKind,
+    pub value: String,
+}
+
+/// Parameters kept as text and read where they are used (the encoding thresholds by
+/// `commands::typed::limits`, the lazyfree switches by `keyspace::lazyfree`); some are still
+/// stored and reported only, which the compatibility page lists.
+pub fn extra_defaults() -> Vec<Extra> {
+    let e = |name, alias, kind, value: &str| Extra {
+        name,
+        alias,
+        kind,
+        value: value.to_string(),
+    };
+    use ExtraKind::*;
+    vec![
+        e(
+            "hash-max-listpack-entries",
+            "hash-max-ziplist-entries",
+            Int(0, i64::MAX),
+            "512",
+        ),
+        e(
+            "hash-max-listpack-value",
+            "hash-max-ziplist-value",
+            Int(0, i64::MAX),
+            "64",
+        ),
+        e(
+            "list-max-listpack-size",
+            "list-max-ziplist-size",
+            Int(i64::from(i32::MIN), i64::from(i32::MAX)),
+            "-2",
+        ),
+        e("list-compress-depth", "", Int(0, i64::from(i32::MAX)), "0"),
+        e("set-max-intset-entries", "", Int(0, i64::MAX), "512"),
+        e(
+            "zset-max-listpack-entries",
+            "zset-max-ziplist-entries",
+            Int(0, i64::MAX),
+            "128",
+        ),
+        e(
+            "zset-max-listpack-value",
+            "zset-max-ziplist-value",
+            Int(0, i64::MAX),
+            "64",
+        ),
+        e("stream-node-max-bytes", "", Memory, "4096"),
+        e("stream-node-max-entries", "", Int(0, i64::MAX), "100"),
+        e("hll-sparse-max-bytes", "", Memory, "3000"),
+        e("activerehashing", "", Bool, "yes"),
+        e("lazyfree-lazy-eviction", "", Bool, "no"),
+        e("lazyfree-lazy-expire", "", Bool, "no"),
+        e("lazyfree-lazy-server-del", "", Bool, "no"),
+        e("lazyfree-lazy-user-del", "", Bool, "no"),
+        e("lazyfree-lazy-user-flush", "", Bool, "no"),
+        e("latency-tracking", "", Bool, "yes"),
+        e("notify-keyspace-events", "", Text, ""),
+        e("timeout", "", Int(0, i64::from(i32::MAX)), "0"),
+        e("tcp-keepalive", "", Int(0, i64::from(i32::MAX)), "300"),
+        e("hz", "", Int(0, i64::from(i32::MAX)), "10"),
+        e("slowlog-log-slower-than", "", Int(-1, i64::MAX), "10000"),
+        e("slowlog-max-len", "", Int(0, i64::MAX), "128"),
+        e("save", "", Text, ""),
+        e("dbfilename", "", Text, "dump.rdb"),
+        e("maxmemory-eviction-tenacity", "", Int(0, 100), "10"),
+        e("active-expire-effort", "", Int(1, 10), "1"),
+        e(
+            "busy-reply-threshold",
+            "lua-time-limit",
+            Int(0, i64::MAX),
+            "5000",
+        ),
+        e("stop-writes-on-bgsave-error", "", Bool, "yes"),
+    ]
+}
 #[cfg(test)]
 mod tests {
     use super::*;

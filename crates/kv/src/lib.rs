@@ -2,9 +2,11 @@
 //! the keyspace, strings, expiry and eviction, on one event loop.
 //!
 //! ```text
-//! bytes ─▶ resp::Parser (resumable, ctx.need for big bulks) ─▶ command table (server.rs)
-//!       ─▶ commands (keys.rs, strings.rs, admin.rs) ─▶ store::Db ─▶ resp::Reply into ctx.out()
-//! tick ─▶ active expiry (deadline-ordered, bounded per tick) ─▶ next deadline for the loop
+//! bytes ─▶ protocol::Parser (resumable, ctx.need for big bulks) ─▶ service (command table
+//!       lookup, arity, auth, OOM, MULTI queueing) ─▶ commands::<family> ─▶ keyspace::Db
+//!       ─▶ protocol::Reply into ctx.out(); service::propagate ─▶ persistence::aof
+//! tick ─▶ active expiry (deadline-ordered, bounded per tick), the log's write and fsync,
+//!       held replies released ─▶ next deadline for the loop
 //! ```
 //!
 //! Start one in-process:
@@ -21,36 +23,21 @@
 //! ```
 #![forbid(unsafe_code)]
 
-mod admin;
-mod bitmaps;
-mod hyperloglog;
-pub mod kvt;
-pub mod aof;
-mod blocking;
+// Layers, imported only downward (the dispatcher <-> command table cycle is the one exception,
+// documented in commands/mod.rs):
+//   service      clients, the dispatcher, the tick, replay of the log
+//   commands     one file per family + the command table
+//   persistence  the append-only log and its rewrite, fed effects as commands
+//   keyspace     databases, expiry, change counters, lazy free
+//   protocol     RESP2/RESP3 parsing and reply encoding
+//   kvtypes      (crate) the value types: no server concerns at all
+pub mod commands;
 mod config;
-mod geo;
-pub mod glob;
-mod hashes;
-mod keys;
-pub mod lazyfree;
-pub mod ld;
-mod limits;
-mod lists;
-mod multi;
-pub mod num;
-mod pubsub;
-pub mod resp;
-pub mod rewrite;
-mod server;
-mod sets;
-mod sort;
-pub mod store;
-mod strings;
-mod table;
-pub mod types;
-mod zsets;
-mod zsetops;
+pub mod keyspace;
+pub mod persistence;
+pub mod protocol;
+mod service;
 
-pub use aof::{AofConfig, Fsync};
 pub use config::{parse_memory, ClassLimit, KvConfig, OutputLimits, Policy};
-pub use server::KvService;
+pub use persistence::aof::{self, AofConfig, Fsync};
+pub use service::KvService;

@@ -1,3 +1,0 @@
-pub mod bitops;
-pub mod geohash;
-pub mod hll;

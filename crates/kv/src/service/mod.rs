@@ -1,0 +1,742 @@
+//! The service: clients, the command dispatcher, expiry and eviction on the loop.
+//!
+//! The top layer: it may use every layer below (commands, persistence, keyspace, protocol);
+//! nothing below may use it except through `Exec`, the handle a handler gets.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hashbrown::HashMap;
+use readyloop_server::{ConnId, ConnInfo, Ctx, Service, StartCtx};
+
+use crate::commands::table::{Command, COMMANDS, F_DENYOOM, F_NOAUTH};
+use crate::config::{KvConfig, Policy};
+use crate::keyspace::{Db, Idx};
+use crate::protocol::{Args, Parse, Parser, Reply};
+
+pub mod limits;
+mod propagate;
+mod replay;
+
+/// One connected client.
+pub struct Client {
+    pub id: u64,
+    pub conn: ConnId,
+    pub addr: String,
+    pub laddr: String,
+    pub db: usize,
+    pub resp3: bool,
+    pub authed: bool,
+    pub name: Vec<u8>,
+    pub lib_name: Vec<u8>,
+    pub lib_ver: Vec<u8>,
+    pub created: Instant,
+    pub last: Instant,
+    pub last_cmd: &'static str,
+    pub no_evict: bool,
+    /// QUIT or a protocol error: ignore the rest of the input.
+    pub closing: bool,
+    parser: Parser,
+}
+
+#[derive(Default, Clone, Copy)]
+pub struct CmdStat {
+    pub calls: u64,
+    pub nanos: u64,
+    pub failed: u64,
+    pub rejected: u64,
+}
+
+#[derive(Default)]
+pub struct Counters {
+    pub connections: u64,
+    pub rejected_conns: u64,
+    pub commands: u64,
+    pub evicted: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub error_replies: u64,
+    pub errors: std::collections::BTreeMap<String, u64>,
+}
+
+/// Everything but the clients: shared by every command.
+pub struct Core {
+    pub cfg: KvConfig,
+    pub dbs: Vec<Db>,
+    pub start: Instant,
+    start_unix_ms: u64,
+    /// Unix milliseconds of the current batch (the loop's clock, read once per wake-up).
+    pub now_ms: u64,
+    /// Seconds since start: the LRU clock.
+    pub clock: u32,
+    rng: u64,
+    next_client_id: u64,
+    pub stats: Vec<CmdStat>,
+    pub counters: Counters,
+    pub live_clients: usize,
+    names: HashMap<&'static [u8], u16>,
+    /// Connections a command asked to close (CLIENT KILL), applied through the Ctx.
+    pub kill: Vec<ConnId>,
+    /// Stops the loop this service runs on (SHUTDOWN), when the owner provided one.
+    pub stop: Option<readyloop_server::StopHandle>,
+    /// Encoding thresholds and other settings only stored and reported (CONFIG GET/SET).
+    pub extra: Vec<crate::config::Extra>,
+    maintain_at: u64,
+    /// The append-only log (off unless `appendonly`).
+    pub aof: crate::persistence::aof::Aof,
+    /// Clients blocked in BLPOP and friends.
+    pub blocking: crate::commands::blocking::Blocking,
+    /// Pub/sub subscriptions.
+    pub pubsub: crate::commands::pubsub::PubSub,
+    /// MULTI/EXEC/WATCH state.
+    pub multi: crate::commands::transactions::Multi,
+}
+
+impl Core {
+    pub fn random(&mut self) -> u64 {
+        // xorshift64*: eviction sampling and RANDOMKEY only need spread, not secrecy.
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn unix_ms_to_instant(&self, ms: u64) -> Instant {
+        let off = ms.saturating_sub(self.start_unix_ms);
+        self.start + Duration::from_millis(off.min(1 << 40))
+    }
+
+    pub fn used_memory(&self) -> usize {
+        // The fixed cost of the process (code, loop buffers) is not the dataset's: a baseline
+        // keeps INFO's figure comparable to Redis's, which also counts its own structures.
+        const BASELINE: usize = 1 << 20;
+        BASELINE + self.dbs.iter().map(Db::used_bytes).sum::<usize>() + self.live_clients * 1024
+    }
+
+    fn lookup_name(&self, name: &[u8]) -> Option<usize> {
+        let mut buf = [0u8; 32];
+        if name.len() > buf.len() {
+            return None;
+        }
+        for (d, s) in buf.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        self.names.get(&buf[..name.len()]).map(|&i| i as usize)
+    }
+
+    /// Is `name` a command that writes?
+    #[cold]
+    fn is_write(&self, name: &[u8]) -> bool {
+        self.lookup_name(name)
+            .is_some_and(|ci| COMMANDS[ci].flags & crate::commands::table::F_WRITE != 0)
+    }
+
+    /// LFU counter of slot `i` after Redis's decay and one logarithmic increment.
+    fn lfu_bump(&mut self, db: usize, i: Idx) -> (u16, u8) {
+        let (ldt, counter) = self.dbs[db].lfu(i);
+        let counter = self.lfu_decayed(ldt, counter);
+        let r = (self.random() >> 11) as f64 / (1u64 << 53) as f64;
+        let base = f64::from(counter.saturating_sub(LFU_INIT));
+        let p = 1.0 / (base * f64::from(self.cfg.lfu_log_factor) + 1.0);
+        let counter = if counter < 255 && r < p {
+            counter + 1
+        } else {
+            counter
+        };
+        (self.minutes(), counter)
+    }
+
+    pub fn minutes(&self) -> u16 {
+        ((self.now_ms / 60_000) & 0xffff) as u16
+    }
+
+    pub fn lfu_decayed(&self, ldt: u16, counter: u8) -> u8 {
+        let now = self.minutes();
+        let elapsed = if now >= ldt {
+            now - ldt
+        } else {
+            (0xffff - ldt) + now
+        };
+        let periods = u32::from(elapsed)
+            .checked_div(self.cfg.lfu_decay_time)
+            .unwrap_or(0);
+        counter.saturating_sub(periods.min(255) as u8)
+    }
+
+    /// Note an access to slot `i` (LRU clock, or LFU counter under an LFU policy).
+    #[inline]
+    pub fn touch(&mut self, db: usize, i: Idx) {
+        let lfu = if self.cfg.maxmemory_policy.is_lfu() {
+            Some(self.lfu_bump(db, i))
+        } else {
+            None
+        };
+        let clock = self.clock;
+        self.dbs[db].touch(i, clock, lfu);
+    }
+
+    /// A new key's access data.
+    pub fn init_access(&mut self, db: usize, i: Idx) {
+        let lfu = Some((self.minutes(), LFU_INIT));
+        let clock = self.clock;
+        self.dbs[db].touch(i, clock, lfu);
+    }
+
+    /// Evict until under maxmemory. False if that is impossible (policy or no candidates).
+    pub fn make_room(&mut self) -> bool {
+        if self.cfg.maxmemory == 0 {
+            return true;
+        }
+        let max = usize::try_from(self.cfg.maxmemory).unwrap_or(usize::MAX);
+        // Bounded: one command never evicts more than this many keys in one go.
+        for _ in 0..10_000 {
+            if self.used_memory() <= max {
+                return true;
+            }
+            if self.cfg.maxmemory_policy == Policy::NoEviction {
+                return false;
+            }
+            let Some((db, victim)) = self.pick_victim() else {
+                return false;
+            };
+            if self.aof.active() {
+                let key = self.dbs[db].key(victim).to_vec();
+                self.aof.feed_del(db, &key);
+            }
+            self.dbs[db].remove(victim);
+            self.counters.evicted += 1;
+        }
+        self.used_memory() <= max
+    }
+
+    /// Redis's approximation: sample `maxmemory-samples` keys per database, evict the best.
+    fn pick_victim(&mut self) -> Option<(usize, Idx)> {
+        let policy = self.cfg.maxmemory_policy;
+        let samples = self.cfg.maxmemory_samples.max(1);
+        let mut best: Option<(u64, usize, Idx)> = None;
+        for db in 0..self.dbs.len() {
+            if self.dbs[db].is_empty() {
+                continue;
+            }
+            if policy == Policy::VolatileTtl {
+                if let Some(i) = self.dbs[db].soonest() {
+                    let d = self.dbs[db].deadline(i).unwrap_or(u64::MAX);
+                    let score = u64::MAX - d;
+                    if best.is_none_or(|b| score > b.0) {
+                        best = Some((score, db, i));
+                    }
+                }
+                continue;
+            }
+            for _ in 0..samples {
+                let mut seed = self.random();
+                let mut r = || {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    seed >> 16
+                };
+                let pick = if policy.is_volatile() {
+                    self.dbs[db].random_volatile(&mut r)
+                } else {
+                    self.dbs[db].random(&mut r)
+                };
+                let Some(i) = pick else { break };
+                let score = match policy {
+                    Policy::AllKeysRandom | Policy::VolatileRandom => return Some((db, i)),
+                    Policy::AllKeysLfu | Policy::VolatileLfu => {
+                        let (ldt, c) = self.dbs[db].lfu(i);
+                        255 - u64::from(self.lfu_decayed(ldt, c))
+                    }
+                    _ => u64::from(self.clock.wrapping_sub(self.dbs[db].lru(i))),
+                };
+                if best.is_none_or(|b| score > b.0) {
+                    best = Some((score, db, i));
+                }
+            }
+        }
+        best.map(|(_, db, i)| (db, i))
+    }
+
+    fn set_time(&mut self, now: Instant) {
+        let ms = now.saturating_duration_since(self.start).as_millis() as u64;
+        self.now_ms = self.start_unix_ms + ms;
+        self.clock = (ms / 1000) as u32;
+    }
+}
+
+/// Redis's LFU_INIT_VAL: new keys start with some credit so they are not evicted at once.
+const LFU_INIT: u8 = 5;
+
+/// The KV service: one per loop.
+pub struct KvService {
+    pub core: Core,
+    clients: Vec<Option<Client>>,
+    free: Vec<u32>,
+    /// Commands run in the current `serve` call: their time is measured once per call (two
+    /// clock reads per batch, not per command; per-command reads cost 8% of a -P 16 GET run)
+    /// and shared among them.
+    batch: Vec<u16>,
+}
+
+impl KvService {
+    pub fn new(cfg: KvConfig) -> KvService {
+        let start_unix_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let names = COMMANDS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.as_bytes(), i as u16))
+            .collect();
+        let extra = crate::config::extra_defaults();
+        KvService {
+            core: Core {
+                dbs: (0..cfg.databases.max(1)).map(|_| Db::default()).collect(),
+                cfg,
+                start: Instant::now(),
+                start_unix_ms,
+                now_ms: start_unix_ms,
+                clock: 0,
+                rng: start_unix_ms | 1,
+                next_client_id: 1,
+                stats: vec![CmdStat::default(); COMMANDS.len()],
+                counters: Counters::default(),
+                live_clients: 0,
+                names,
+                kill: Vec::new(),
+                stop: None,
+                extra,
+                maintain_at: 0,
+                aof: Default::default(),
+                blocking: Default::default(),
+                pubsub: Default::default(),
+                multi: Default::default(),
+            },
+            clients: Vec::new(),
+            free: Vec::new(),
+            batch: Vec::new(),
+        }
+    }
+
+    /// The port INFO and CONFIG GET report (the real one after binding port 0).
+    pub fn set_port(&mut self, port: u16) {
+        self.core.cfg.port = port;
+    }
+
+    /// Let SHUTDOWN stop the loop (`Server::stop_handle` of the server this service runs on).
+    pub fn set_stop_handle(&mut self, stop: readyloop_server::StopHandle) {
+        self.core.stop = Some(stop);
+    }
+
+    /// Keys in database `db` (for tests and tools).
+    pub fn dbsize(&self, db: usize) -> usize {
+        self.core.dbs.get(db).map_or(0, Db::len)
+    }
+
+    fn run(&mut self, client: &mut Client, input: &[u8], ctx: &mut Ctx<'_>) -> usize {
+        let mut parser = std::mem::take(&mut client.parser);
+        let max_bulk = self.core.cfg.proto_max_bulk_len;
+        let mut pos = 0;
+        while pos < input.len() && !client.closing && !self.core.blocking.is_blocked(client.id) {
+            match parser.parse(&input[pos..], client.authed, max_bulk) {
+                Parse::Request { end } => {
+                    let args = parser.args(&input[pos..]);
+                    if self.core.aof.delaying_writes() && self.core.is_write(args.get(0)) {
+                        // Left unconsumed: served again when the slow fsync ends.
+                        self.core.aof.delay_write(ctx);
+                        break;
+                    }
+                    pos += end;
+                    self.exec(client, args, ctx);
+                }
+                Parse::Skip { end } => pos += end,
+                Parse::Incomplete { need } => {
+                    if need > 0 {
+                        ctx.need(need);
+                    }
+                    break;
+                }
+                Parse::Error(msg) => {
+                    Reply {
+                        buf: ctx.out(),
+                        resp3: client.resp3,
+                    }
+                    .error(&format!("ERR {msg}"));
+                    self.core.counters.error_replies += 1;
+                    client.closing = true;
+                }
+            }
+        }
+        client.parser = parser;
+        if client.closing {
+            ctx.close_after_reply();
+            return input.len();
+        }
+        pos
+    }
+
+    fn exec(&mut self, client: &mut Client, args: Args<'_>, ctx: &mut Ctx<'_>) {
+        let name = args.get(0);
+        let core = &mut self.core;
+        let Some(ci) = core.lookup_name(name) else {
+            let mut msg = b"ERR unknown command '".to_vec();
+            msg.extend_from_slice(cstr(name, 128));
+            msg.extend_from_slice(b"', with args beginning with: ");
+            let mut shown = Vec::new();
+            for a in args.iter().skip(1) {
+                if shown.len() >= 128 {
+                    break;
+                }
+                let room = 128 - shown.len();
+                shown.push(b'\'');
+                shown.extend_from_slice(cstr(a, room));
+                shown.extend_from_slice(b"' ");
+            }
+            msg.extend_from_slice(&shown);
+            core.counters.error_replies += 1;
+            *core.counters.errors.entry("ERR".into()).or_default() += 1;
+            crate::commands::transactions::queue_error(core, client.id);
+            Reply {
+                buf: ctx.out(),
+                resp3: client.resp3,
+            }
+            .error_bytes(&msg);
+            // Redis closes a peer that speaks HTTP at it (a browser or a cross-protocol attack).
+            if name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:") {
+                client.closing = true;
+            }
+            return;
+        };
+        let cmd: &'static Command = &COMMANDS[ci];
+        client.last_cmd = cmd.name;
+        // As Redis's processCommand: EXEC is checked with the flags of what it queued, and
+        // inside MULTI anything but EXEC/DISCARD/QUIT/RESET is refused at the memory limit
+        // (queuing would grow without bound).
+        let flags = match cmd.name {
+            "exec" => cmd.flags | crate::commands::transactions::queued_flags(core, client.id),
+            "discard" | "quit" | "reset" => cmd.flags,
+            _ if core.multi.in_multi(client.id) => cmd.flags | F_DENYOOM,
+            _ => cmd.flags,
+        };
+        let reject =
+            if core.cfg.requirepass.is_some() && !client.authed && cmd.flags & F_NOAUTH == 0 {
+                Some("NOAUTH Authentication required.".to_string())
+            } else if (cmd.arity > 0 && args.len() != cmd.arity as usize)
+                || (args.len() < cmd.arity.unsigned_abs() as usize)
+            {
+                Some(format!(
+                    "ERR wrong number of arguments for '{}' command",
+                    cmd.name
+                ))
+            } else if flags & F_DENYOOM != 0 && !core.make_room() {
+                Some("OOM command not allowed when used memory > 'maxmemory'.".to_string())
+            } else if flags & crate::commands::table::F_WRITE != 0 || cmd.name == "ping" {
+                // Redis 7.0 refuses PING as well while the log cannot be written: a health
+                // check must not report a server that refuses every write as fine.
+                core.aof.deny_write()
+            } else {
+                None
+            };
+        if let Some(mut msg) = reject {
+            if cmd.name == "exec" {
+                // Redis's execCommandAbort, with or without MULTI: a refused EXEC discards
+                // the transaction and the watches.
+                crate::commands::transactions::discard_all(core, client.id);
+                msg = format!(
+                    "EXECABORT Transaction discarded because of: {}",
+                    msg.strip_prefix("ERR ").unwrap_or(&msg)
+                );
+            }
+            crate::commands::transactions::queue_error(core, client.id);
+            core.stats[ci].rejected += 1;
+            count_error(core, &msg);
+            Reply {
+                buf: ctx.out(),
+                resp3: client.resp3,
+            }
+            .error(&msg);
+            return;
+        }
+        {
+            let mut x = Exec {
+                core: &mut *core,
+                client: &mut *client,
+                others: &self.clients,
+                ctx: &mut *ctx,
+            };
+            call(&mut x, ci, args);
+        }
+        self.batch.push(ci as u16);
+        let core = &mut self.core;
+        for id in core.kill.drain(..) {
+            if id == client.conn {
+                client.closing = true;
+            } else {
+                ctx.kill(id);
+            }
+        }
+    }
+}
+
+/// Run command `ci` (name, arity and permissions already checked): its handler, its record in
+/// the log, its statistics. EXEC runs each queued command through here too.
+fn call(x: &mut Exec<'_, '_>, ci: usize, args: Args<'_>) {
+    let cmd: &'static Command = &COMMANDS[ci];
+    let before = x.ctx.out().len();
+    let aof_dirty = (cmd.flags & crate::commands::table::F_WRITE != 0 && x.core.aof.active())
+        .then(|| crate::persistence::aof::dirty(&x.core.dbs));
+    if !crate::commands::typed::precheck(x, cmd, &args) {
+        (cmd.handler)(x, args);
+    }
+    let core = &mut *x.core;
+    if let Some(d0) = aof_dirty {
+        propagate::after_command(core, x.client.db, cmd.name, args, d0, x.ctx, before);
+    }
+    let st = &mut core.stats[ci];
+    st.calls += 1;
+    core.counters.commands += 1;
+    let out = x.ctx.out();
+    if out.get(before) == Some(&b'-') {
+        st.failed += 1;
+        let end = out[before..]
+            .iter()
+            .position(|&b| b == b' ' || b == b'\r')
+            .map_or(out.len(), |p| before + p);
+        let code = String::from_utf8_lossy(&out[before + 1..end]).into_owned();
+        core.counters.error_replies += 1;
+        *core.counters.errors.entry(code).or_default() += 1;
+    }
+}
+
+/// One command EXEC runs from its queue (checked when it was queued).
+pub fn call_queued(x: &mut Exec<'_, '_>, args: Args<'_>) {
+    if let Some(ci) = x.core.lookup_name(args.get(0)) {
+        x.client.last_cmd = COMMANDS[ci].name;
+        call(x, ci, args);
+    }
+}
+
+fn count_error(core: &mut Core, msg: &str) {
+    core.counters.error_replies += 1;
+    let code = msg.split(' ').next().unwrap_or("ERR").to_string();
+    *core.counters.errors.entry(code).or_default() += 1;
+}
+
+/// What C's `%.Ns` prints of an argument: at most `n` bytes, up to the first NUL.
+pub fn cstr(b: &[u8], n: usize) -> &[u8] {
+    let b = &b[..b.len().min(n)];
+    match b.iter().position(|&c| c == 0) {
+        Some(p) => &b[..p],
+        None => b,
+    }
+}
+
+/// What a command handler gets.
+pub struct Exec<'a, 'c> {
+    pub core: &'a mut Core,
+    pub client: &'a mut Client,
+    /// Every other client (the current one's slot is empty while it runs).
+    pub others: &'a [Option<Client>],
+    pub ctx: &'a mut Ctx<'c>,
+}
+
+impl Exec<'_, '_> {
+    #[inline]
+    pub fn r(&mut self) -> Reply<'_> {
+        Reply {
+            buf: self.ctx.out(),
+            resp3: self.client.resp3,
+        }
+    }
+
+    #[inline]
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.core.dbs[self.client.db]
+    }
+
+    pub fn err(&mut self, msg: &str) {
+        self.r().error(msg);
+    }
+
+    /// A live key for reading: lazily expired, access noted, hit/miss counted.
+    #[inline]
+    pub fn read(&mut self, key: &[u8]) -> Option<Idx> {
+        let db = self.client.db;
+        let now = self.core.now_ms;
+        let found = self.core.dbs[db].lookup(key, now);
+        match found {
+            Some(i) => {
+                self.core.counters.keyspace_hits += 1;
+                self.core.touch(db, i);
+            }
+            None => self.core.counters.keyspace_misses += 1,
+        }
+        found
+    }
+
+    /// A live key for writing (no hit/miss statistics).
+    #[inline]
+    pub fn write(&mut self, key: &[u8]) -> Option<Idx> {
+        let db = self.client.db;
+        let now = self.core.now_ms;
+        let found = self.core.dbs[db].lookup(key, now);
+        if let Some(i) = found {
+            self.core.touch(db, i);
+        }
+        found
+    }
+
+    /// A live key without touching its access data (TYPE, OBJECT, TTL).
+    pub fn peek(&mut self, key: &[u8]) -> Option<Idx> {
+        let now = self.core.now_ms;
+        self.db().lookup(key, now)
+    }
+
+    pub fn clients(&self) -> impl Iterator<Item = &Client> {
+        self.others
+            .iter()
+            .flatten()
+            .chain(std::iter::once(&*self.client))
+    }
+}
+
+impl Service for KvService {
+    type Session = u32;
+
+    /// Replay the log read at start: the listener is bound, but nobody is accepted before this
+    /// returns, so every client sees the whole dataset.
+    fn start(&mut self, cx: &mut StartCtx<'_>) {
+        if let Some(log) = self.core.aof.take_load() {
+            self.replay(log, ConnId::NONE, &mut cx.ctx());
+        }
+    }
+
+    fn open(&mut self, info: &ConnInfo, ctx: &mut Ctx<'_>) -> u32 {
+        self.core.counters.connections += 1;
+        let now = ctx.now();
+        let client = Client {
+            id: self.core.next_client_id,
+            conn: info.id,
+            addr: info.peer.map_or_else(|| "?:0".into(), |a| a.to_string()),
+            laddr: info.local.to_string(),
+            db: 0,
+            resp3: false,
+            authed: self.core.cfg.requirepass.is_none(),
+            name: Vec::new(),
+            lib_name: Vec::new(),
+            lib_ver: Vec::new(),
+            created: now,
+            last: now,
+            last_cmd: "NULL",
+            no_evict: false,
+            closing: false,
+            parser: Parser::default(),
+        };
+        self.core.next_client_id += 1;
+        crate::service::limits::opened(&self.core, ctx, info.id);
+        if self.core.live_clients >= self.core.cfg.maxclients {
+            self.core.counters.rejected_conns += 1;
+            ctx.out()
+                .extend_from_slice(b"-ERR max number of clients reached\r\n");
+            ctx.close_after_reply();
+        }
+        self.core.live_clients += 1;
+        match self.free.pop() {
+            Some(s) => {
+                self.clients[s as usize] = Some(client);
+                s
+            }
+            None => {
+                self.clients.push(Some(client));
+                (self.clients.len() - 1) as u32
+            }
+        }
+    }
+
+    fn serve(&mut self, session: &mut u32, input: &[u8], ctx: &mut Ctx<'_>) -> usize {
+        let idx = *session as usize;
+        let Some(mut client) = self.clients.get_mut(idx).and_then(Option::take) else {
+            return input.len();
+        };
+        self.core.set_time(ctx.now());
+        client.last = ctx.now();
+        let t0 = Instant::now();
+        let used = self.run(&mut client, input, ctx);
+        self.clients[idx] = Some(client);
+        if !self.batch.is_empty() {
+            let nanos = t0.elapsed().as_nanos() as u64;
+            let share = nanos / self.batch.len() as u64;
+            for &ci in &self.batch {
+                self.core.stats[ci as usize].nanos += share;
+            }
+            self.batch.clear();
+        }
+        used
+    }
+
+    fn close(&mut self, session: u32, _id: ConnId, _ctx: &mut Ctx<'_>) {
+        crate::commands::blocking::closed(&mut self.core, _id);
+        if let Some(Some(c)) = self.clients.get(session as usize) {
+            crate::commands::pubsub::closed(&mut self.core, c.id);
+            crate::commands::transactions::closed(&mut self.core, c.id);
+        }
+        if let Some(c) = self.clients.get_mut(session as usize) {
+            if c.take().is_some() {
+                self.free.push(session);
+                self.core.live_clients -= 1;
+            }
+        }
+    }
+
+    fn tick(&mut self, ctx: &mut Ctx<'_>) -> Option<Instant> {
+        let core = &mut self.core;
+        core.set_time(ctx.now());
+        let now = core.now_ms;
+        let mut budget = core.cfg.expire_budget;
+        let mut next: Option<u64> = None;
+        for db in &mut core.dbs {
+            if budget > 0 {
+                budget -= db.expire_due(now, budget);
+            }
+            if let Some(d) = db.next_deadline() {
+                next = Some(next.map_or(d, |n| n.min(d)));
+            }
+        }
+        if now >= core.maintain_at {
+            core.maintain_at = now + 1000;
+            for db in &mut core.dbs {
+                db.maintain();
+            }
+        }
+        let next = next.map(|d| {
+            if d <= now {
+                ctx.now()
+            } else {
+                core.unix_ms_to_instant(d)
+            }
+        });
+        let next = match (next, crate::commands::blocking::tick(core, ctx)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        // The log is written last: blocked clients served above may have written too.
+        let now_ms = core.now_ms;
+        let log_next = core.aof.tick(&mut core.dbs, now_ms, ctx);
+        match (next, log_next) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn counters(&self, out: &mut Vec<(&'static str, u64)>) {
+        out.push((
+            "kv_keys",
+            self.core.dbs.iter().map(|d| d.len() as u64).sum(),
+        ));
+        out.push(("kv_commands", self.core.counters.commands));
+        out.push(("kv_expired", self.core.dbs.iter().map(|d| d.expired).sum()));
+        out.push(("kv_evicted", self.core.counters.evicted));
+    }
+}

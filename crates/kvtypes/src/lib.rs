@@ -1,0 +1,164 @@
+//! The value types of the KV server, as data structures and nothing else: collection values
+//! (lists, hashes, sets, sorted sets), each with a compact small form and a general large form,
+//! converted one way when a config threshold is passed (as Redis converts and never converts
+//! back), and the pure helpers they and the commands share (glob matching, Redis's number
+//! formats, the x87 `long double` of INCRBYFLOAT).
+//!
+//! What this crate may not touch: clients, commands, replies, RESP, the keyspace or the log.
+//! It depends on nothing of the server, so the compiler keeps it that way, and each structure
+//! can be tested, fuzzed and benchmarked alone. Each structure's docs give the Big-O of its
+//! operations.
+#![forbid(unsafe_code)]
+
+pub mod bitops;
+pub mod geohash;
+pub mod glob;
+pub mod hash;
+pub mod hll;
+pub mod ld;
+pub mod list;
+pub mod num;
+pub mod pack;
+pub mod set;
+pub mod zset;
+
+pub use hash::Hash;
+pub use list::List;
+pub use set::Set;
+pub use zset::ZSet;
+
+#[derive(Clone, Debug)]
+pub enum Object {
+    List(List),
+    Hash(Hash),
+    Set(Set),
+    ZSet(ZSet),
+}
+
+/// A collection type an [`Object`] holds: how to find it inside one.
+pub trait Payload: Sized {
+    fn of(o: &Object) -> Option<&Self>;
+    fn of_mut(o: &mut Object) -> Option<&mut Self>;
+}
+
+macro_rules! payload {
+    ($($variant:ident),*) => {$(
+        impl Payload for $variant {
+            fn of(o: &Object) -> Option<&Self> {
+                match o {
+                    Object::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn of_mut(o: &mut Object) -> Option<&mut Self> {
+                match o {
+                    Object::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+payload!(List, Hash, Set, ZSet);
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    List,
+    Hash,
+    Set,
+    ZSet,
+}
+
+impl Object {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Object::List(_) => Kind::List,
+            Object::Hash(_) => Kind::Hash,
+            Object::Set(_) => Kind::Set,
+            Object::ZSet(_) => Kind::ZSet,
+        }
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Object::List(_) => "list",
+            Object::Hash(_) => "hash",
+            Object::Set(_) => "set",
+            Object::ZSet(_) => "zset",
+        }
+    }
+
+    /// OBJECT ENCODING as Redis 7.0 names it (7.0 always says `quicklist` for lists).
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Object::List(_) => "quicklist",
+            Object::Hash(h) => h.encoding(),
+            Object::Set(s) => s.encoding(),
+            Object::ZSet(z) => z.encoding(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Object::List(l) => l.len(),
+            Object::Hash(h) => h.len(),
+            Object::Set(s) => s.len(),
+            Object::ZSet(z) => z.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Heap bytes, estimated in O(1) from lengths and capacities (an average small element
+    /// for the general forms), so every mutation can keep the database's total current.
+    pub fn mem_bytes(&self) -> usize {
+        match self {
+            Object::List(l) => l.mem_bytes(),
+            Object::Hash(h) => h.mem_bytes(),
+            Object::Set(s) => s.mem_bytes(),
+            Object::ZSet(z) => z.mem_bytes(),
+        }
+    }
+}
+
+/// Encoding thresholds (CONFIG SET list-max-listpack-size and friends).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub hash_entries: usize,
+    pub hash_value: usize,
+    pub set_intset: usize,
+    pub zset_entries: usize,
+    pub zset_value: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            hash_entries: 512,
+            hash_value: 64,
+            set_intset: 512,
+            zset_entries: 128,
+            zset_value: 64,
+        }
+    }
+}
+
+/// What glibc malloc actually takes for a request of `n` bytes (16-byte chunks, 8 bytes of
+/// header, 32 bytes at least).
+pub fn malloc_size(n: usize) -> usize {
+    ((n + 8 + 15) & !15).max(32)
+}
+
+/// How many allocations freeing `o` walks (Redis's lazyfreeGetFreeEffort): the compact
+/// forms are one allocation; the general forms one or more per element.
+pub fn free_effort(o: &Object) -> usize {
+    match o {
+        Object::List(l) => l.len(),
+        Object::Set(Set::Table(s)) => s.len(),
+        Object::Hash(Hash::Table(h)) => h.len(),
+        Object::ZSet(ZSet::Big { dict, .. }) => dict.len(),
+        _ => 1,
+    }
+}
