@@ -6,7 +6,7 @@
 //! Writes are logged as the commands themselves: each is deterministic given the data.
 
 use crate::commands::strings::{NOT_INT, SYNTAX};
-use crate::commands::typed::WRONGTYPE;
+use crate::commands::typed::{Wrong, WRONGTYPE};
 use crate::keyspace::{Idx, NewValue, Value};
 use crate::protocol::{parse_i64, Args};
 use crate::service::Exec;
@@ -24,11 +24,11 @@ pub fn with_str<R>(x: &Exec<'_, '_>, i: Idx, f: impl FnOnce(&[u8]) -> R) -> R {
 }
 
 /// A string key for reading: Ok(None) when absent; WRONGTYPE replied for a collection.
-pub fn read_str(x: &mut Exec<'_, '_>, key: &[u8]) -> Result<Option<Idx>, ()> {
+pub fn read_str(x: &mut Exec<'_, '_>, key: &[u8]) -> Result<Option<Idx>, Wrong> {
     match x.read(key) {
         Some(i) if x.db().obj(i).is_some() => {
             x.err(WRONGTYPE);
-            Err(())
+            Err(Wrong)
         }
         found => Ok(found),
     }
@@ -128,7 +128,7 @@ fn unit(x: &mut Exec<'_, '_>, arg: &[u8]) -> Option<bool> {
 pub fn bitcount(x: &mut Exec<'_, '_>, a: Args<'_>) {
     // Redis 7.0 looks the key up (and checks its type) before it reads the range.
     let i = match read_str(x, a.get(1)) {
-        Err(()) => return,
+        Err(Wrong) => return,
         Ok(None) => return x.r().int(0),
         Ok(Some(i)) => i,
     };
@@ -161,7 +161,7 @@ pub fn bitpos(x: &mut Exec<'_, '_>, a: Args<'_>) {
     };
     // A missing key is an endless run of zeroes.
     let i = match read_str(x, a.get(1)) {
-        Err(()) => return,
+        Err(Wrong) => return,
         Ok(None) => return x.r().int(if bit { -1 } else { 0 }),
         Ok(Some(i)) => i,
     };
@@ -212,7 +212,7 @@ pub fn bitop(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let mut srcs: Vec<Vec<u8>> = Vec::with_capacity(a.len() - 3);
     for k in 3..a.len() {
         match read_str(x, a.get(k)) {
-            Err(()) => return,
+            Err(Wrong) => return,
             Ok(None) => srcs.push(Vec::new()),
             Ok(Some(i)) => srcs.push(with_str(x, i, <[u8]>::to_vec)),
         }
@@ -320,7 +320,7 @@ fn bitfield_generic(x: &mut Exec<'_, '_>, a: Args<'_>, readonly_cmd: bool) {
     let key = a.get(1);
     let slot = if !writes {
         match read_str(x, key) {
-            Err(()) => return,
+            Err(Wrong) => return,
             Ok(i) => i,
         }
     } else {

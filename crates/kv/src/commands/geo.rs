@@ -115,7 +115,7 @@ pub fn geoadd(x: &mut Exec<'_, '_>, a: Args<'_>) {
         j += 1;
     }
     let rest = a.len() - j;
-    if rest % 3 != 0 || (nx && xx) || rest == 0 {
+    if !rest.is_multiple_of(3) || (nx && xx) || rest == 0 {
         return x.err(SYNTAX);
     }
     let mut items = Vec::with_capacity(rest / 3);

@@ -7,7 +7,7 @@
 //! that refreshes the cached cardinality is a write too, as in Redis.
 
 use crate::commands::bitmaps::with_str;
-use crate::commands::typed::WRONGTYPE;
+use crate::commands::typed::{Wrong, WRONGTYPE};
 use crate::keyspace::{Idx, NewValue, Value};
 use crate::protocol::Args;
 use crate::service::Exec;
@@ -28,20 +28,20 @@ fn sparse_max(x: &Exec<'_, '_>) -> usize {
 
 /// A key holding a valid HLL: Ok(None) when absent; the error replied otherwise (a
 /// collection is WRONGTYPE, a string that is no HLL is Redis's HLL WRONGTYPE text).
-fn hll_key(x: &mut Exec<'_, '_>, key: &[u8], write: bool) -> Result<Option<Idx>, ()> {
+fn hll_key(x: &mut Exec<'_, '_>, key: &[u8], write: bool) -> Result<Option<Idx>, Wrong> {
     let found = if write { x.write(key) } else { x.read(key) };
     let Some(i) = found else {
         return Ok(None);
     };
     if x.db().obj(i).is_some() {
         x.err(WRONGTYPE);
-        return Err(());
+        return Err(Wrong);
     }
     // An integer-encoded string is never an HLL (Redis checks the encoding first).
     let ok = matches!(x.db().value(i), Value::Str(s) if hll::is_valid(s));
     if !ok {
         x.err(NOT_HLL);
-        return Err(());
+        return Err(Wrong);
     }
     Ok(Some(i))
 }
@@ -187,7 +187,7 @@ pub fn pfdebug(x: &mut Exec<'_, '_>, a: Args<'_>) {
         Some(i) => i,
     };
     match hll_key(x, key, true) {
-        Err(()) => return,
+        Err(Wrong) => return,
         Ok(None) => return x.err("ERR The specified key does not exist"),
         Ok(Some(_)) => {}
     }
