@@ -20,6 +20,7 @@ mod kv_power;
 mod kv_proxy;
 mod kv_rdb;
 mod kv_scale;
+mod kv_surface;
 mod kv_types;
 mod kv_util;
 mod lesson;

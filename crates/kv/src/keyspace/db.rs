@@ -520,6 +520,23 @@ impl Db {
         self.heap_bytes += s.heap_bytes();
     }
 
+    /// The bytes of the string in slot `i`, to change in place (same length: SETBIT, BITFIELD,
+    /// a dense HyperLogLog), counted as a change. None for an integer or a collection (the
+    /// caller stores such a value as bytes first).
+    pub fn str_mut(&mut self, i: Idx) -> Option<&mut [u8]> {
+        self.before_change(i);
+        self.changed(i);
+        let s = &mut self.slots[i as usize];
+        s.flags |= RAW;
+        match &mut s.data {
+            Data::Inline { klen, vlen, buf } => {
+                Some(&mut buf[*klen as usize..*klen as usize + *vlen as usize])
+            }
+            Data::Heap { klen, bytes } => Some(&mut bytes[*klen as usize..]),
+            _ => None,
+        }
+    }
+
     /// The collection in slot `i`, if it holds one.
     #[inline]
     pub fn obj(&self, i: Idx) -> Option<&Object> {
