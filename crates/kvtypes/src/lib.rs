@@ -10,6 +10,7 @@
 //! operations.
 #![forbid(unsafe_code)]
 
+pub mod dense;
 pub mod glob;
 pub mod hash;
 pub mod ld;
@@ -18,6 +19,7 @@ pub mod num;
 pub mod pack;
 pub mod set;
 pub mod zset;
+pub mod ztree;
 
 pub use hash::Hash;
 pub use list::List;
@@ -155,7 +157,7 @@ pub fn free_effort(o: &Object) -> usize {
         Object::List(l) => l.len(),
         Object::Set(Set::Table(s)) => s.len(),
         Object::Hash(Hash::Table(h)) => h.len(),
-        Object::ZSet(ZSet::Big { dict, .. }) => dict.len(),
+        Object::ZSet(ZSet::Big(t)) => t.len(),
         _ => 1,
     }
 }

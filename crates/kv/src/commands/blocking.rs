@@ -258,9 +258,7 @@ fn try_serve(core: &mut Core, b: &Blocked, key: &[u8]) -> Option<Vec<u8>> {
             let (s, m) = db.with_obj(i, |o| {
                 let Object::ZSet(z) = o else { unreachable!() };
                 let first = {
-                    let it = z.iter();
-                    let mut it: kvtypes::zset::Iter<'_> =
-                        if *max { Box::new(it.rev()) } else { it };
+                    let mut it = if *max { z.iter_rev() } else { z.iter() };
                     it.next().map(|(s, m)| (s, m.to_vec()))
                 };
                 if let Some((_, m)) = &first {

@@ -2,7 +2,7 @@
 
 use crate::commands::lists::int_arg;
 use crate::commands::strings::SYNTAX;
-use crate::commands::typed::{limits, scan_args};
+use crate::commands::typed::{limits, reply_too_large, scan_args, COUNT_RANGE};
 use crate::keyspace::Idx;
 use crate::protocol::{parse_i64, Args};
 use crate::service::Exec;
@@ -291,6 +291,10 @@ pub fn hrandfield(x: &mut Exec<'_, '_>, a: Args<'_>) {
         let Some(n) = int_arg(x, a.get(2)) else {
             return;
         };
+        // Redis range-checks first: i64::MIN has no positive counterpart.
+        if n == i64::MIN {
+            return x.err(COUNT_RANGE);
+        }
         count = Some(n);
         if a.len() == 4 && a.get(3).eq_ignore_ascii_case(b"withvalues") {
             values = true;
@@ -312,7 +316,12 @@ pub fn hrandfield(x: &mut Exec<'_, '_>, a: Args<'_>) {
         }
         Ok(Some(i)) => i,
     };
-    let picks = {
+    if let Some(n) = count.filter(|n| *n < 0) {
+        if reply_too_large(x, n.unsigned_abs(), if values { 12 } else { 6 }) {
+            return;
+        }
+    }
+    let mut picks = {
         let len = hash_ref(x, i).len();
         crate::commands::typed::random_picks(x.core, len, count)
     };
@@ -326,7 +335,7 @@ pub fn hrandfield(x: &mut Exec<'_, '_>, a: Args<'_>) {
         resp3,
     };
     if count.is_none() {
-        let (f, _) = pairs[picks[0]];
+        let (f, _) = pairs[picks.next().expect("one pick")];
         return r.bulk(f);
     }
     if values && resp3 {
