@@ -14,6 +14,8 @@ mod kv;
 mod kv_aof;
 mod kv_clients;
 mod kv_diff;
+mod kv_extremes;
+mod kv_large;
 mod kv_fuzz;
 mod kv_multi;
 mod kv_power;

@@ -83,7 +83,7 @@ impl Set {
             }
         }
         match self {
-            Set::Table(t) => t.insert(m),
+            Set::Table(t) => t.insert(m, ()),
             Set::Ints(_) => unreachable!("converted above"),
         }
     }
@@ -97,7 +97,7 @@ impl Set {
                 }
                 _ => false,
             },
-            Set::Table(t) => t.remove(m),
+            Set::Table(t) => t.remove(m).is_some(),
         }
     }
 
@@ -105,7 +105,7 @@ impl Set {
         if let Set::Ints(v) = self {
             let mut t = DenseSet::with_capacity(v.len() + 1);
             for &n in v.iter() {
-                t.insert(itoa::Buffer::new().format(n).as_bytes());
+                t.insert(itoa::Buffer::new().format(n).as_bytes(), ());
             }
             *self = Set::Table(Box::new(t));
         }
@@ -115,7 +115,7 @@ impl Set {
     pub fn members(&self) -> Vec<Cow<'_, [u8]>> {
         match self {
             Set::Ints(v) => v.iter().map(|&n| int_bytes(n)).collect(),
-            Set::Table(t) => t.iter().map(Cow::Borrowed).collect(),
+            Set::Table(t) => t.keys().map(Cow::Borrowed).collect(),
         }
     }
 
@@ -124,7 +124,7 @@ impl Set {
     pub fn nth(&self, k: usize) -> Option<Cow<'_, [u8]>> {
         match self {
             Set::Ints(v) => v.get(k).map(|&n| int_bytes(n)),
-            Set::Table(t) => t.at(k).map(Cow::Borrowed),
+            Set::Table(t) => t.at(k).map(|(m, _)| Cow::Borrowed(m)),
         }
     }
 }

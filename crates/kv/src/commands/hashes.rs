@@ -329,13 +329,13 @@ pub fn hrandfield(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let Some(Object::Hash(h)) = x.core.dbs[x.client.db].obj(i) else {
         unreachable!()
     };
-    let pairs = h.pairs();
     let mut r = crate::protocol::Reply {
         buf: x.ctx.out(),
         resp3,
     };
     if count.is_none() {
-        let (f, _) = pairs[picks.next().expect("one pick")];
+        // One O(1) lookup per pick in the table form (`Hash::at`).
+        let (f, _) = h.at(picks.next().expect("one pick")).expect("in range");
         return r.bulk(f);
     }
     if values && resp3 {
@@ -344,7 +344,7 @@ pub fn hrandfield(x: &mut Exec<'_, '_>, a: Args<'_>) {
         r.array(picks.len() * (1 + usize::from(values)));
     }
     for p in picks {
-        let (f, v) = pairs[p];
+        let (f, v) = h.at(p).expect("in range");
         if values {
             if resp3 {
                 r.array(2);
