@@ -260,9 +260,7 @@ fn try_serve(core: &mut Core, b: &Blocked, key: &[u8]) -> Option<Vec<u8>> {
             let (s, m) = db.with_obj(i, |o| {
                 let Object::ZSet(z) = o else { unreachable!() };
                 let first = {
-                    let it = z.iter();
-                    let mut it: kvtypes::zset::Iter<'_> =
-                        if *max { Box::new(it.rev()) } else { it };
+                    let mut it = if *max { z.iter_rev() } else { z.iter() };
                     it.next().map(|(s, m)| (s, m.to_vec()))
                 };
                 if let Some((_, m)) = &first {
@@ -285,8 +283,7 @@ fn try_serve(core: &mut Core, b: &Blocked, key: &[u8]) -> Option<Vec<u8>> {
             let got = db.with_obj(i, |o| {
                 let Object::ZSet(z) = o else { unreachable!() };
                 let got: Vec<(f64, Vec<u8>)> = {
-                    let it = z.iter();
-                    let it: kvtypes::zset::Iter<'_> = if *max { Box::new(it.rev()) } else { it };
+                    let it = if *max { z.iter_rev() } else { z.iter() };
                     it.take(*count).map(|(s, m)| (s, m.to_vec())).collect()
                 };
                 for (_, m) in &got {

@@ -16,7 +16,6 @@ use crate::protocol::{parse_i64, Args, Reply};
 use crate::service::Exec;
 use kvtypes::geohash::{self, Search, Shape};
 use kvtypes::num::parse_f64;
-use kvtypes::zset::Score;
 use kvtypes::{Kind, Object, ZSet};
 
 const NOT_FLOAT: &str = "ERR value is not a valid float";
@@ -273,24 +272,11 @@ fn scan_box(z: &ZSet, min: f64, max: f64, s: &Search, out: &mut Vec<Point>, limi
         }
         !(limit > 0 && out.len() >= limit)
     };
-    match z {
-        ZSet::Small(v) => {
-            for (score, m) in v.iter() {
-                if *score < min {
-                    continue;
-                }
-                if *score >= max || !visit(*score, m) {
-                    break;
-                }
-            }
-        }
-        ZSet::Big { tree, .. } => {
-            let from: (Score, Box<[u8]>) = (Score(min), Box::default());
-            for (score, m) in tree.range(from..) {
-                if score.0 >= max || !visit(score.0, m) {
-                    break;
-                }
-            }
+    // The first member at or above `min` in O(log N), then in score order.
+    let start = z.count_before(|s, _| s < min);
+    for (score, m) in z.iter_from(start, false) {
+        if score >= max || !visit(score, m) {
+            break;
         }
     }
 }
