@@ -9,11 +9,15 @@
 //! other import runs downward: commands use keyspace, persistence (only to hand it effects),
 //! protocol and `kvtypes`, never the other way.
 
+pub mod acl;
+pub mod acl_cmd;
 pub mod blocking;
 pub mod config_cmd;
 pub mod connection;
 pub mod hashes;
+pub mod introspection;
 pub mod keys;
+pub mod keyspec;
 pub mod lists;
 pub mod pubsub;
 pub mod server;

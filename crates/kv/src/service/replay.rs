@@ -23,6 +23,7 @@ impl KvService {
         };
         let aof_cfg = cfg.aof.clone();
         let mut kv = KvService::new(cfg);
+        kv.load_users()?;
         kv.core.aof = aof.unwrap_or_else(|| Aof::off(aof_cfg));
         Ok(kv)
     }
@@ -50,6 +51,8 @@ impl KvService {
             last: t0,
             last_cmd: "NULL",
             no_evict: true,
+            reply: super::ReplyMode::On,
+            user: b"default".to_vec(),
             closing: false,
             parser: Parser::default(),
         };
