@@ -1,5 +1,8 @@
 //! The command table: names, arity (Redis's convention: N exact, -N at least N, the name
 //! counted), flags, key positions, documentation, handler.
+//!
+//! It names handlers and describes them; it holds no state and runs nothing (the dispatcher in
+//! `service` looks commands up here).
 
 use crate::commands::{
     acl_cmd, blocking, config_cmd, connection, hashes, introspection, keys, lists, pubsub, server, sets,
@@ -173,7 +176,7 @@ pub static COMMANDS: &[Command] = &[
         c("cluster", -2, 0, NK, "cluster", "3.0.0", "A container for Redis Cluster commands.", server::cluster),
         &[("addslots", -3), ("addslotsrange", -4), ("bumpepoch", 2), ("count-failure-reports", 3), ("countkeysinslot", 3), ("delslots", -3), ("delslotsrange", -4), ("failover", -2), ("flushslots", 2), ("forget", 3), ("getkeysinslot", 4), ("help", 2), ("info", 2), ("keyslot", 3), ("links", 2), ("meet", -4), ("myid", 2), ("nodes", 2), ("replicas", 3), ("replicate", 3), ("reset", -2), ("saveconfig", 2), ("set-config-epoch", 3), ("setslot", -4), ("shards", 2), ("slaves", 3), ("slots", 2)],
     ),
-    // data types (issue 11): lists, hashes, sets, sorted sets
+    // data types: lists, hashes, sets, sorted sets
     c("lpush", -3, WDF, K1, "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", lists::lpush),
     c("rpush", -3, WDF, K1, "list", "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", lists::rpush),
     c("lpushx", -3, WDF, K1, "list", "2.2.0", "Prepends one or more elements to a list only when the list exists.", lists::lpushx),
