@@ -191,7 +191,11 @@ impl Selector {
                 if s.contains('|') {
                     return Err(UNKNOWN_CMD);
                 }
-                let k = c.subs.iter().position(|(n, _)| *n == s).ok_or(UNKNOWN_CMD)?;
+                let k = c
+                    .subs
+                    .iter()
+                    .position(|(n, _)| *n == s)
+                    .ok_or(UNKNOWN_CMD)?;
                 if allow {
                     self.perms[ci] |= 1 << (k + 1);
                 } else {
@@ -281,7 +285,7 @@ impl Selector {
         if !self.all_keys {
             if let Some(keys) = keyspec::keys(c, a) {
                 for (pos, flags) in keys {
-                    if !self.key_ok(a.get(pos), flags) {
+                    if flags != "not_key" && !self.key_ok(a.get(pos), flags) {
                         return Err(Denied::Key(a.get(pos).to_vec()));
                     }
                 }
@@ -319,9 +323,13 @@ impl Selector {
     }
 
     fn channel_ok(&self, ch: &[u8], literal: bool) -> bool {
-        self.channels
-            .iter()
-            .any(|p| if literal { p == ch } else { glob::matches(p, ch) })
+        self.channels.iter().any(|p| {
+            if literal {
+                p == ch
+            } else {
+                glob::matches(p, ch)
+            }
+        })
     }
 }
 
@@ -453,8 +461,7 @@ impl User {
                 }
                 Some(b'#') => {
                     let h = &op[1..];
-                    if h.len() != 64 || !h.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-                    {
+                    if h.len() != 64 || !h.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
                         return Err("The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters");
                     }
                     let h = String::from_utf8_lossy(h).into_owned();
@@ -479,7 +486,9 @@ impl User {
                 }
                 Some(b'(') if op.last() == Some(&b')') => {
                     let mut sel = Selector::empty();
-                    for part in op[1..op.len() - 1].split(|&b| b == b' ').filter(|p| !p.is_empty())
+                    for part in op[1..op.len() - 1]
+                        .split(|&b| b == b' ')
+                        .filter(|p| !p.is_empty())
                     {
                         sel.apply(part)?;
                     }
@@ -757,28 +766,53 @@ mod tests {
             User::default_user().describe(),
             "user default on nopass ~* &* +@all"
         );
-        assert_eq!(user(&["%R~r*", "%W~w*", "~rw"]).root.describe_keys(), "%R~r* %W~w* ~rw");
+        assert_eq!(
+            user(&["%R~r*", "%W~w*", "~rw"]).root.describe_keys(),
+            "%R~r* %W~w* ~rw"
+        );
     }
 
     #[test]
     fn checks_commands_keys_and_channels() {
-        let u = user(&["on", "+@all", "-memory|doctor", "~foo*", "resetchannels", "&ch"]);
-        assert!(u.check(COMMANDS.iter().position(|c| c.name == "get").unwrap(), &args(&["get", "foo1"]).args()).is_ok());
+        let u = user(&[
+            "on",
+            "+@all",
+            "-memory|doctor",
+            "~foo*",
+            "resetchannels",
+            "&ch",
+        ]);
+        assert!(u
+            .check(
+                COMMANDS.iter().position(|c| c.name == "get").unwrap(),
+                &args(&["get", "foo1"]).args()
+            )
+            .is_ok());
         let get = COMMANDS.iter().position(|c| c.name == "get").unwrap();
-        assert_eq!(u.check(get, &args(&["get", "bar"]).args()), Err(Denied::Key(b"bar".to_vec())));
+        assert_eq!(
+            u.check(get, &args(&["get", "bar"]).args()),
+            Err(Denied::Key(b"bar".to_vec()))
+        );
         let mem = COMMANDS.iter().position(|c| c.name == "memory").unwrap();
         assert_eq!(
             u.check(mem, &args(&["memory", "doctor"]).args()),
             Err(Denied::Command("memory|doctor".into()))
         );
         let publish = COMMANDS.iter().position(|c| c.name == "publish").unwrap();
-        assert!(u.check(publish, &args(&["publish", "ch", "m"]).args()).is_ok());
-        assert!(u.check(publish, &args(&["publish", "other", "m"]).args()).is_err());
+        assert!(u
+            .check(publish, &args(&["publish", "ch", "m"]).args())
+            .is_ok());
+        assert!(u
+            .check(publish, &args(&["publish", "other", "m"]).args())
+            .is_err());
         // A selector allows what the root does not.
         let mut u = user(&["on", "-@all"]);
         u.apply(b"(+get ~bar)").unwrap();
         assert!(u.check(get, &args(&["get", "bar"]).args()).is_ok());
-        assert_eq!(u.check(get, &args(&["get", "x"]).args()), Err(Denied::Command("get".into())));
+        assert_eq!(
+            u.check(get, &args(&["get", "x"]).args()),
+            Err(Denied::Command("get".into()))
+        );
     }
 
     #[test]
@@ -786,7 +820,10 @@ mod tests {
         let u = user(&[">passwd1"]);
         assert!(u.password_ok(b"passwd1"));
         assert!(!u.password_ok(b"x"));
-        assert_eq!(hash_password(b"passwd4"), "34344e4d60c2b6d639b7bd22e18f2b0b91bc34bf0ac5f9952744435093cfb4e6");
+        assert_eq!(
+            hash_password(b"passwd4"),
+            "34344e4d60c2b6d639b7bd22e18f2b0b91bc34bf0ac5f9952744435093cfb4e6"
+        );
         assert!(user(&[]).apply(b"#abc").is_err());
     }
 }

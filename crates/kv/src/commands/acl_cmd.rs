@@ -251,7 +251,8 @@ fn kill_users_clients(x: &mut Exec<'_, '_>, name: &[u8]) {
 
 fn cat(x: &mut Exec<'_, '_>, a: &Args<'_>) {
     if a.len() > 3 {
-        return x.err("ERR unknown subcommand or wrong number of arguments for 'CAT'. Try ACL HELP.");
+        return x
+            .err("ERR unknown subcommand or wrong number of arguments for 'CAT'. Try ACL HELP.");
     }
     let list: Vec<String> = if a.len() == 2 {
         crate::commands::keyspec::CATEGORIES

@@ -196,7 +196,9 @@ fn slowlog_push(intro: &mut Intro, client: &Client, cmd: &Command, a: &Args<'_>,
         let v = a.get(j);
         if v.len() > SLOW_MAX_STRING {
             let mut s = v[..SLOW_MAX_STRING].to_vec();
-            s.extend_from_slice(format!("... ({} more bytes)", v.len() - SLOW_MAX_STRING).as_bytes());
+            s.extend_from_slice(
+                format!("... ({} more bytes)", v.len() - SLOW_MAX_STRING).as_bytes(),
+            );
             args.push(s);
         } else {
             args.push(v.to_vec());
@@ -700,7 +702,13 @@ fn memory_stats(x: &mut Exec<'_, '_>) {
             (i, table, exp)
         })
         .collect();
-    let pct = |a: i64, b: i64| if b > 0 { a as f64 * 100.0 / b as f64 } else { 0.0 };
+    let pct = |a: i64, b: i64| {
+        if b > 0 {
+            a as f64 * 100.0 / b as f64
+        } else {
+            0.0
+        }
+    };
     let mut r = x.r();
     r.map(27 + dbs.len());
     let int = |r: &mut Reply<'_>, k: &str, v: i64| {
@@ -725,7 +733,11 @@ fn memory_stats(x: &mut Exec<'_, '_>) {
     }
     int(&mut r, "overhead.total", overhead);
     int(&mut r, "keys.count", keys);
-    int(&mut r, "keys.bytes-per-key", if keys > 0 { dataset / keys } else { 0 });
+    int(
+        &mut r,
+        "keys.bytes-per-key",
+        if keys > 0 { dataset / keys } else { 0 },
+    );
     int(&mut r, "dataset.bytes", dataset);
     r.bulk(b"dataset.percentage");
     r.double(pct(dataset, used));
@@ -738,13 +750,21 @@ fn memory_stats(x: &mut Exec<'_, '_>) {
     r.double(1.0);
     int(&mut r, "allocator-fragmentation.bytes", 0);
     r.bulk(b"allocator.rss-ratio");
-    r.double(if used > 0 { rss as f64 / used as f64 } else { 0.0 });
+    r.double(if used > 0 {
+        rss as f64 / used as f64
+    } else {
+        0.0
+    });
     int(&mut r, "allocator.rss-bytes", rss - used);
     r.bulk(b"rss-overhead.ratio");
     r.double(1.0);
     int(&mut r, "rss-overhead.bytes", 0);
     r.bulk(b"fragmentation");
-    r.double(if used > 0 { rss as f64 / used as f64 } else { 0.0 });
+    r.double(if used > 0 {
+        rss as f64 / used as f64
+    } else {
+        0.0
+    });
     int(&mut r, "fragmentation.bytes", rss - used);
 }
 
@@ -792,7 +812,11 @@ pub fn lolwut(x: &mut Exec<'_, '_>, a: Args<'_>) {
         for _ in 0..32 {
             seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
             let chaos = row as u64 * 2;
-            s.push(if (seed >> 60) < chaos { '\u{2592}' } else { '\u{2588}' });
+            s.push(if (seed >> 60) < chaos {
+                '\u{2592}'
+            } else {
+                '\u{2588}'
+            });
         }
         s.push('\n');
     }

@@ -48,14 +48,37 @@ pub fn category(name: &[u8]) -> Option<usize> {
 
 /// Commands Redis puts in @dangerous without the admin flag.
 const DANGEROUS: &[&str] = &[
-    "keys", "flushdb", "flushall", "swapdb", "info", "client", "role", "lastsave", "sort",
-    "sort_ro", "migrate", "restore", "restore-asking", "pfdebug", "pfselftest", "cluster",
+    "keys",
+    "flushdb",
+    "flushall",
+    "swapdb",
+    "info",
+    "client",
+    "role",
+    "lastsave",
+    "sort",
+    "sort_ro",
+    "migrate",
+    "restore",
+    "restore-asking",
+    "pfdebug",
+    "pfselftest",
+    "cluster",
 ];
 
 /// Commands that may block (@blocking).
 const BLOCKING: &[&str] = &[
-    "blpop", "brpop", "blmove", "brpoplpush", "blmpop", "bzpopmin", "bzpopmax", "bzmpop", "wait",
-    "xread", "xreadgroup",
+    "blpop",
+    "brpop",
+    "blmove",
+    "brpoplpush",
+    "blmpop",
+    "bzpopmin",
+    "bzpopmax",
+    "bzmpop",
+    "wait",
+    "xread",
+    "xreadgroup",
 ];
 
 /// The categories of `c` as a bitmask over [`CATEGORIES`].
@@ -118,7 +141,13 @@ pub fn movable(name: &str) -> bool {
     numkeys_at(name).is_some()
         || matches!(
             name,
-            "sort" | "sort_ro" | "migrate" | "xread" | "xreadgroup" | "georadius" | "georadiusbymember"
+            "sort"
+                | "sort_ro"
+                | "migrate"
+                | "xread"
+                | "xreadgroup"
+                | "georadius"
+                | "georadiusbymember"
         )
 }
 
@@ -166,11 +195,20 @@ pub fn keys(c: &Command, a: &Args<'_>) -> Option<Vec<(usize, KeyFlags)>> {
         if dest {
             v.push((1, "OW update"));
         }
-        let src = if write && !dest { "RW access delete" } else { "RO access" };
+        let src = if write && !dest {
+            "RW access delete"
+        } else {
+            "RO access"
+        };
         v.extend((first..first + n).map(|i| (i, src)));
         return Some(v);
     }
     match c.name {
+        // Shard channels are keys to a cluster's slot map, not to the keyspace (NOT_KEY).
+        "ssubscribe" | "sunsubscribe" => {
+            return Some((1..a.len()).map(|i| (i, "not_key")).collect())
+        }
+        "spublish" => return Some(vec![(1, "not_key")]),
         "memory" if a.len() >= 3 && a.get(1).eq_ignore_ascii_case(b"usage") => {
             return Some(vec![(2, "RO")])
         }

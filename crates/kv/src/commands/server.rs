@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::commands::keys::help;
-use crate::commands::strings::{NOT_INT, SYNTAX};
 use crate::commands::keyspec;
+use crate::commands::strings::{NOT_INT, SYNTAX};
 use crate::commands::table::{check_sub, Command, COMMANDS, FLAG_NAMES};
 use crate::keyspace::Db;
 use crate::protocol::{parse_i64, Args, Reply};
@@ -472,6 +472,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "latencystats",
     "modules",
     "errorstats",
     "cluster",
@@ -592,13 +593,17 @@ fn info_text(x: &Exec<'_, '_>, want: &[String]) -> String {
                 "total_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
                  instantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:{expired}\r\n\
                  evicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\n\
-                 pubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
+                 pubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\n\
+                 total_error_replies:{}\r\n",
                 c.connections,
                 c.commands,
                 c.rejected_conns,
                 c.evicted,
                 c.keyspace_hits,
                 c.keyspace_misses,
+                core.pubsub.sizes().0,
+                core.pubsub.sizes().1,
+                core.pubsub.sizes().2,
                 c.error_replies
             ),
         );

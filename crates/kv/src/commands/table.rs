@@ -5,8 +5,8 @@
 //! `service` looks commands up here).
 
 use crate::commands::{
-    acl_cmd, blocking, config_cmd, connection, hashes, introspection, keys, lists, pubsub, server, sets,
-    strings, transactions, zsets,
+    acl_cmd, blocking, config_cmd, connection, hashes, introspection, keys, lists, pubsub, server,
+    sets, strings, transactions, zsets,
 };
 use crate::protocol::Args;
 use crate::service::Exec;
@@ -264,10 +264,13 @@ pub static COMMANDS: &[Command] = &[
     c("unsubscribe", -1, F_NOSCRIPT | F_LOADING | F_STALE, NK, "pubsub", "2.0.0", "Stops listening to messages posted to channels.", pubsub::unsubscribe),
     c("psubscribe", -2, F_NOSCRIPT | F_LOADING | F_STALE, NK, "pubsub", "2.0.0", "Listens for messages published to channels that match one or more patterns.", pubsub::psubscribe),
     c("punsubscribe", -1, F_NOSCRIPT | F_LOADING | F_STALE, NK, "pubsub", "2.0.0", "Stops listening to messages published to channels that match one or more patterns.", pubsub::punsubscribe),
+    c("ssubscribe", -2, F_NOSCRIPT | F_LOADING | F_STALE, KALL, "pubsub", "7.0.0", "Listens for messages published to shard channels.", pubsub::ssubscribe),
+    c("sunsubscribe", -1, F_NOSCRIPT | F_LOADING | F_STALE, KALL, "pubsub", "7.0.0", "Stops listening to messages posted to shard channels.", pubsub::sunsubscribe),
+    c("spublish", 3, F_NOSCRIPT | F_LOADING | F_STALE | F_FAST, K1, "pubsub", "7.0.0", "Post a message to a shard channel", pubsub::spublish),
     c("publish", 3, F_NOSCRIPT | F_LOADING | F_STALE | F_FAST, NK, "pubsub", "2.0.0", "Posts a message to a channel.", pubsub::publish),
     with_subs(
         c("pubsub", -2, F_NOSCRIPT | F_LOADING | F_STALE, NK, "pubsub", "2.8.0", "A container for Pub/Sub commands.", pubsub::pubsub),
-        &[("channels", -2), ("numsub", -2), ("numpat", 2), ("help", 2)],
+        &[("channels", -2), ("numsub", -2), ("numpat", 2), ("shardchannels", -2), ("shardnumsub", -2), ("help", 2)],
     ),
     c("multi", 1, F_NOSCRIPT | F_LOADING | F_STALE | F_FAST, NK, "transactions", "1.2.0", "Starts a transaction.", transactions::multi),
     c("exec", 1, F_NOSCRIPT | F_LOADING | F_STALE, NK, "transactions", "1.2.0", "Executes all commands in a transaction.", transactions::exec),

@@ -501,11 +501,11 @@ impl KvService {
         {
             Some(msg)
         } else if flags & F_DENYOOM != 0 && !core.make_room() {
-                Some("OOM command not allowed when used memory > 'maxmemory'.".to_string())
-            } else if flags & crate::commands::table::F_WRITE != 0 || cmd.name == "ping" {
-                // Redis 7.0 refuses PING as well while the log cannot be written: a health
-                // check must not report a server that refuses every write as fine.
-                core.aof.deny_write()
+            Some("OOM command not allowed when used memory > 'maxmemory'.".to_string())
+        } else if flags & crate::commands::table::F_WRITE != 0 || cmd.name == "ping" {
+            // Redis 7.0 refuses PING as well while the log cannot be written: a health
+            // check must not report a server that refuses every write as fine.
+            core.aof.deny_write()
         } else {
             None
         };
@@ -659,7 +659,7 @@ impl Exec<'_, '_> {
     pub fn read(&mut self, key: &[u8]) -> Option<Idx> {
         let db = self.client.db;
         let now = self.core.now_ms;
-        let found = self.core.dbs[db].lookup(key, now);
+        let found = self.lookup(db, key, now);
         match found {
             Some(i) => {
                 self.core.counters.keyspace_hits += 1;
@@ -675,7 +675,7 @@ impl Exec<'_, '_> {
     pub fn write(&mut self, key: &[u8]) -> Option<Idx> {
         let db = self.client.db;
         let now = self.core.now_ms;
-        let found = self.core.dbs[db].lookup(key, now);
+        let found = self.lookup(db, key, now);
         if let Some(i) = found {
             self.core.touch(db, i);
         }
@@ -685,7 +685,19 @@ impl Exec<'_, '_> {
     /// A live key without touching its access data (TYPE, OBJECT, TTL).
     pub fn peek(&mut self, key: &[u8]) -> Option<Idx> {
         let now = self.core.now_ms;
-        self.db().lookup(key, now)
+        let db = self.client.db;
+        self.lookup(db, key, now)
+    }
+
+    /// A live key; an expired one is removed on the way, except during CLIENT PAUSE, when it
+    /// only reads as absent (Redis stops expiring while paused).
+    #[inline]
+    fn lookup(&mut self, db: usize, key: &[u8], now: u64) -> Option<Idx> {
+        if self.core.intro.pause.is_some() {
+            let d = &self.core.dbs[db];
+            return d.find(key).filter(|&i| !d.is_expired(i, now));
+        }
+        self.core.dbs[db].lookup(key, now)
     }
 
     pub fn clients(&self) -> impl Iterator<Item = &Client> {
@@ -783,7 +795,13 @@ impl Service for KvService {
         let core = &mut self.core;
         core.set_time(ctx.now());
         let now = core.now_ms;
-        let mut budget = core.cfg.expire_budget;
+        // While clients are paused nothing expires (as Redis: a paused primary must not change
+        // the dataset behind its replicas' back).
+        let mut budget = if core.intro.pause.is_some() {
+            0
+        } else {
+            core.cfg.expire_budget
+        };
         let mut next: Option<u64> = None;
         for db in &mut core.dbs {
             if budget > 0 {
