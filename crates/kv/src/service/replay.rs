@@ -25,6 +25,7 @@ impl KvService {
         let aof_cfg = cfg.aof.clone();
         let mut kv = KvService::new(cfg);
         let aof_on = aof.is_some();
+        kv.load_users()?;
         kv.core.aof = aof.unwrap_or_else(|| Aof::off(aof_cfg));
         if !aof_on {
             // As Redis: with the log off, the snapshot `dir/dbfilename` is the dataset.
@@ -71,6 +72,8 @@ impl KvService {
             last: t0,
             last_cmd: "NULL",
             no_evict: true,
+            reply: super::ReplyMode::On,
+            user: b"default".to_vec(),
             closing: false,
             parser: Parser::default(),
         };
