@@ -11,7 +11,7 @@ use crate::keyspace::{Db, Idx};
 use crate::protocol::{Args, Parse, Parser, Reply};
 
 pub mod limits;
-mod propagate;
+pub mod propagate;
 mod replay;
 
 /// One connected client.
@@ -197,11 +197,9 @@ impl Core {
             let Some((db, victim)) = self.pick_victim() else {
                 return false;
             };
-            if self.aof.active() {
-                let key = self.dbs[db].key(victim).to_vec();
-                self.aof.feed_del(db, &key);
-            }
+            let key = self.dbs[db].key(victim).to_vec();
             self.dbs[db].remove(victim);
+            propagate::evicted(self, db, &key);
             self.counters.evicted += 1;
         }
         self.used_memory() <= max
@@ -275,6 +273,8 @@ pub struct KvService {
     /// clock reads per batch, not per command; per-command reads cost 8% of a -P 16 GET run)
     /// and shared among them.
     batch: Vec<u16>,
+    /// A record of the log failed on replay: the service refuses to start (replay.rs).
+    load_error: Option<String>,
 }
 
 impl KvService {
@@ -314,6 +314,7 @@ impl KvService {
             clients: Vec::new(),
             free: Vec::new(),
             batch: Vec::new(),
+            load_error: None,
         }
     }
 
@@ -427,7 +428,7 @@ impl KvService {
                     "ERR wrong number of arguments for '{}' command",
                     cmd.name
                 ))
-            } else if flags & F_DENYOOM != 0 && !core.make_room() {
+            } else if flags & F_DENYOOM != 0 && !core.aof.loading && !core.make_room() {
                 Some("OOM command not allowed when used memory > 'maxmemory'.".to_string())
             } else if flags & crate::commands::table::F_WRITE != 0 || cmd.name == "ping" {
                 // Redis 7.0 refuses PING as well while the log cannot be written: a health
@@ -465,6 +466,9 @@ impl KvService {
             };
             call(&mut x, ci, args);
         }
+        // Blocked clients are served after the whole command (EXEC: the whole transaction),
+        // from the keys it made ready (keyspace::waits).
+        crate::commands::blocking::serve_ready(&mut self.core, ctx);
         self.batch.push(ci as u16);
         let core = &mut self.core;
         for id in core.kill.drain(..) {
@@ -488,9 +492,8 @@ fn call(x: &mut Exec<'_, '_>, ci: usize, args: Args<'_>) {
         (cmd.handler)(x, args);
     }
     let core = &mut *x.core;
-    if let Some(d0) = aof_dirty {
-        propagate::after_command(core, x.client.db, cmd.name, args, d0, x.ctx, before);
-    }
+    // Every command, reads included: a GET that found its key expired logs the DEL.
+    propagate::after_command(core, x.client.db, cmd.name, args, aof_dirty, x.ctx, before);
     let st = &mut core.stats[ci];
     st.calls += 1;
     core.counters.commands += 1;
@@ -661,6 +664,9 @@ impl Service for KvService {
         client.last = ctx.now();
         let t0 = Instant::now();
         let used = self.run(&mut client, input, ctx);
+        if self.core.aof.holds_every_reply() {
+            self.core.aof.wait(ctx);
+        }
         self.clients[idx] = Some(client);
         if !self.batch.is_empty() {
             let nanos = t0.elapsed().as_nanos() as u64;
@@ -701,6 +707,8 @@ impl Service for KvService {
                 next = Some(next.map_or(d, |n| n.min(d)));
             }
         }
+        // Active expiry's deletions reach the log before anything later in this tick.
+        propagate::expired(core);
         if now >= core.maintain_at {
             core.maintain_at = now + 1000;
             for db in &mut core.dbs {
@@ -714,6 +722,7 @@ impl Service for KvService {
                 core.unix_ms_to_instant(d)
             }
         });
+        crate::commands::blocking::serve_ready(core, ctx);
         let next = match (next, crate::commands::blocking::tick(core, ctx)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
