@@ -338,11 +338,13 @@ fn run(backend: Backend, fsync: &str, seed: u64, kills: usize) -> usize {
                 });
                 assert!(gone);
             }
-            let select = db[0].to_string();
-            call(&mut a.main, &["SELECT", &select]);
+            call(&mut a.main, &["SELECT", &db[0].to_string()]);
+            // Compared once the phase's short TTLs ran out on both (a dump racing a deadline
+            // would see a key on one side only).
+            std::thread::sleep(Duration::from_millis(2 * SHORT_MS));
             let (da, dbm) = (dump(&mut a.main), dump(&mut b.main));
-            call(&mut a.main, &["SELECT", &select]);
-            call(&mut b.main, &["SELECT", &select]);
+            call(&mut a.main, &["SELECT", &db[0].to_string()]);
+            call(&mut b.main, &["SELECT", &db[0].to_string()]);
             assert!(
                 same_dataset(&da, &dbm),
                 "seed {seed}, kill {done} ({fsync}): the restarted server differs from the \
