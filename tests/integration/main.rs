@@ -20,6 +20,7 @@ mod kv_killdiff;
 mod kv_multi;
 mod kv_power;
 mod kv_proxy;
+mod kv_rdb;
 mod kv_ready;
 mod kv_scale;
 mod kv_types;
