@@ -168,7 +168,10 @@ fn expiry_logged(backend: Backend) {
         assert_eq!(int(&mut c, &["SUNIONSTORE", "dst", "members"]), 0);
         let v = call(&mut c, &["SUNIONSTORE", "dst2", "kset", "str"]);
         assert!(v.is_error(), "{v}");
-        ok(call(&mut c, &["CONFIG", "SET", "lazyfree-lazy-expire", "yes"]));
+        ok(call(
+            &mut c,
+            &["CONFIG", "SET", "lazyfree-lazy-expire", "yes"],
+        ));
         ok(call(&mut c, &["SET", "u", "1", "PX", "10"]));
         std::thread::sleep(Duration::from_millis(60));
         assert_eq!(call(&mut c, &["GET", "u"]), Value::NilBulk);
@@ -182,11 +185,20 @@ fn expiry_logged(backend: Backend) {
             assert!(text_has(&["DEL", k]), "no DEL {k}");
         }
         assert!(text_has(&["UNLINK", "u"]), "no UNLINK u");
-        assert!(!contains(&dir.text(), b"dst2"), "a failed command was logged");
+        assert!(
+            !contains(&dir.text(), b"dst2"),
+            "a failed command was logged"
+        );
         dump(&mut c)
     };
-    assert!(before.contains(&"0 counter +string \"1\" -1".to_string()), "{before:?}");
-    assert!(before.contains(&"0 lock +string \"new\" -1".to_string()), "{before:?}");
+    assert!(
+        before.contains(&"0 counter +string \"1\" -1".to_string()),
+        "{before:?}"
+    );
+    assert!(
+        before.contains(&"0 lock +string \"new\" -1".to_string()),
+        "{before:?}"
+    );
     let s = start_log(backend, &dir, "always", &[]);
     let mut c = connect(s.addr);
     assert_eq!(dump(&mut c), before);
@@ -217,7 +229,10 @@ fn blocking_effects(backend: Backend) {
         );
         assert_eq!(call(&mut c, &["BRPOPLPUSH", "q", "q2", "0"]), bulk("c"));
         ok(call(&mut c, &["BZPOPMIN", "z", "0"]));
-        ok(call(&mut c, &["BLMPOP", "0", "1", "q2", "LEFT", "COUNT", "1"]));
+        ok(call(
+            &mut c,
+            &["BLMPOP", "0", "1", "q2", "LEFT", "COUNT", "1"],
+        ));
         // Served later, by another client's push.
         let mut w = connect(s.addr);
         let served: &[(&[&str], &[&str])] = &[
@@ -226,7 +241,10 @@ fn blocking_effects(backend: Backend) {
                 &["BLMOVE", "src", "dst", "RIGHT", "LEFT", "0"],
                 &["RPUSH", "src", "s1"],
             ),
-            (&["BZPOPMAX", "zz", "0"], &["ZADD", "zz", "5", "top", "1", "low"]),
+            (
+                &["BZPOPMAX", "zz", "0"],
+                &["ZADD", "zz", "5", "top", "1", "low"],
+            ),
             (
                 &["BLMPOP", "0", "1", "ml", "RIGHT", "COUNT", "2"],
                 &["RPUSH", "ml", "1", "2", "3"],
@@ -240,7 +258,15 @@ fn blocking_effects(backend: Backend) {
             ok(w.read().expect("served"));
         }
         let text = dir.text();
-        for b in ["BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BZPOPMIN", "BZPOPMAX", "BLMPOP"] {
+        for b in [
+            "BLPOP",
+            "BRPOP",
+            "BLMOVE",
+            "BRPOPLPUSH",
+            "BZPOPMIN",
+            "BZPOPMAX",
+            "BLMPOP",
+        ] {
             assert!(!contains(&text, &rec(&[b])[4..]), "{b} logged verbatim");
         }
         for r in [
@@ -366,7 +392,10 @@ fn readers_wait(backend: Backend) {
             );
         }
     }
-    assert!(saw_new > 0, "the reader never ran after the writer in one iteration");
+    assert!(
+        saw_new > 0,
+        "the reader never ran after the writer in one iteration"
+    );
 }
 each_backend!(
     under_always_no_reader_sees_a_write_before_its_fsync,

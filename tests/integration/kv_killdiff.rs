@@ -98,7 +98,9 @@ impl Gen {
         match r {
             0 => one(v(&["SET", &key!("s"), &n])),
             1 => {
-                let Some(k) = self.pick_short("s") else { return vec![] };
+                let Some(k) = self.pick_short("s") else {
+                    return vec![];
+                };
                 let ms = self.short();
                 one(v(&["SET", &k, &n, "PX", &ms]))
             }
@@ -113,7 +115,9 @@ impl Gen {
             7 => one(v(&["GETDEL", &key!("s")])),
             8 => {
                 let fam = ["s", "l", "z", "t", "h"][self.rng.below(5) as usize];
-                let Some(k) = self.pick_short(fam) else { return vec![] };
+                let Some(k) = self.pick_short(fam) else {
+                    return vec![];
+                };
                 let ms = self.short();
                 one(v(&["PEXPIRE", &k, &ms]))
             }
@@ -165,7 +169,9 @@ impl Gen {
                 one(v(&["COPY", &a, &b, "REPLACE"]))
             }
             28 => {
-                let Some(k) = self.pick_short("s") else { return vec![] };
+                let Some(k) = self.pick_short("s") else {
+                    return vec![];
+                };
                 let ms = self.short();
                 one(v(&["GETEX", &k, "PX", &ms]))
             }
@@ -319,7 +325,10 @@ fn run(backend: Backend, fsync: &str, seed: u64, kills: usize) -> usize {
                 assert_eq!(na, nb, "seed {seed} phase {phase}: served on one side only");
                 if na == 0 {
                     let (ra, rb) = (a.blocker.read().unwrap(), b.blocker.read().unwrap());
-                    assert_eq!(ra, rb, "seed {seed} phase {phase}: the served client's reply");
+                    assert_eq!(
+                        ra, rb,
+                        "seed {seed} phase {phase}: the served client's reply"
+                    );
                     g.parked = None;
                 }
             }

@@ -168,11 +168,31 @@ fn wake_ups(backend: Backend) {
             blpop,
             vec!["MOVE", "q", "0"],
         ),
-        ("LMOVE", l, blpop, vec!["LMOVE", "tmp", "q", "LEFT", "RIGHT"]),
+        (
+            "LMOVE",
+            l,
+            blpop,
+            vec!["LMOVE", "tmp", "q", "LEFT", "RIGHT"],
+        ),
         ("RPOPLPUSH", l, blpop, vec!["RPOPLPUSH", "tmp", "q"]),
-        ("ZUNIONSTORE", z, bzpop, vec!["ZUNIONSTORE", "q", "1", "tmp"]),
-        ("ZINTERSTORE", z, bzpop, vec!["ZINTERSTORE", "q", "1", "tmp"]),
-        ("ZRANGESTORE", z, bzpop, vec!["ZRANGESTORE", "q", "tmp", "0", "-1"]),
+        (
+            "ZUNIONSTORE",
+            z,
+            bzpop,
+            vec!["ZUNIONSTORE", "q", "1", "tmp"],
+        ),
+        (
+            "ZINTERSTORE",
+            z,
+            bzpop,
+            vec!["ZINTERSTORE", "q", "1", "tmp"],
+        ),
+        (
+            "ZRANGESTORE",
+            z,
+            bzpop,
+            vec!["ZRANGESTORE", "q", "tmp", "0", "-1"],
+        ),
         (
             "SWAPDB",
             &[&["SELECT", "1"], &["RPUSH", "q", "job"]],
@@ -196,7 +216,12 @@ fn chains(backend: Backend) {
             call(&mut m, &["FLUSHALL"]);
             let mut w1 = connect(addr);
             let mut w2 = connect(addr);
-            park(&mut w1, &mut m, &["BLMOVE", "a", "b", "LEFT", "LEFT", "0"], 1);
+            park(
+                &mut w1,
+                &mut m,
+                &["BLMOVE", "a", "b", "LEFT", "LEFT", "0"],
+                1,
+            );
             park(&mut w2, &mut m, &["BLPOP", "b", "0"], 2);
             call(&mut m, &["RPUSH", "a", "x"]);
             let r1 = w1.read().map(|v| format!("{v}")).unwrap_or_default();

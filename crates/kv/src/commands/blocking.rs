@@ -288,7 +288,13 @@ fn log_served(core: &mut Core, db: usize, rec: Vec<Vec<u8>>) {
 
 /// What a BLMOVE (or BRPOPLPUSH) that moved an element amounts to.
 fn move_record(src: &[u8], dst: &[u8], from: bool, to: bool) -> Vec<Vec<u8>> {
-    let side = |left: bool| if left { b"LEFT".to_vec() } else { b"RIGHT".to_vec() };
+    let side = |left: bool| {
+        if left {
+            b"LEFT".to_vec()
+        } else {
+            b"RIGHT".to_vec()
+        }
+    };
     vec![
         b"LMOVE".to_vec(),
         src.to_vec(),

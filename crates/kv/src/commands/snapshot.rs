@@ -191,7 +191,10 @@ pub fn lastsave(x: &mut Exec<'_, '_>, _a: Args<'_>) {
 pub fn tick(core: &mut Core) {
     core.rdb.poll();
     // Cheap when no save points are set (the common case): no allocation per tick.
-    let set = core.extra.iter().any(|e| e.name == "save" && !e.value.is_empty());
+    let set = core
+        .extra
+        .iter()
+        .any(|e| e.name == "save" && !e.value.is_empty());
     if !set {
         return;
     }
