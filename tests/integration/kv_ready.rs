@@ -147,12 +147,15 @@ fn wake(addr: SocketAddr, setup: &[&[&str]], wait: &[&str], add: &[&str]) -> Str
     }
 }
 
+/// (what, setup commands, the blocking command, the command that adds the waited key).
+type Case<'a> = (&'a str, &'a [&'a [&'a str]], &'a [&'a str], Vec<&'a str>);
+
 fn wake_ups(backend: Backend) {
     let l: &[&[&str]] = &[&["RPUSH", "tmp", "job"]];
     let z: &[&[&str]] = &[&["ZADD", "tmp", "1", "a", "2", "b"]];
     let blpop: &[&str] = &["BLPOP", "q", "0"];
     let bzpop: &[&str] = &["BZPOPMIN", "q", "0"];
-    let cases: Vec<(&str, &[&[&str]], &[&str], Vec<&str>)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         ("RENAME", l, blpop, vec!["RENAME", "tmp", "q"]),
         ("RENAMENX", l, blpop, vec!["RENAMENX", "tmp", "q"]),
         ("COPY", l, blpop, vec!["COPY", "tmp", "q"]),
