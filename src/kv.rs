@@ -228,6 +228,9 @@ pub fn kv(backend: Backend, port: u16, o: &KvOptions) -> anyhow::Result<()> {
         std::process::id()
     );
     let stats = server.run().context("event loop failed")?;
+    if let Some(e) = server.service_mut().load_error() {
+        anyhow::bail!("{e}");
+    }
     server.service_mut().shutdown();
     info!("stopped cleanly: {stats}");
     Ok(())

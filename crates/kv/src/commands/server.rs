@@ -79,6 +79,11 @@ fn swap_dbs(dbs: &mut [Db], d1: usize, d2: usize) {
     std::mem::swap(a, b);
     a.put_watched(wa);
     b.put_watched(wb);
+    // Blocked clients wait on a database number too: their keys stay, and those present in
+    // the database swapped in are ready (Redis's scanDatabaseForReadyKeys).
+    std::mem::swap(&mut a.waits, &mut b.waits);
+    a.signal_present();
+    b.signal_present();
 }
 
 pub fn dbsize(x: &mut Exec<'_, '_>, _a: Args<'_>) {

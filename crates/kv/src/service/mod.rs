@@ -14,7 +14,7 @@ use crate::keyspace::{Db, Idx};
 use crate::protocol::{Args, Parse, Parser, Reply};
 
 pub mod limits;
-mod propagate;
+pub mod propagate;
 mod replay;
 
 /// One connected client.
@@ -246,11 +246,9 @@ impl Core {
             let Some((db, victim)) = self.pick_victim() else {
                 return false;
             };
-            if self.aof.active() {
-                let key = self.dbs[db].key(victim).to_vec();
-                self.aof.feed_del(db, &key);
-            }
+            let key = self.dbs[db].key(victim).to_vec();
             self.dbs[db].remove(victim);
+            propagate::evicted(self, db, &key);
             self.counters.evicted += 1;
         }
         self.used_memory() <= max
@@ -320,6 +318,8 @@ pub struct KvService {
     pub core: Core,
     clients: Vec<Option<Client>>,
     free: Vec<u32>,
+    /// A record of the log failed on replay: the service refuses to start (replay.rs).
+    load_error: Option<String>,
 }
 
 impl KvService {
@@ -366,6 +366,7 @@ impl KvService {
             },
             clients: Vec::new(),
             free: Vec::new(),
+            load_error: None,
         }
     }
 
@@ -506,7 +507,7 @@ impl KvService {
             .flatten()
         {
             Some(msg)
-        } else if flags & F_DENYOOM != 0 && !core.make_room() {
+        } else if flags & F_DENYOOM != 0 && !core.aof.loading && !core.make_room() {
             Some("OOM command not allowed when used memory > 'maxmemory'.".to_string())
         } else if flags & crate::commands::table::F_WRITE != 0 || cmd.name == "ping" {
             // Redis 7.0 refuses PING as well while the log cannot be written: a health
@@ -554,6 +555,9 @@ impl KvService {
             }
             ReplyMode::Off => ctx.out().truncate(reply_from),
         }
+        // Blocked clients are served after the whole command (EXEC: the whole transaction),
+        // from the keys it made ready (keyspace::waits).
+        crate::commands::blocking::serve_ready(&mut self.core, ctx);
         let core = &mut self.core;
         for id in core.kill.drain(..) {
             if id == client.conn {
@@ -577,9 +581,8 @@ fn call(x: &mut Exec<'_, '_>, ci: usize, args: Args<'_>) {
         (cmd.handler)(x, args);
     }
     let core = &mut *x.core;
-    if let Some(d0) = aof_dirty {
-        propagate::after_command(core, x.client.db, cmd.name, args, d0, x.ctx, before);
-    }
+    // Every command, reads included: a GET that found its key expired logs the DEL.
+    propagate::after_command(core, x.client.db, cmd.name, args, aof_dirty, x.ctx, before);
     let now = Instant::now();
     let nanos = now.saturating_duration_since(core.mark).as_nanos() as u64;
     core.mark = now;
@@ -778,6 +781,9 @@ impl Service for KvService {
         client.last = ctx.now();
         self.core.mark = Instant::now();
         let used = self.run(&mut client, input, ctx);
+        if self.core.aof.holds_every_reply() {
+            self.core.aof.wait(ctx);
+        }
         self.clients[idx] = Some(client);
         used
     }
@@ -817,6 +823,8 @@ impl Service for KvService {
                 next = Some(next.map_or(d, |n| n.min(d)));
             }
         }
+        // Active expiry's deletions reach the log before anything later in this tick.
+        propagate::expired(core);
         if now >= core.maintain_at {
             core.maintain_at = now + 1000;
             for db in &mut core.dbs {
@@ -830,6 +838,7 @@ impl Service for KvService {
                 core.unix_ms_to_instant(d)
             }
         });
+        crate::commands::blocking::serve_ready(core, ctx);
         let next = match (next, crate::commands::blocking::tick(core, ctx)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
