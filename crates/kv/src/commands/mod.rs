@@ -21,6 +21,7 @@ pub mod lists;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
+pub mod snapshot;
 pub mod sort;
 pub mod strings;
 pub mod table;
