@@ -12,6 +12,7 @@
 pub mod blocking;
 pub mod config_cmd;
 pub mod connection;
+pub mod debug;
 pub mod hashes;
 pub mod keys;
 pub mod lists;

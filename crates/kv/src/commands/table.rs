@@ -2,7 +2,7 @@
 //! counted), flags, key positions, documentation, handler.
 
 use crate::commands::{
-    blocking, config_cmd, connection, hashes, keys, lists, pubsub, server, sets, strings,
+    blocking, config_cmd, connection, debug, hashes, keys, lists, pubsub, server, sets, strings,
     transactions, zsets,
 };
 use crate::protocol::Args;
@@ -17,6 +17,8 @@ pub const F_ADMIN: u32 = 32;
 pub const F_LOADING: u32 = 64;
 pub const F_STALE: u32 = 128;
 pub const F_NOSCRIPT: u32 = 256;
+/// Refused inside MULTI (Redis 7.0's `no-multi`: SHUTDOWN must not run from EXEC).
+pub const F_NOMULTI: u32 = 512;
 
 pub const FLAG_NAMES: &[(u32, &str)] = &[
     (F_WRITE, "write"),
@@ -28,6 +30,7 @@ pub const FLAG_NAMES: &[(u32, &str)] = &[
     (F_STALE, "stale"),
     (F_FAST, "fast"),
     (F_NOAUTH, "no_auth"),
+    (F_NOMULTI, "no_multi"),
 ];
 
 pub type Handler = fn(&mut Exec<'_, '_>, Args<'_>);
@@ -167,7 +170,8 @@ pub static COMMANDS: &[Command] = &[
     c("time", 1, F_LOADING | F_STALE | F_FAST, NK, "server", "2.6.0", "Returns the server time.", server::time),
     c("swapdb", 3, WF, NK, "server", "4.0.0", "Swaps two Redis databases.", server::swapdb),
     c("bgrewriteaof", 1, F_NOSCRIPT | F_ADMIN, NK, "server", "1.0.0", "Asynchronously rewrites the append-only file to disk.", server::bgrewriteaof),
-    c("shutdown", -1, F_ADMIN | F_NOSCRIPT | F_LOADING | F_STALE, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", server::shutdown),
+    c("debug", -2, F_ADMIN | F_NOSCRIPT | F_LOADING | F_STALE, NK, "server", "1.0.0", "A container for debugging commands.", debug::debug),
+    c("shutdown", -1, F_ADMIN | F_NOSCRIPT | F_LOADING | F_STALE | F_NOMULTI, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", server::shutdown),
     c("lastsave", 1, F_LOADING | F_STALE | F_FAST, NK, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", server::lastsave),
     // scripting: answered as a server that has no scripts
     with_subs(
