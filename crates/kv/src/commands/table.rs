@@ -1,5 +1,8 @@
 //! The command table: names, arity (Redis's convention: N exact, -N at least N, the name
 //! counted), flags, key positions, documentation, handler.
+//!
+//! It names handlers and describes them; it holds no state and runs nothing (the dispatcher in
+//! `service` looks commands up here).
 
 use crate::commands::{
     blocking, config_cmd, connection, debug, hashes, keys, lists, pubsub, server, sets, strings,
@@ -188,7 +191,7 @@ pub static COMMANDS: &[Command] = &[
     ),
     c("eval", -3, F_NOSCRIPT | F_STALE, NK, "scripting", "2.6.0", "Executes a server-side Lua script.", server::eval),
     c("evalsha", -3, F_NOSCRIPT | F_STALE, NK, "scripting", "2.6.0", "Executes a server-side Lua script by SHA1 digest.", server::evalsha),
-    // data types (issue 11): lists, hashes, sets, sorted sets
+    // data types: lists, hashes, sets, sorted sets
     c("lpush", -3, WDF, K1, "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", lists::lpush),
     c("rpush", -3, WDF, K1, "list", "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", lists::rpush),
     c("lpushx", -3, WDF, K1, "list", "2.2.0", "Prepends one or more elements to a list only when the list exists.", lists::lpushx),

@@ -1,4 +1,7 @@
 //! The service: clients, the command dispatcher, expiry and eviction on the loop.
+//!
+//! The top layer: it may use every layer below (commands, persistence, keyspace, protocol);
+//! nothing below may use it except through `Exec`, the handle a handler gets.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
