@@ -14,6 +14,7 @@ mod kv;
 mod kv_aof;
 mod kv_clients;
 mod kv_diff;
+mod kv_dropin;
 mod kv_fuzz;
 mod kv_multi;
 mod kv_power;

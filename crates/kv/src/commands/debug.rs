@@ -317,6 +317,8 @@ fn protocol(x: &mut Exec<'_, '_>, ty: &[u8]) {
     match ty.to_ascii_lowercase().as_slice() {
         b"string" => r.bulk(b"Hello World"),
         b"integer" => r.int(12345),
+        // Redis's test value (not PI: the exact digits are what clients check).
+        #[allow(clippy::approx_constant)]
         b"double" => r.double(3.141),
         b"bignum" => {
             if r.resp3 {

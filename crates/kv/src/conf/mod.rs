@@ -384,7 +384,7 @@ fn directive(st: &mut State, name: &str, args: &[String], line: &Line<'_>) -> Re
                 return refuse("Invalid save parameters");
             }
             for a in args.iter().filter(|a| !a.is_empty()) {
-                if !crate::protocol::parse_i64(a.as_bytes()).is_some_and(|n| n >= 0) {
+                if crate::protocol::parse_i64(a.as_bytes()).is_none_or(|n| n < 0) {
                     return refuse("Invalid save parameters");
                 }
             }
