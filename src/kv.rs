@@ -40,10 +40,33 @@ pub fn check_aof(a: &CheckAofArgs) -> anyhow::Result<()> {
     }
 }
 
+/// `readyloop kv check-rdb FILE`: read every key of an RDB file and verify its checksum, as
+/// redis-check-rdb does.
+#[derive(Args, Debug, Clone)]
+pub struct CheckRdbArgs {
+    /// The snapshot (e.g. DIR/dump.rdb).
+    pub file: std::path::PathBuf,
+}
+
+/// Exit code 0 if the snapshot is valid, 1 if not.
+pub fn check_rdb(a: &CheckRdbArgs) -> anyhow::Result<()> {
+    let bytes = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
+    println!("[offset 0] Checking RDB file {}", a.file.display());
+    match readyloop_kv::persistence::rdb::check(&bytes) {
+        Ok(report) => {
+            print!("{report}");
+            println!("\\o/ RDB looks OK! \\o/");
+            Ok(())
+        }
+        Err(e) => anyhow::bail!("{} is not a valid RDB file: {e}", a.file.display()),
+    }
+}
+
 const USAGE: &str = "\
 Usage: readyloop kv [/path/to/redis.conf] [options] [-]
        readyloop kv - (read config from stdin)
        readyloop kv check-aof [--fix] FILE
+       readyloop kv check-rdb FILE
        readyloop kv -v or --version
        readyloop kv -h or --help
 
@@ -200,8 +223,7 @@ fn serve(st: Startup) -> anyhow::Result<()> {
         reactor::ShutdownSignals::install().context("installing SIGINT/SIGTERM handlers")?;
     let cfg = st.cfg.clone();
     let port = cfg.port;
-    let mut service = KvService::open(cfg).map_err(anyhow::Error::msg)?;
-    service.core.extra = st.extras();
+    let mut service = KvService::open_with(cfg, st.extras()).map_err(anyhow::Error::msg)?;
     service.core.runtime = st.runtime();
     for (old, new) in &st.renames {
         service
@@ -290,7 +312,7 @@ fn serve(st: Startup) -> anyhow::Result<()> {
     }
     let stats = server.run().context("event loop failed")?;
     warn!("User requested shutdown...");
-    server.service_mut().core.aof.shutdown();
+    server.service_mut().shutdown();
     if let Some(p) = &st.pidfile {
         info!("Removing the pid file.");
         let _ = std::fs::remove_file(p);
@@ -305,8 +327,7 @@ fn serve(st: Startup) -> anyhow::Result<()> {
 
 /// A fresh service for a second bind attempt (the first was consumed by the failed bind).
 fn reopen(st: &Startup) -> anyhow::Result<KvService> {
-    let mut s = KvService::open(st.cfg.clone()).map_err(anyhow::Error::msg)?;
-    s.core.extra = st.extras();
+    let mut s = KvService::open_with(st.cfg.clone(), st.extras()).map_err(anyhow::Error::msg)?;
     s.core.runtime = st.runtime();
     for (old, new) in &st.renames {
         s.rename_command(old, new)

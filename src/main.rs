@@ -71,6 +71,8 @@ struct KvArgs {
 enum KvAction {
     /// Check an append-only log (manifest or file) and with --fix truncate what is invalid.
     CheckAof(readyloop::kv::CheckAofArgs),
+    /// Check an RDB snapshot (as redis-check-rdb): every key readable, checksum right.
+    CheckRdb(readyloop::kv::CheckRdbArgs),
 }
 
 fn main() {
@@ -84,7 +86,10 @@ fn main() {
         std::process::exit(readyloop::kv::kv_main(&argv[1..]));
     }
     if argv.get(1).map(String::as_str) == Some("kv")
-        && argv.get(2).map(String::as_str) != Some("check-aof")
+        && !matches!(
+            argv.get(2).map(String::as_str),
+            Some("check-aof" | "check-rdb")
+        )
     {
         std::process::exit(readyloop::kv::kv_main(&argv[2..]));
     }
@@ -102,6 +107,9 @@ fn main() {
         Command::Kv(KvArgs {
             action: KvAction::CheckAof(c),
         }) => readyloop::kv::check_aof(&c),
+        Command::Kv(KvArgs {
+            action: KvAction::CheckRdb(c),
+        }) => readyloop::kv::check_rdb(&c),
         Command::Load(a) => load(&a),
         Command::Sweep(a) => sweep(&a),
         Command::Bench(BenchCommand::Pool(a)) => bench_pool(&a),

@@ -449,13 +449,8 @@ fn finish(st: State, config_file: Option<PathBuf>) -> Result<Startup, Fatal> {
     let mut unsupported = Vec::new();
     for d in table::DIRECTIVES {
         let value = v(d.name);
-        // Save points are behaviour this server lacks whatever they are (Redis's default
-        // snapshots too); only `save ""` is what it does.
-        let at_default = if d.name == "save" {
-            value.is_empty()
-        } else {
-            value == d.default || (d.kind == Kind::Bool && value.eq_ignore_ascii_case(d.default))
-        };
+        let at_default =
+            value == d.default || (d.kind == Kind::Bool && value.eq_ignore_ascii_case(d.default));
         if at_default {
             continue;
         }

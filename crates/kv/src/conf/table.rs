@@ -41,7 +41,6 @@ pub struct Directive {
 
 const I32: i64 = i32::MAX as i64;
 const YN: Kind = Kind::Bool;
-const NO_RDB: &str = "RDB snapshots are not implemented";
 const NO_REPL: &str = "replication is not implemented";
 const NO_CLUSTER: &str = "cluster mode is not implemented";
 const NO_TLS: &str = "TLS is not implemented";
@@ -161,15 +160,11 @@ pub static DIRECTIVES: &[Directive] = &[
     d!("enable-debug-command", "", Enum(PROTECTED), "no", Applied),
     d!("enable-module-command", "", Enum(PROTECTED), "no", Kept),
     // snapshotting
-    d!(
-        "save",
-        "",
-        Multi,
-        "3600 1 300 100 60 10000",
-        Unsupported(NO_RDB)
-    ),
+    // This server's built-in default is no save points (Redis's is "3600 1 300 100 60 10000"):
+    // a server started without a config writes no dump.rdb into its working directory.
+    d!("save", "", Multi, "", Applied),
     d!("stop-writes-on-bgsave-error", "", YN, "yes", Kept),
-    d!("rdbcompression", "", YN, "yes", Kept),
+    d!("rdbcompression", "", YN, "yes", Applied),
     d!("rdbchecksum", "", YN, "yes", Kept),
     d!(
         "sanitize-dump-payload",
@@ -178,7 +173,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "no",
         Kept
     ),
-    d!("dbfilename", "", Text, "dump.rdb", Kept),
+    d!("dbfilename", "", Text, "dump.rdb", Applied),
     d!("rdb-del-sync-files", "", YN, "no", Kept),
     d!("dir", "", Text, "./", Applied),
     // replication

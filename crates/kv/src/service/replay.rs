@@ -10,12 +10,19 @@ use super::{Client, KvService};
 use crate::config::KvConfig;
 use crate::keyspace::Db;
 use crate::persistence::aof::{self, Aof};
+use crate::persistence::rdb;
 use crate::protocol::Parser;
 
 impl KvService {
     /// A service with its append-only log opened and read (when `cfg.aof.enabled`): replayed
     /// before the first client is served. Errors name the file, offset and what to do.
     pub fn open(cfg: KvConfig) -> Result<KvService, String> {
+        Self::open_with(cfg, crate::config::extra_defaults())
+    }
+
+    /// Like [`open`](Self::open), with the stored parameters given (a config file's
+    /// `dbfilename`, `save` ...): they must be in place before the snapshot is loaded.
+    pub fn open_with(cfg: KvConfig, extra: Vec<crate::config::Extra>) -> Result<KvService, String> {
         let aof = if cfg.aof.enabled {
             Some(aof::open(&cfg.aof)?)
         } else {
@@ -23,8 +30,29 @@ impl KvService {
         };
         let aof_cfg = cfg.aof.clone();
         let mut kv = KvService::new(cfg);
+        kv.core.extra = extra;
+        let aof_on = aof.is_some();
         kv.core.aof = aof.unwrap_or_else(|| Aof::off(aof_cfg));
+        if !aof_on {
+            // As Redis: with the log off, the snapshot `dir/dbfilename` is the dataset.
+            let core = &mut kv.core;
+            let path = crate::commands::snapshot::target(core);
+            let lim = crate::commands::typed::limits(core);
+            let now = core.now_ms;
+            rdb::save::load(&path, &mut core.dbs, &lim, now)?;
+            core.rdb.dirty_at_save = crate::commands::snapshot::dirty(core);
+        }
         Ok(kv)
+    }
+
+    /// Before the process exits: the log's last write and fsync, then the final snapshot when
+    /// save points are configured (or SHUTDOWN SAVE asked for one; never after NOSAVE).
+    pub fn shutdown(&mut self) {
+        self.core.aof.shutdown();
+        let mode = self.core.shutdown_mode;
+        if let Err(e) = crate::commands::snapshot::on_shutdown(&mut self.core, mode) {
+            tracing::warn!("Error trying to save the DB, can't exit: {e}");
+        }
     }
 }
 
