@@ -15,6 +15,7 @@ mod kv_acl;
 mod kv_aof;
 mod kv_clients;
 mod kv_diff;
+mod kv_dropin;
 mod kv_effects;
 mod kv_extremes;
 mod kv_fuzz;

@@ -15,6 +15,7 @@ pub mod bitmaps;
 pub mod blocking;
 pub mod config_cmd;
 pub mod connection;
+pub mod debug;
 pub mod geo;
 pub mod hashes;
 pub mod hll;

@@ -5,8 +5,8 @@
 //! `service` looks commands up here).
 
 use crate::commands::{
-    acl_cmd, bitmaps, blocking, config_cmd, connection, geo, hashes, hll, introspection, keys,
-    lists, pubsub, server, sets, snapshot, sort, strings, transactions, zsetops, zsets,
+    acl_cmd, bitmaps, blocking, config_cmd, connection, debug, geo, hashes, hll, introspection,
+    keys, lists, pubsub, server, sets, snapshot, sort, strings, transactions, zsetops, zsets,
 };
 use crate::protocol::Args;
 use crate::service::Exec;
@@ -20,6 +20,8 @@ pub const F_ADMIN: u32 = 32;
 pub const F_LOADING: u32 = 64;
 pub const F_STALE: u32 = 128;
 pub const F_NOSCRIPT: u32 = 256;
+/// Refused inside MULTI (Redis 7.0's `no-multi`: SHUTDOWN must not run from EXEC).
+pub const F_NOMULTI: u32 = 512;
 
 pub const FLAG_NAMES: &[(u32, &str)] = &[
     (F_WRITE, "write"),
@@ -31,6 +33,7 @@ pub const FLAG_NAMES: &[(u32, &str)] = &[
     (F_STALE, "stale"),
     (F_FAST, "fast"),
     (F_NOAUTH, "no_auth"),
+    (F_NOMULTI, "no_multi"),
 ];
 
 pub type Handler = fn(&mut Exec<'_, '_>, Args<'_>);
@@ -207,7 +210,8 @@ pub static COMMANDS: &[Command] = &[
     c("time", 1, F_LOADING | F_STALE | F_FAST, NK, "server", "2.6.0", "Returns the server time.", server::time),
     c("swapdb", 3, WF, NK, "server", "4.0.0", "Swaps two Redis databases.", server::swapdb),
     c("bgrewriteaof", 1, F_NOSCRIPT | F_ADMIN, NK, "server", "1.0.0", "Asynchronously rewrites the append-only file to disk.", server::bgrewriteaof),
-    c("shutdown", -1, F_ADMIN | F_NOSCRIPT | F_LOADING | F_STALE, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", server::shutdown),
+    c("debug", -2, F_ADMIN | F_NOSCRIPT | F_LOADING | F_STALE, NK, "server", "1.0.0", "A container for debugging commands.", debug::debug),
+    c("shutdown", -1, F_ADMIN | F_NOSCRIPT | F_LOADING | F_STALE | F_NOMULTI, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", server::shutdown),
     c("lastsave", 1, F_LOADING | F_STALE | F_FAST, NK, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", snapshot::lastsave),
     c("save", 1, F_NOSCRIPT | F_ADMIN, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk.", snapshot::save),
     c("bgsave", -1, F_NOSCRIPT | F_ADMIN, NK, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", snapshot::bgsave),
