@@ -144,61 +144,8 @@ pub fn lastsave(x: &mut Exec<'_, '_>, _a: Args<'_>) {
     x.r().int(started as i64);
 }
 
-pub fn function(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    match check_sub(x, &a, "function") {
-        Some("flush") => flush_option(x, &a, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
-        Some("list") => {
-            let mut j = 2;
-            while j < a.len() {
-                let opt = a.get(j).to_ascii_lowercase();
-                if opt == b"withcode" {
-                    j += 1;
-                } else if opt == b"libraryname" {
-                    if j + 1 >= a.len() {
-                        return x.err("ERR library name argument was not given");
-                    }
-                    j += 2;
-                } else {
-                    return x.err(&format!(
-                        "ERR Unknown argument {}",
-                        String::from_utf8_lossy(a.get(j))
-                    ));
-                }
-            }
-            x.r().array(0)
-        }
-        Some(_) => help(x, &["FUNCTION <subcommand>: this server has no functions."]),
-        None => {}
-    }
-}
 
-pub fn script(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    match check_sub(x, &a, "script") {
-        Some("flush") => flush_option(x, &a, "ERR SCRIPT FLUSH only support SYNC|ASYNC option"),
-        Some("exists") => {
-            let mut r = x.r();
-            r.array(a.len() - 2);
-            for _ in 2..a.len() {
-                r.int(0);
-            }
-        }
-        Some(_) => help(x, &["SCRIPT <subcommand>: this server has no scripts."]),
-        None => {}
-    }
-}
 
-fn flush_option(x: &mut Exec<'_, '_>, a: &Args<'_>, err: &str) {
-    let ok = match a.len() {
-        2 => true,
-        3 => a.get(2).eq_ignore_ascii_case(b"sync") || a.get(2).eq_ignore_ascii_case(b"async"),
-        _ => false,
-    };
-    if ok {
-        x.r().ok();
-    } else {
-        x.err(err);
-    }
-}
 
 pub fn cluster(x: &mut Exec<'_, '_>, a: Args<'_>) {
     if check_sub(x, &a, "cluster").is_some() {
@@ -230,13 +177,7 @@ pub fn shutdown(x: &mut Exec<'_, '_>, a: Args<'_>) {
     }
 }
 
-pub fn eval(x: &mut Exec<'_, '_>, _a: Args<'_>) {
-    x.err("ERR scripting is not supported by this server");
-}
 
-pub fn evalsha(x: &mut Exec<'_, '_>, _a: Args<'_>) {
-    x.err("NOSCRIPT No matching script. Please use EVAL.");
-}
 
 /// BGREWRITEAOF.
 pub fn bgrewriteaof(x: &mut Exec<'_, '_>, _a: Args<'_>) {
@@ -550,7 +491,19 @@ fn info_text(x: &Exec<'_, '_>, want: &[String]) -> String {
                 } else {
                     0.0
                 },
-            ) + &crate::keyspace::lazyfree::info(),
+            ) + &crate::keyspace::lazyfree::info()
+                + &{
+                    let (lua, scripts, bodies) = core.scripting.info();
+                    format!(
+                        "used_memory_lua:{lua}\r\nused_memory_lua_human:{}\r\n\
+                         used_memory_vm_eval:{lua}\r\nused_memory_scripts_eval:{bodies}\r\n\
+                         number_of_cached_scripts:{scripts}\r\nnumber_of_functions:{}\r\n\
+                         number_of_libraries:{}\r\nused_memory_scripts:{bodies}\r\n",
+                        human(lua as u64),
+                        core.scripting.libs.function_count(),
+                        core.scripting.libs.library_count(),
+                    )
+                },
         );
     }
     if has("persistence") {

@@ -86,6 +86,8 @@ pub struct Core {
     pub pubsub: crate::commands::pubsub::PubSub,
     /// MULTI/EXEC/WATCH state.
     pub multi: crate::commands::transactions::Multi,
+    /// The Lua interpreter, its script cache and function libraries.
+    pub scripting: crate::commands::scripting::Scripting,
 }
 
 impl Core {
@@ -120,6 +122,11 @@ impl Core {
             *d = s.to_ascii_lowercase();
         }
         self.names.get(&buf[..name.len()]).map(|&i| i as usize)
+    }
+
+    /// The command table index of `name` (any case), as the dispatcher finds it.
+    pub fn command_index(&self, name: &[u8]) -> Option<usize> {
+        self.lookup_name(name)
     }
 
     /// Is `name` a command that writes?
@@ -310,6 +317,7 @@ impl KvService {
                 blocking: Default::default(),
                 pubsub: Default::default(),
                 multi: Default::default(),
+                scripting: Default::default(),
             },
             clients: Vec::new(),
             free: Vec::new(),

@@ -29,7 +29,7 @@ pub fn after_command(
     };
     let effect = std::mem::take(&mut core.aof.effect);
     let then = std::mem::take(&mut core.aof.then);
-    if !changed {
+    if !changed || core.aof.muted {
         return;
     }
     if effect.is_empty() {
