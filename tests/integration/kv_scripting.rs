@@ -46,7 +46,11 @@ fn conversions_and_errors(backend: Backend) {
     let srv = kv(backend, &[]);
     let mut c = connect(srv.addr);
     assert_eq!(eval(&mut c, "return 1", &[], &[]), Value::Int(1));
-    assert_eq!(eval(&mut c, "return 3.99", &[], &[]), Value::Int(3), "numbers truncate");
+    assert_eq!(
+        eval(&mut c, "return 3.99", &[], &[]),
+        Value::Int(3),
+        "numbers truncate"
+    );
     assert_eq!(eval(&mut c, "return 'x'", &[], &[]), bulk("x"));
     assert_eq!(
         eval(&mut c, "return {1,2,3.5,'x',nil,4}", &[], &[]),
@@ -54,7 +58,12 @@ fn conversions_and_errors(backend: Backend) {
         "an array stops at the first nil"
     );
     assert_eq!(
-        eval(&mut c, "return {1, {ok='fine'}, {err='ERR bad'}, true, false}", &[], &[]),
+        eval(
+            &mut c,
+            "return {1, {ok='fine'}, {err='ERR bad'}, true, false}",
+            &[],
+            &[]
+        ),
         Value::Array(vec![
             Value::Int(1),
             Value::Simple(b"fine".to_vec()),
@@ -64,18 +73,32 @@ fn conversions_and_errors(backend: Backend) {
         ])
     );
     assert_eq!(
-        eval(&mut c, "return KEYS[1] .. ARGV[1] .. #KEYS .. #ARGV", &["k"], &["a", "b"]),
+        eval(
+            &mut c,
+            "return KEYS[1] .. ARGV[1] .. #KEYS .. #ARGV",
+            &["k"],
+            &["a", "b"]
+        ),
         bulk("ka12")
     );
     call(&mut c, &["SET", "s", "abc"]);
-    assert_eq!(eval(&mut c, "return redis.call('get', KEYS[1])", &["s"], &[]), bulk("abc"));
-    assert_eq!(eval(&mut c, "return redis.call('get', 'nokey')", &[], &[]), Value::NilBulk);
+    assert_eq!(
+        eval(&mut c, "return redis.call('get', KEYS[1])", &["s"], &[]),
+        bulk("abc")
+    );
+    assert_eq!(
+        eval(&mut c, "return redis.call('get', 'nokey')", &[], &[]),
+        Value::NilBulk
+    );
     assert_eq!(
         eval(&mut c, "return type(redis.call('get', 'nokey'))", &[], &[]),
         bulk("boolean"),
         "a null bulk reply is false in Lua"
     );
-    assert_eq!(eval(&mut c, "return redis.call('incrby', 'n', 5)", &[], &[]), Value::Int(5));
+    assert_eq!(
+        eval(&mut c, "return redis.call('incrby', 'n', 5)", &[], &[]),
+        Value::Int(5)
+    );
     assert_eq!(
         eval(&mut c, "return redis.call('ping')", &[], &[]),
         Value::Simple(b"PONG".to_vec())
@@ -98,7 +121,12 @@ fn conversions_and_errors(backend: Backend) {
         Value::Error(b"ERR value is not an integer or out of range".to_vec())
     );
     assert_eq!(
-        eval(&mut c, "local ok, e = pcall(function() redis.call('incr','s') end) return e", &[], &[]),
+        eval(
+            &mut c,
+            "local ok, e = pcall(function() redis.call('incr','s') end) return e",
+            &[],
+            &[]
+        ),
         bulk("ERR value is not an integer or out of range"),
         "pcall sees the error table's message"
     );
@@ -108,15 +136,36 @@ fn conversions_and_errors(backend: Backend) {
         format!("ERR user_script:1: foo script: {sha}, on @user_script:1.")
     );
     let e = err_text(&eval(&mut c, "\n\nreturn redis.call('nosuch')", &[], &[]));
-    assert!(e.starts_with("ERR Unknown Redis command called from script script: "), "{e}");
+    assert!(
+        e.starts_with("ERR Unknown Redis command called from script script: "),
+        "{e}"
+    );
     assert!(e.ends_with(", on @user_script:3."), "{e}");
     for (script, text) in [
-        ("return redis.call('set','x')", "ERR Wrong number of args calling Redis command from script"),
-        ("return redis.call('multi')", "ERR This Redis command is not allowed from script"),
-        ("return redis.call('blpop','l',0)", "ERR This Redis command is not allowed from script"),
-        ("return redis.call()", "ERR Please specify at least one argument for this redis lib call"),
-        ("return redis.call({})", "ERR Lua redis lib command arguments must be strings or integers"),
-        ("return redis.setresp(4)", "ERR RESP version must be 2 or 3."),
+        (
+            "return redis.call('set','x')",
+            "ERR Wrong number of args calling Redis command from script",
+        ),
+        (
+            "return redis.call('multi')",
+            "ERR This Redis command is not allowed from script",
+        ),
+        (
+            "return redis.call('blpop','l',0)",
+            "ERR This Redis command is not allowed from script",
+        ),
+        (
+            "return redis.call()",
+            "ERR Please specify at least one argument for this redis lib call",
+        ),
+        (
+            "return redis.call({})",
+            "ERR Lua redis lib command arguments must be strings or integers",
+        ),
+        (
+            "return redis.setresp(4)",
+            "ERR RESP version must be 2 or 3.",
+        ),
     ] {
         let e = err_text(&eval(&mut c, script, &[], &[]));
         assert!(e.starts_with(&format!("{text} script: ")), "{script}: {e}");
@@ -147,7 +196,12 @@ fn conversions_and_errors(backend: Backend) {
     );
     // SELECT inside a script does not move the caller.
     call(&mut c, &["SET", "here", "0"]);
-    eval(&mut c, "redis.call('select', 1) redis.call('set', 'there', 1)", &[], &[]);
+    eval(
+        &mut c,
+        "redis.call('select', 1) redis.call('set', 'there', 1)",
+        &[],
+        &[],
+    );
     assert_eq!(call(&mut c, &["GET", "here"]), bulk("0"));
     assert_eq!(int(&mut c, &["EXISTS", "there"]), 0);
 }
@@ -158,26 +212,73 @@ fn sandbox(backend: Backend) {
     let srv = kv(backend, &[]);
     let mut c = connect(srv.addr);
     for (script, text) in [
-        ("a=1", "ERR user_script:1: Attempt to modify a readonly table"),
-        ("return b", "ERR user_script:1: Script attempted to access nonexistent global variable 'b'"),
-        ("os.exit()", "ERR user_script:1: Script attempted to access nonexistent global variable 'os'"),
-        ("return io", "ERR user_script:1: Script attempted to access nonexistent global variable 'io'"),
-        ("return loadfile", "ERR user_script:1: Script attempted to access nonexistent global variable 'loadfile'"),
-        ("return require", "ERR user_script:1: Script attempted to access nonexistent global variable 'require'"),
-        ("return print", "ERR user_script:1: Script attempted to access nonexistent global variable 'print'"),
-        ("redis.call = nil", "ERR user_script:1: Attempt to modify a readonly table"),
-        ("cjson.encode = 1", "ERR user_script:1: Attempt to modify a readonly table"),
-        ("rawset(_G, 'x', 1)", "ERR Attempt to modify a readonly table"),
-        ("setmetatable(_G, nil)", "ERR Attempt to modify a readonly table"),
+        (
+            "a=1",
+            "ERR user_script:1: Attempt to modify a readonly table",
+        ),
+        (
+            "return b",
+            "ERR user_script:1: Script attempted to access nonexistent global variable 'b'",
+        ),
+        (
+            "os.exit()",
+            "ERR user_script:1: Script attempted to access nonexistent global variable 'os'",
+        ),
+        (
+            "return io",
+            "ERR user_script:1: Script attempted to access nonexistent global variable 'io'",
+        ),
+        (
+            "return loadfile",
+            "ERR user_script:1: Script attempted to access nonexistent global variable 'loadfile'",
+        ),
+        (
+            "return require",
+            "ERR user_script:1: Script attempted to access nonexistent global variable 'require'",
+        ),
+        (
+            "return print",
+            "ERR user_script:1: Script attempted to access nonexistent global variable 'print'",
+        ),
+        (
+            "redis.call = nil",
+            "ERR user_script:1: Attempt to modify a readonly table",
+        ),
+        (
+            "cjson.encode = 1",
+            "ERR user_script:1: Attempt to modify a readonly table",
+        ),
+        (
+            "rawset(_G, 'x', 1)",
+            "ERR Attempt to modify a readonly table",
+        ),
+        (
+            "setmetatable(_G, nil)",
+            "ERR Attempt to modify a readonly table",
+        ),
     ] {
         let e = err_text(&eval(&mut c, script, &[], &[]));
         assert!(e.starts_with(&format!("{text} script: ")), "{script}: {e}");
     }
-    assert_eq!(eval(&mut c, "return string.rep('x', 3)", &[], &[]), bulk("xxx"));
-    assert_eq!(eval(&mut c, "return _G.redis.REDIS_VERSION ~= nil", &[], &[]), Value::Int(1));
-    assert_eq!(eval(&mut c, "return loadstring('return 7')()", &[], &[]), Value::Int(7));
     assert_eq!(
-        eval(&mut c, "return tostring(loadstring(string.dump(function() end)))", &[], &[]),
+        eval(&mut c, "return string.rep('x', 3)", &[], &[]),
+        bulk("xxx")
+    );
+    assert_eq!(
+        eval(&mut c, "return _G.redis.REDIS_VERSION ~= nil", &[], &[]),
+        Value::Int(1)
+    );
+    assert_eq!(
+        eval(&mut c, "return loadstring('return 7')()", &[], &[]),
+        Value::Int(7)
+    );
+    assert_eq!(
+        eval(
+            &mut c,
+            "return tostring(loadstring(string.dump(function() end)))",
+            &[],
+            &[]
+        ),
         bulk("nil"),
         "bytecode is refused"
     );
@@ -186,7 +287,10 @@ fn sandbox(backend: Backend) {
     let b = eval(&mut c, "return tostring(math.random())", &[], &[]);
     assert_ne!(a, b);
     let e = err_text(&eval(&mut c, "return math.random(0)", &[], &[]));
-    assert!(e.starts_with("ERR user_script:1: bad argument #1 to 'random' (interval is empty)"), "{e}");
+    assert!(
+        e.starts_with("ERR user_script:1: bad argument #1 to 'random' (interval is empty)"),
+        "{e}"
+    );
 }
 each_backend!(sandbox_as_redis, sandbox);
 
@@ -214,11 +318,21 @@ fn libraries(backend: Backend) {
         assert_eq!(eval(&mut c, script, &[], &[]), bulk(want), "{script}");
     }
     assert_eq!(
-        eval(&mut c, "return cmsgpack.pack({1,2,'a',{x=1},1.5,-1,300,true})", &[], &[]),
+        eval(
+            &mut c,
+            "return cmsgpack.pack({1,2,'a',{x=1},1.5,-1,300,true})",
+            &[],
+            &[]
+        ),
         Value::Bulk(b"\x98\x01\x02\xa1a\x81\xa1x\x01\xca?\xc0\x00\x00\xff\xcd\x01,\xc3".to_vec())
     );
     assert_eq!(
-        eval(&mut c, "return {cmsgpack.unpack(cmsgpack.pack({1,2,3}, 'abc', -100000, 2^40))}", &[], &[]),
+        eval(
+            &mut c,
+            "return {cmsgpack.unpack(cmsgpack.pack({1,2,3}, 'abc', -100000, 2^40))}",
+            &[],
+            &[]
+        ),
         Value::Array(vec![
             Value::Array(vec![Value::Int(1), Value::Int(2), Value::Int(3)]),
             bulk("abc"),
@@ -227,21 +341,41 @@ fn libraries(backend: Backend) {
         ])
     );
     assert_eq!(
-        eval(&mut c, "return {struct.unpack('>I2i4', struct.pack('>I2i4', 258, -5))}", &[], &[]),
+        eval(
+            &mut c,
+            "return {struct.unpack('>I2i4', struct.pack('>I2i4', 258, -5))}",
+            &[],
+            &[]
+        ),
         Value::Array(vec![Value::Int(258), Value::Int(-5), Value::Int(7)])
     );
     for (script, text) in [
-        ("return cjson.encode({[1]=1,[2]=2,[100]=3})", "ERR user_script:1: Cannot serialise table: excessively sparse array"),
-        ("return cjson.encode(1/0)", "ERR user_script:1: Cannot serialise number: must not be NaN or Inf"),
-        ("return cjson.decode('[1,2')", "ERR user_script:1: Expected comma or array end but found T_END at character 5"),
-        ("return cjson.decode('x')", "ERR user_script:1: Expected value but found invalid token at character 1"),
+        (
+            "return cjson.encode({[1]=1,[2]=2,[100]=3})",
+            "ERR user_script:1: Cannot serialise table: excessively sparse array",
+        ),
+        (
+            "return cjson.encode(1/0)",
+            "ERR user_script:1: Cannot serialise number: must not be NaN or Inf",
+        ),
+        (
+            "return cjson.decode('[1,2')",
+            "ERR user_script:1: Expected comma or array end but found T_END at character 5",
+        ),
+        (
+            "return cjson.decode('x')",
+            "ERR user_script:1: Expected value but found invalid token at character 1",
+        ),
     ] {
         let e = err_text(&eval(&mut c, script, &[], &[]));
         assert!(e.starts_with(&format!("{text} script: ")), "{script}: {e}");
     }
     assert_eq!(
         eval(&mut c, "return {pcall(cjson.encode, 1/0)}", &[], &[]),
-        Value::Array(vec![Value::NilBulk, bulk("Cannot serialise number: must not be NaN or Inf")]),
+        Value::Array(vec![
+            Value::NilBulk,
+            bulk("Cannot serialise number: must not be NaN or Inf")
+        ]),
         "called by pcall directly, a library error has no position"
     );
 }
@@ -263,10 +397,21 @@ fn resp3(backend: Backend) {
         return {m.map.f, tostring(s.set.m), tostring(d.double), type(n), redis.call('exists', 'h')}";
     assert_eq!(
         eval(&mut c, script, &[], &[]),
-        Value::Array(vec![bulk("v"), bulk("true"), bulk("1.5"), bulk("nil"), Value::Int(1)])
+        Value::Array(vec![
+            bulk("v"),
+            bulk("true"),
+            bulk("1.5"),
+            bulk("nil"),
+            Value::Int(1)
+        ])
     );
     assert_eq!(
-        eval(&mut c, "redis.setresp(3) return redis.call('hgetall', 'h')", &[], &[]),
+        eval(
+            &mut c,
+            "redis.setresp(3) return redis.call('hgetall', 'h')",
+            &[],
+            &[]
+        ),
         Value::Array(vec![bulk("f"), bulk("v")]),
         "a map reaches a RESP2 caller flattened"
     );
@@ -312,9 +457,20 @@ fn script_cache(backend: Backend) {
     let sha = "e0e1f9fabfc9d4800c877a703b823ac0578ff8db";
     assert_eq!(call(&mut c, &["SCRIPT", "LOAD", "return 42"]), bulk(sha));
     assert_eq!(call(&mut c, &["EVALSHA", sha, "0"]), Value::Int(42));
-    assert_eq!(call(&mut c, &["EVALSHA", &sha.to_uppercase(), "0"]), Value::Int(42));
     assert_eq!(
-        call(&mut c, &["SCRIPT", "EXISTS", sha, "ffffffffffffffffffffffffffffffffffffffff"]),
+        call(&mut c, &["EVALSHA", &sha.to_uppercase(), "0"]),
+        Value::Int(42)
+    );
+    assert_eq!(
+        call(
+            &mut c,
+            &[
+                "SCRIPT",
+                "EXISTS",
+                sha,
+                "ffffffffffffffffffffffffffffffffffffffff"
+            ]
+        ),
         Value::Array(vec![Value::Int(1), Value::Int(0)])
     );
     assert_eq!(call(&mut c, &["SCRIPT", "FLUSH"]), ok());
@@ -344,29 +500,58 @@ each_backend!(script_cache_as_redis, script_cache);
 fn flags_and_read_only(backend: Backend) {
     let srv = kv(backend, &[]);
     let mut c = connect(srv.addr);
-    let e = err_text(&call(&mut c, &["EVAL_RO", "return redis.call('set','x','1')", "0"]));
-    assert!(e.starts_with("ERR Write commands are not allowed from read-only scripts. script: "), "{e}");
-    assert_eq!(call(&mut c, &["EVAL_RO", "return redis.call('get','x')", "0"]), Value::NilBulk);
+    let e = err_text(&call(
+        &mut c,
+        &["EVAL_RO", "return redis.call('set','x','1')", "0"],
+    ));
+    assert!(
+        e.starts_with("ERR Write commands are not allowed from read-only scripts. script: "),
+        "{e}"
+    );
+    assert_eq!(
+        call(&mut c, &["EVAL_RO", "return redis.call('get','x')", "0"]),
+        Value::NilBulk
+    );
     assert_eq!(
         err_text(&call(&mut c, &["EVAL_RO", "#!lua\nreturn 1", "0"])),
         "ERR Can not execute a script with write flag using *_ro command."
     );
-    assert_eq!(call(&mut c, &["EVAL_RO", "#!lua flags=no-writes\nreturn 1", "0"]), Value::Int(1));
-    let e = err_text(&eval(&mut c, "#!lua flags=no-writes\nreturn redis.call('set','x','1')", &[], &[]));
+    assert_eq!(
+        call(&mut c, &["EVAL_RO", "#!lua flags=no-writes\nreturn 1", "0"]),
+        Value::Int(1)
+    );
+    let e = err_text(&eval(
+        &mut c,
+        "#!lua flags=no-writes\nreturn redis.call('set','x','1')",
+        &[],
+        &[],
+    ));
     assert!(e.ends_with(", on @user_script:2."), "{e}");
     for (script, text) in [
-        ("#!lua flags=bad\nreturn 1", "ERR Unexpected flag in script shebang: bad"),
-        ("#!foo\nreturn 1", "ERR Unexpected engine in script shebang: #!foo"),
-        ("#!lua foo=bar\nreturn 1", "ERR Unknown lua shebang option: foo=bar"),
+        (
+            "#!lua flags=bad\nreturn 1",
+            "ERR Unexpected flag in script shebang: bad",
+        ),
+        (
+            "#!foo\nreturn 1",
+            "ERR Unexpected engine in script shebang: #!foo",
+        ),
+        (
+            "#!lua foo=bar\nreturn 1",
+            "ERR Unknown lua shebang option: foo=bar",
+        ),
     ] {
         assert_eq!(err_text(&eval(&mut c, script, &[], &[])), text);
     }
     assert_eq!(int(&mut c, &["EXISTS", "x"]), 0, "nothing was written");
     let sha: String = String::from_utf8(
-        call(&mut c, &["SCRIPT", "LOAD", "return redis.call('get', KEYS[1])"])
-            .as_bytes()
-            .unwrap()
-            .to_vec(),
+        call(
+            &mut c,
+            &["SCRIPT", "LOAD", "return redis.call('get', KEYS[1])"],
+        )
+        .as_bytes()
+        .unwrap()
+        .to_vec(),
     )
     .unwrap();
     call(&mut c, &["SET", "x", "y"]);
@@ -419,14 +604,23 @@ fn functions(backend: Backend) {
         err_text(&call(&mut c, &["FUNCTION", "LOAD", LIB])),
         "ERR Library 'mylib' already exists"
     );
-    assert_eq!(call(&mut c, &["FUNCTION", "LOAD", "REPLACE", LIB]), bulk("mylib"));
-    assert_eq!(call(&mut c, &["FCALL", "incr_by", "1", "n", "3"]), Value::Int(3));
+    assert_eq!(
+        call(&mut c, &["FUNCTION", "LOAD", "REPLACE", LIB]),
+        bulk("mylib")
+    );
+    assert_eq!(
+        call(&mut c, &["FCALL", "incr_by", "1", "n", "3"]),
+        Value::Int(3)
+    );
     assert_eq!(call(&mut c, &["FCALL_RO", "peek", "1", "n"]), bulk("3"));
     assert_eq!(
         err_text(&call(&mut c, &["FCALL_RO", "incr_by", "1", "n", "3"])),
         "ERR Can not execute a script with write flag using *_ro command."
     );
-    assert_eq!(err_text(&call(&mut c, &["FCALL", "nope", "0"])), "ERR Function not found");
+    assert_eq!(
+        err_text(&call(&mut c, &["FCALL", "nope", "0"])),
+        "ERR Function not found"
+    );
     for (code, text) in [
         ("return 1", "ERR Missing library metadata"),
         ("#!lua\nreturn 1", "ERR Library name was not given"),
@@ -442,11 +636,17 @@ fn functions(backend: Backend) {
     }
     let list = call(&mut c, &["FUNCTION", "LIST", "WITHCODE"]);
     let text = format!("{list}");
-    assert!(text.contains("mylib") && text.contains("reads") && text.contains("no-writes"), "{text}");
+    assert!(
+        text.contains("mylib") && text.contains("reads") && text.contains("no-writes"),
+        "{text}"
+    );
     let dump = call(&mut c, &["FUNCTION", "DUMP"]);
     let payload = dump.as_bytes().expect("a payload").to_vec();
     assert_eq!(call(&mut c, &["FUNCTION", "FLUSH"]), ok());
-    assert_eq!(err_text(&call(&mut c, &["FCALL", "peek", "1", "n"])), "ERR Function not found");
+    assert_eq!(
+        err_text(&call(&mut c, &["FCALL", "peek", "1", "n"])),
+        "ERR Function not found"
+    );
     let mut restore = Conn::connect(srv.addr).unwrap();
     let v = restore
         .call(&[b"FUNCTION".to_vec(), b"RESTORE".to_vec(), payload.clone()])
@@ -464,9 +664,15 @@ fn functions(backend: Backend) {
         .unwrap();
     assert_eq!(err_text(&v), "ERR payload version or checksum are wrong");
     let stats = format!("{}", call(&mut c, &["FUNCTION", "STATS"]));
-    assert!(stats.contains("libraries_count") && stats.contains("functions_count"), "{stats}");
+    assert!(
+        stats.contains("libraries_count") && stats.contains("functions_count"),
+        "{stats}"
+    );
     assert_eq!(call(&mut c, &["FUNCTION", "DELETE", "mylib"]), ok());
-    assert_eq!(err_text(&call(&mut c, &["FUNCTION", "DELETE", "mylib"])), "ERR Library not found");
+    assert_eq!(
+        err_text(&call(&mut c, &["FUNCTION", "DELETE", "mylib"])),
+        "ERR Library not found"
+    );
 }
 each_backend!(functions_as_redis, functions);
 
@@ -477,7 +683,8 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(name: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("readyloop-script-{}-{name}", std::process::id()));
+        let p =
+            std::env::temp_dir().join(format!("readyloop-script-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).expect("temp dir");
         TempDir(p)
@@ -508,8 +715,17 @@ impl Drop for TempDir {
 fn start(backend: Backend, dir: &TempDir) -> ServerProcess {
     let d = dir.0.display().to_string();
     let args: Vec<String> = [
-        "kv", "--backend", backend.name(), "--port", "0", "--appendonly", "yes", "--appendfsync",
-        "always", "--dir", &d,
+        "kv",
+        "--backend",
+        backend.name(),
+        "--port",
+        "0",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--dir",
+        &d,
     ]
     .iter()
     .map(|s| s.to_string())
@@ -530,9 +746,17 @@ fn logged_as_effects(backend: Backend) {
         let mut c = connect(s.addr);
         eval(&mut c, "redis.call('set', KEYS[1], 'v') redis.call('rpush', 'l', 'a', 'b') return redis.call('incr', 'n')", &["k"], &[]);
         eval(&mut c, "return redis.call('get', 'k')", &[], &[]);
-        eval(&mut c, "redis.set_repl(redis.REPL_NONE) redis.call('set', 'unlogged', 1)", &[], &[]);
+        eval(
+            &mut c,
+            "redis.set_repl(redis.REPL_NONE) redis.call('set', 'unlogged', 1)",
+            &[],
+            &[],
+        );
         assert_eq!(call(&mut c, &["FUNCTION", "LOAD", LIB]), bulk("mylib"));
-        assert_eq!(call(&mut c, &["FCALL", "incr_by", "1", "fn", "4"]), Value::Int(4));
+        assert_eq!(
+            call(&mut c, &["FCALL", "incr_by", "1", "fn", "4"]),
+            Value::Int(4)
+        );
         let log = dir.log_text();
         assert!(!log.contains("EVAL") && !log.contains("FCALL"), "{log}");
         let m = log.find("MULTI").expect("a MULTI record");
@@ -540,8 +764,15 @@ fn logged_as_effects(backend: Backend) {
         let incr = log.find("\r\nINCR\r\n").expect("the INCR");
         let e = log.find("EXEC").expect("an EXEC record");
         assert!(m < set && set < incr && incr < e, "{log}");
-        assert_eq!(log.matches("MULTI").count(), 2, "one block per writing script: {log}");
-        assert!(!log.contains("unlogged"), "REPL_NONE writes stay out of the log: {log}");
+        assert_eq!(
+            log.matches("MULTI").count(),
+            2,
+            "one block per writing script: {log}"
+        );
+        assert!(
+            !log.contains("unlogged"),
+            "REPL_NONE writes stay out of the log: {log}"
+        );
         assert!(log.contains("FUNCTION") && log.contains("mylib"), "{log}");
     }
     {
@@ -550,7 +781,10 @@ fn logged_as_effects(backend: Backend) {
         assert_eq!(call(&mut c, &["GET", "k"]), bulk("v"));
         assert_eq!(call(&mut c, &["GET", "n"]), bulk("1"));
         assert_eq!(int(&mut c, &["LLEN", "l"]), 2);
-        assert_eq!(call(&mut c, &["FCALL", "incr_by", "1", "fn", "1"]), Value::Int(5));
+        assert_eq!(
+            call(&mut c, &["FCALL", "incr_by", "1", "fn", "1"]),
+            Value::Int(5)
+        );
         assert_eq!(call(&mut c, &["BGREWRITEAOF"]).is_error(), false);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
@@ -559,13 +793,20 @@ fn logged_as_effects(backend: Backend) {
             if t.contains("aof_rewrite_in_progress:0") && t.contains("aof_rewrite_scheduled:0") {
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "rewrite did not finish");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "rewrite did not finish"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
     let s = start(backend, &dir);
     let mut c = connect(s.addr);
-    assert_eq!(call(&mut c, &["FCALL_RO", "peek", "1", "fn"]), bulk("5"), "functions survive a rewrite");
+    assert_eq!(
+        call(&mut c, &["FCALL_RO", "peek", "1", "fn"]),
+        bulk("5"),
+        "functions survive a rewrite"
+    );
     assert_eq!(call(&mut c, &["GET", "k"]), bulk("v"));
 }
 each_backend!(script_effects_logged_as_multi_blocks, logged_as_effects);

@@ -144,9 +144,6 @@ pub fn lastsave(x: &mut Exec<'_, '_>, _a: Args<'_>) {
     x.r().int(started as i64);
 }
 
-
-
-
 pub fn cluster(x: &mut Exec<'_, '_>, a: Args<'_>) {
     if check_sub(x, &a, "cluster").is_some() {
         x.err("ERR This instance has cluster support disabled");
@@ -176,8 +173,6 @@ pub fn shutdown(x: &mut Exec<'_, '_>, a: Args<'_>) {
         None => x.err("ERR SHUTDOWN is not available on this server"),
     }
 }
-
-
 
 /// BGREWRITEAOF.
 pub fn bgrewriteaof(x: &mut Exec<'_, '_>, _a: Args<'_>) {

@@ -2,8 +2,8 @@
 //! counted), flags, key positions, documentation, handler.
 
 use crate::commands::{
-    blocking, config_cmd, connection, hashes, keys, lists, pubsub, scripting, server, sets, strings,
-    transactions, zsets,
+    blocking, config_cmd, connection, hashes, keys, lists, pubsub, scripting, server, sets,
+    strings, transactions, zsets,
 };
 use crate::protocol::Args;
 use crate::service::Exec;
@@ -185,7 +185,7 @@ pub static COMMANDS: &[Command] = &[
     c("eval_ro", -3, F_NOSCRIPT | F_STALE, NK, "scripting", "7.0.0", "Executes a read-only server-side Lua script.", scripting::eval_ro),
     c("evalsha_ro", -3, F_NOSCRIPT | F_STALE, NK, "scripting", "7.0.0", "Executes a read-only server-side Lua script by SHA1 digest.", scripting::evalsha_ro),
     with_subs(
-        c("cluster", -2, 0, NK, "cluster", "3.0.0", "A container for Redis Cluster commands.", server::cluster),
+        c("cluster", -2, F_NOSCRIPT, NK, "cluster", "3.0.0", "A container for Redis Cluster commands.", server::cluster),
         &[("addslots", -3), ("addslotsrange", -4), ("bumpepoch", 2), ("count-failure-reports", 3), ("countkeysinslot", 3), ("delslots", -3), ("delslotsrange", -4), ("failover", -2), ("flushslots", 2), ("forget", 3), ("getkeysinslot", 4), ("help", 2), ("info", 2), ("keyslot", 3), ("links", 2), ("meet", -4), ("myid", 2), ("nodes", 2), ("replicas", 3), ("replicate", 3), ("reset", -2), ("saveconfig", 2), ("set-config-epoch", 3), ("setslot", -4), ("shards", 2), ("slaves", 3), ("slots", 2)],
     ),
     c("eval", -3, F_NOSCRIPT | F_STALE, NK, "scripting", "2.6.0", "Executes a server-side Lua script.", scripting::eval),

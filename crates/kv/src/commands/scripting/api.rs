@@ -18,10 +18,39 @@ fn dispatcher(lua: &Lua) -> Result<Function> {
 /// redis.call / redis.pcall: kind 1 raises an error reply, kind 0 returns it.
 fn command(lua: &Lua, kind: i64, args: MultiValue) -> Result<Value> {
     let d = dispatcher(lua)?;
-    let mut a = MultiValue::with_capacity(args.len() + 1);
-    a.push_back(Value::Integer(kind));
-    a.extend(args);
-    let (v, bad): (Value, bool) = d.call(a)?;
+    let bad_args = |msg: &[u8]| -> Result<Value> {
+        if kind == 1 {
+            raise_table(msg)
+        } else {
+            Ok(Value::Table(error_table(lua, msg)?))
+        }
+    };
+    if args.is_empty() {
+        return bad_args(b"ERR Please specify at least one argument for this redis lib call");
+    }
+    {
+        let Some(mut st) = lua.app_data_mut::<super::engine::RunState>() else {
+            return bad_args(b"ERR redis.call/pcall can only be called inside a script invocation");
+        };
+        let argv = &mut st.argv;
+        argv.resize_with(args.len(), Vec::new);
+        for (slot, v) in argv.iter_mut().zip(args.iter()) {
+            slot.clear();
+            match v {
+                Value::String(s) => slot.extend_from_slice(&s.as_bytes()),
+                Value::Integer(_) | Value::Number(_) => slot.extend_from_slice(
+                    super::reply::fmt_g17(lua_number(v).unwrap_or(0.0)).as_bytes(),
+                ),
+                _ => {
+                    drop(st);
+                    return bad_args(
+                        b"ERR Lua redis lib command arguments must be strings or integers",
+                    );
+                }
+            }
+        }
+    }
+    let (v, bad): (Value, bool) = d.call(kind)?;
     if bad {
         let text = match &v {
             Value::Table(t) => t
@@ -70,7 +99,9 @@ pub fn valid_name(n: &[u8]) -> bool {
 /// callback=, flags=, description=}` while a library loads.
 fn register_function(lua: &Lua, a: MultiValue) -> Result<()> {
     let Ok(reg) = lua.named_registry_value::<Table>(REGISTERED) else {
-        return raise_table(b"ERR redis.register_function can only be called on FUNCTION LOAD command");
+        return raise_table(
+            b"ERR redis.register_function can only be called on FUNCTION LOAD command",
+        );
     };
     let (name, callback, flags, desc) = match a.len() {
         1 => {
@@ -82,7 +113,9 @@ fn register_function(lua: &Lua, a: MultiValue) -> Result<()> {
                 let (k, v) = pair?;
                 let key = match &k {
                     Value::String(s) => s.as_bytes().to_vec(),
-                    _ => return raise_table(b"ERR named argument key given to redis.register_function is not a string"),
+                    _ => return raise_table(
+                        b"ERR named argument key given to redis.register_function is not a string",
+                    ),
                 };
                 match &key[..] {
                     b"function_name" => match v {
@@ -105,7 +138,9 @@ fn register_function(lua: &Lua, a: MultiValue) -> Result<()> {
                 }
             }
             let Some(name) = name else {
-                return raise_table(b"ERR redis.register_function must get a function name argument");
+                return raise_table(
+                    b"ERR redis.register_function must get a function name argument",
+                );
             };
             let Some(cb) = cb else {
                 return raise_table(b"ERR redis.register_function must get a callback argument");
@@ -118,10 +153,16 @@ fn register_function(lua: &Lua, a: MultiValue) -> Result<()> {
                 v @ (Value::Integer(_) | Value::Number(_)) => {
                     super::reply::fmt_g(lua_number(v).unwrap_or(0.0), 14).into_bytes()
                 }
-                _ => return raise_table(b"ERR first argument to redis.register_function must be a string"),
+                _ => {
+                    return raise_table(
+                        b"ERR first argument to redis.register_function must be a string",
+                    )
+                }
             };
             let Value::Function(cb) = &a[1] else {
-                return raise_table(b"ERR second argument to redis.register_function must be a function");
+                return raise_table(
+                    b"ERR second argument to redis.register_function must be a function",
+                );
             };
             (name, cb.clone(), Value::Nil, None)
         }
@@ -163,8 +204,14 @@ fn register_function(lua: &Lua, a: MultiValue) -> Result<()> {
 
 pub fn register(lua: &Lua, raw: &Table) -> Result<()> {
     raw.raw_set("register_function", lua.create_function(register_function)?)?;
-    raw.raw_set("call", lua.create_function(|lua, a: MultiValue| command(lua, 1, a))?)?;
-    raw.raw_set("pcall", lua.create_function(|lua, a: MultiValue| command(lua, 0, a))?)?;
+    raw.raw_set(
+        "call",
+        lua.create_function(|lua, a: MultiValue| command(lua, 1, a))?,
+    )?;
+    raw.raw_set(
+        "pcall",
+        lua.create_function(|lua, a: MultiValue| command(lua, 0, a))?,
+    )?;
     raw.raw_set(
         "sha1hex",
         lua.create_function(|lua, a: MultiValue| {
@@ -257,14 +304,42 @@ pub fn register(lua: &Lua, raw: &Table) -> Result<()> {
         })?,
     )?;
     raw.raw_set("random", lua.create_function(super::engine::random)?)?;
-    raw.raw_set("randomseed", lua.create_function(super::engine::randomseed)?)?;
-    raw.raw_set("cjson_encode", lib(lua, |lua, a| super::cjson::encode(lua, a.front().cloned().unwrap_or(Value::Nil)))?)?;
-    raw.raw_set("cjson_decode", lib(lua, |lua, a| super::cjson::decode(lua, a.front().cloned().unwrap_or(Value::Nil)))?)?;
+    raw.raw_set(
+        "randomseed",
+        lua.create_function(super::engine::randomseed)?,
+    )?;
+    raw.raw_set(
+        "cjson_encode",
+        lib(lua, |lua, a| {
+            super::cjson::encode(lua, a.front().cloned().unwrap_or(Value::Nil))
+        })?,
+    )?;
+    raw.raw_set(
+        "cjson_decode",
+        lib(lua, |lua, a| {
+            super::cjson::decode(lua, a.front().cloned().unwrap_or(Value::Nil))
+        })?,
+    )?;
     raw.raw_set("cjson_null", super::cjson::null())?;
+    raw.raw_set(
+        "cjson_config",
+        lua.create_function(
+            |lua, a: (String, Value)| match super::cjson::configure(lua, a)? {
+                (v, None) => Ok(v),
+                (_, Some(e)) => raise_str(lua, &e),
+            },
+        )?,
+    )?;
     raw.raw_set("msgpack_pack", lib(lua, super::msgpack::pack)?)?;
     raw.raw_set("msgpack_unpack", lib_many(lua, super::msgpack::unpack)?)?;
-    raw.raw_set("msgpack_unpack_one", lib_many(lua, super::msgpack::unpack_one)?)?;
-    raw.raw_set("msgpack_unpack_limit", lib_many(lua, super::msgpack::unpack_limit)?)?;
+    raw.raw_set(
+        "msgpack_unpack_one",
+        lib_many(lua, super::msgpack::unpack_one)?,
+    )?;
+    raw.raw_set(
+        "msgpack_unpack_limit",
+        lib_many(lua, super::msgpack::unpack_limit)?,
+    )?;
     let bit = lua.create_table()?;
     super::bitlib::register(lua, &bit)?;
     raw.raw_set("bit", bit)?;

@@ -5,15 +5,29 @@ use mlua::{Lua, MultiValue, Result, Table, Value};
 
 fn barg(args: &MultiValue, i: usize, name: &str) -> std::result::Result<i32, String> {
     match args.get(i) {
-        Some(v @ (Value::Integer(_) | Value::Number(_))) => Ok(tobit(super::reply::lua_number(v).unwrap_or(0.0))),
+        Some(v @ (Value::Integer(_) | Value::Number(_))) => {
+            Ok(tobit(super::reply::lua_number(v).unwrap_or(0.0)))
+        }
         Some(Value::String(s)) => s
             .to_str()
             .ok()
             .and_then(|s| parse_lua_number(s.trim()))
             .map(tobit)
-            .ok_or_else(|| format!("bad argument #{} to '{name}' (number expected, got string)", i + 1)),
-        Some(v) => Err(format!("bad argument #{} to '{name}' (number expected, got {})", i + 1, v.type_name())),
-        None => Err(format!("bad argument #{} to '{name}' (number expected, got no value)", i + 1)),
+            .ok_or_else(|| {
+                format!(
+                    "bad argument #{} to '{name}' (number expected, got string)",
+                    i + 1
+                )
+            }),
+        Some(v) => Err(format!(
+            "bad argument #{} to '{name}' (number expected, got {})",
+            i + 1,
+            v.type_name()
+        )),
+        None => Err(format!(
+            "bad argument #{} to '{name}' (number expected, got no value)",
+            i + 1
+        )),
     }
 }
 
@@ -38,7 +52,12 @@ fn ok(v: i32) -> Out {
 }
 
 /// A bit function written as "(result, error)": raise the error at the caller.
-fn reg(lua: &Lua, t: &Table, name: &str, f: impl Fn(&Lua, MultiValue) -> Out + Send + 'static) -> Result<()> {
+fn reg(
+    lua: &Lua,
+    t: &Table,
+    name: &str,
+    f: impl Fn(&Lua, MultiValue) -> Out + Send + 'static,
+) -> Result<()> {
     let func = lua.create_function(move |lua, a: MultiValue| match f(lua, a)? {
         (v, None) => Ok(v),
         (_, Some(e)) => super::engine::raise_str(lua, &e),
@@ -64,11 +83,21 @@ fn fold(args: &MultiValue, name: &str, f: fn(i32, i32) -> i32) -> Out {
 }
 
 pub fn register(lua: &Lua, t: &Table) -> Result<()> {
-    reg(lua, t, "tobit", |_: &Lua, a: MultiValue| ok(try_arg!(barg(&a, 0, "tobit"))))?;
-    reg(lua, t, "bnot", |_: &Lua, a: MultiValue| ok(!try_arg!(barg(&a, 0, "bnot"))))?;
-    reg(lua, t, "band", |_: &Lua, a: MultiValue| fold(&a, "band", |x, y| x & y))?;
-    reg(lua, t, "bor", |_: &Lua, a: MultiValue| fold(&a, "bor", |x, y| x | y))?;
-    reg(lua, t, "bxor", |_: &Lua, a: MultiValue| fold(&a, "bxor", |x, y| x ^ y))?;
+    reg(lua, t, "tobit", |_: &Lua, a: MultiValue| {
+        ok(try_arg!(barg(&a, 0, "tobit")))
+    })?;
+    reg(lua, t, "bnot", |_: &Lua, a: MultiValue| {
+        ok(!try_arg!(barg(&a, 0, "bnot")))
+    })?;
+    reg(lua, t, "band", |_: &Lua, a: MultiValue| {
+        fold(&a, "band", |x, y| x & y)
+    })?;
+    reg(lua, t, "bor", |_: &Lua, a: MultiValue| {
+        fold(&a, "bor", |x, y| x | y)
+    })?;
+    reg(lua, t, "bxor", |_: &Lua, a: MultiValue| {
+        fold(&a, "bxor", |x, y| x ^ y)
+    })?;
     let shift = |name: &'static str, f: fn(u32, u32) -> u32| {
         move |_: &Lua, a: MultiValue| {
             let x = try_arg!(barg(&a, 0, name)) as u32;
@@ -78,26 +107,40 @@ pub fn register(lua: &Lua, t: &Table) -> Result<()> {
     };
     reg(lua, t, "lshift", shift("lshift", |x, n| x << n))?;
     reg(lua, t, "rshift", shift("rshift", |x, n| x >> n))?;
-    reg(lua, t, "arshift", shift("arshift", |x, n| ((x as i32) >> n) as u32))?;
-    reg(lua, t, "rol", shift("rol", |x, n| x.rotate_left(n)))?;
-    reg(lua, t, "ror", shift("ror", |x, n| x.rotate_right(n)))?;
-    reg(lua, t, "bswap", |_: &Lua, a: MultiValue| ok(try_arg!(barg(&a, 0, "bswap")).swap_bytes()))?;
     reg(
         lua,
         t,
-        "tohex",
-        |lua: &Lua, a: MultiValue| {
-            let x = try_arg!(barg(&a, 0, "tohex")) as u32;
-            let mut n = if a.len() > 1 { try_arg!(barg(&a, 1, "tohex")) } else { 8 };
-            let upper = n < 0;
-            if upper {
-                n = -n;
-            }
-            let n = n.min(8) as usize;
-            let masked = if n < 8 { x & ((1u32 << (4 * n)) - 1) } else { x };
-            let s = if upper { format!("{masked:08X}") } else { format!("{masked:08x}") };
-            Ok((Value::String(lua.create_string(&s[8 - n..])?), None))
-        },
+        "arshift",
+        shift("arshift", |x, n| ((x as i32) >> n) as u32),
     )?;
+    reg(lua, t, "rol", shift("rol", |x, n| x.rotate_left(n)))?;
+    reg(lua, t, "ror", shift("ror", |x, n| x.rotate_right(n)))?;
+    reg(lua, t, "bswap", |_: &Lua, a: MultiValue| {
+        ok(try_arg!(barg(&a, 0, "bswap")).swap_bytes())
+    })?;
+    reg(lua, t, "tohex", |lua: &Lua, a: MultiValue| {
+        let x = try_arg!(barg(&a, 0, "tohex")) as u32;
+        let mut n = if a.len() > 1 {
+            try_arg!(barg(&a, 1, "tohex"))
+        } else {
+            8
+        };
+        let upper = n < 0;
+        if upper {
+            n = -n;
+        }
+        let n = n.min(8) as usize;
+        let masked = if n < 8 {
+            x & ((1u32 << (4 * n)) - 1)
+        } else {
+            x
+        };
+        let s = if upper {
+            format!("{masked:08X}")
+        } else {
+            format!("{masked:08x}")
+        };
+        Ok((Value::String(lua.create_string(&s[8 - n..])?), None))
+    })?;
     Ok(())
 }

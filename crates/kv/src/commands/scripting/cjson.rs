@@ -8,7 +8,85 @@ use mlua::{LightUserData, Lua, Result, Table, Value};
 
 use super::reply::fmt_g;
 
-const MAX_DEPTH: usize = 1000;
+/// lua-cjson's settings (`cjson.encode_max_depth(n)` and friends), global to the
+/// interpreter as in Redis.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    pub encode_max_depth: usize,
+    pub decode_max_depth: usize,
+    pub encode_invalid_numbers: bool,
+    pub decode_invalid_numbers: bool,
+    pub precision: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            encode_max_depth: 1000,
+            decode_max_depth: 1000,
+            encode_invalid_numbers: false,
+            decode_invalid_numbers: true,
+            precision: 14,
+        }
+    }
+}
+
+fn config(lua: &Lua) -> Config {
+    lua.app_data_ref::<super::engine::RunState>()
+        .map(|s| s.cjson)
+        .unwrap_or_default()
+}
+
+/// `cjson.<setting>([value])`: set when given, return the value in force.
+pub fn configure(lua: &Lua, (name, v): (String, Value)) -> Result<(Value, Option<String>)> {
+    let Some(mut st) = lua.app_data_mut::<super::engine::RunState>() else {
+        return Ok((Value::Nil, None));
+    };
+    let c = &mut st.cjson;
+    let num = super::reply::lua_number(&v);
+    let flag = match &v {
+        Value::Boolean(b) => Some(*b),
+        Value::String(s) => Some(matches!(&s.as_bytes()[..], b"on" | b"null")),
+        _ => None,
+    };
+    let out = match name.as_str() {
+        "encode_max_depth" | "decode_max_depth" => {
+            let slot = if name.starts_with("encode") {
+                &mut c.encode_max_depth
+            } else {
+                &mut c.decode_max_depth
+            };
+            if let Some(n) = num {
+                if n < 1.0 || n > i32::MAX as f64 {
+                    return Ok((Value::Nil, Some(format!("bad argument #1 to '{name}' (expected integer between 1 and 2147483647)"))));
+                }
+                *slot = n as usize;
+            }
+            Value::Number(*slot as f64)
+        }
+        "encode_number_precision" => {
+            if let Some(n) = num {
+                if !(1.0..=14.0).contains(&n) {
+                    return Ok((Value::Nil, Some("bad argument #1 to 'encode_number_precision' (expected integer between 1 and 14)".into())));
+                }
+                c.precision = n as usize;
+            }
+            Value::Number(c.precision as f64)
+        }
+        _ => {
+            let slot = if name.starts_with("encode") {
+                &mut c.encode_invalid_numbers
+            } else {
+                &mut c.decode_invalid_numbers
+            };
+            if let Some(b) = flag {
+                *slot = b;
+            }
+            Value::Boolean(*slot)
+        }
+    };
+    Ok((out, None))
+}
 
 pub fn null() -> Value {
     Value::LightUserData(LightUserData(std::ptr::null_mut()))
@@ -16,17 +94,17 @@ pub fn null() -> Value {
 
 pub fn encode(lua: &Lua, v: Value) -> Result<(Value, Option<String>)> {
     let mut out = Vec::with_capacity(64);
-    match enc(&v, &mut out, 0) {
+    match enc(&v, &mut out, 0, &config(lua)) {
         Ok(()) => Ok((Value::String(lua.create_string(&out)?), None)),
         Err(e) => Ok((Value::Nil, Some(e))),
     }
 }
 
-fn enc_number(n: f64, out: &mut Vec<u8>) -> std::result::Result<(), String> {
-    if !n.is_finite() {
+fn enc_number(n: f64, out: &mut Vec<u8>, cfg: &Config) -> std::result::Result<(), String> {
+    if !n.is_finite() && !cfg.encode_invalid_numbers {
         return Err("Cannot serialise number: must not be NaN or Inf".into());
     }
-    out.extend_from_slice(fmt_g(n, 14).as_bytes());
+    out.extend_from_slice(fmt_g(n, cfg.precision).as_bytes());
     Ok(())
 }
 
@@ -72,17 +150,22 @@ fn array_len(t: &Table) -> std::result::Result<Option<usize>, String> {
     Ok(Some(max))
 }
 
-fn enc(v: &Value, out: &mut Vec<u8>, depth: usize) -> std::result::Result<(), String> {
+fn enc(
+    v: &Value,
+    out: &mut Vec<u8>,
+    depth: usize,
+    cfg: &Config,
+) -> std::result::Result<(), String> {
     match v {
         Value::Nil => out.extend_from_slice(b"null"),
         Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Integer(i) => enc_number(*i as f64, out)?,
-        Value::Number(n) => enc_number(*n, out)?,
+        Value::Integer(i) => enc_number(*i as f64, out, cfg)?,
+        Value::Number(n) => enc_number(*n, out, cfg)?,
         Value::String(s) => enc_string(&s.as_bytes(), out),
         Value::Table(t) => {
             let depth = depth + 1;
-            if depth > MAX_DEPTH {
+            if depth > cfg.encode_max_depth {
                 return Err(format!("Cannot serialise, excessive nesting ({depth})"));
             }
             match array_len(t)? {
@@ -93,7 +176,7 @@ fn enc(v: &Value, out: &mut Vec<u8>, depth: usize) -> std::result::Result<(), St
                             out.push(b',');
                         }
                         let v: Value = t.raw_get(i).map_err(|e| e.to_string())?;
-                        enc(&v, out, depth)?;
+                        enc(&v, out, depth, cfg)?;
                     }
                     out.push(b']');
                 }
@@ -110,7 +193,7 @@ fn enc(v: &Value, out: &mut Vec<u8>, depth: usize) -> std::result::Result<(), St
                             Value::String(s) => enc_string(&s.as_bytes(), out),
                             Value::Integer(_) | Value::Number(_) => {
                                 out.push(b'"');
-                                enc_number(super::reply::lua_number(&k).unwrap_or(0.0), out)?;
+                                enc_number(super::reply::lua_number(&k).unwrap_or(0.0), out, cfg)?;
                                 out.push(b'"');
                             }
                             other => {
@@ -121,7 +204,7 @@ fn enc(v: &Value, out: &mut Vec<u8>, depth: usize) -> std::result::Result<(), St
                             }
                         }
                         out.push(b':');
-                        enc(&v, out, depth)?;
+                        enc(&v, out, depth, cfg)?;
                     }
                     out.push(b'}');
                 }
@@ -140,6 +223,7 @@ fn enc(v: &Value, out: &mut Vec<u8>, depth: usize) -> std::result::Result<(), St
 struct Dec<'a> {
     s: &'a [u8],
     i: usize,
+    max_depth: usize,
 }
 
 #[derive(PartialEq, Clone, Copy)]
@@ -216,7 +300,7 @@ impl Dec<'_> {
         match t {
             Tok::ObjBegin | Tok::ArrBegin => {
                 let depth = depth + 1;
-                if depth > MAX_DEPTH {
+                if depth > self.max_depth {
                     return Err(format!(
                         "Found too many nested data structures ({depth}) at character {}",
                         self.i + 1
@@ -331,7 +415,10 @@ impl Dec<'_> {
                 b'"' => break,
                 b'\\' => {
                     let Some(&e) = self.s.get(self.i) else {
-                        return Err(format!("Expected value but found invalid escape code at character {}", start + 1));
+                        return Err(format!(
+                            "Expected value but found invalid escape code at character {}",
+                            start + 1
+                        ));
                     };
                     self.i += 1;
                     match e {
@@ -342,7 +429,9 @@ impl Dec<'_> {
                         b'r' => out.push(b'\r'),
                         b't' => out.push(b'\t'),
                         b'u' => {
-                            let bad = || format!("Expected value but found invalid unicode escape code at character {}", start + 1);
+                            let bad = || {
+                                format!("Expected value but found invalid unicode escape code at character {}", start + 1)
+                            };
                             let mut cp = self.hex4(self.i).ok_or_else(bad)?;
                             self.i += 4;
                             if (0xD800..0xDC00).contains(&cp) {
@@ -373,7 +462,9 @@ impl Dec<'_> {
                 c => out.push(c),
             }
         }
-        Ok(Value::String(lua.create_string(&out).map_err(|e| e.to_string())?))
+        Ok(Value::String(
+            lua.create_string(&out).map_err(|e| e.to_string())?,
+        ))
     }
 }
 
@@ -393,7 +484,11 @@ pub fn decode(lua: &Lua, v: Value) -> Result<(Value, Option<String>)> {
             ))
         }
     };
-    let mut d = Dec { s: &s, i: 0 };
+    let mut d = Dec {
+        s: &s,
+        i: 0,
+        max_depth: config(lua).decode_max_depth,
+    };
     let r = d.value(lua, 0).and_then(|v| {
         let t = d.peek_tok();
         if t != Tok::End {

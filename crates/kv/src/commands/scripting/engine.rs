@@ -36,8 +36,13 @@ pub trait Host {
 }
 
 /// Per-run state the `redis` API reads (kept in the Lua state's app data).
-struct RunState {
+pub(super) struct RunState {
     running: bool,
+    /// The command `redis.call`/`pcall` converted, handed to the dispatcher without pushing
+    /// its arguments on the Lua stack again (a script may pass thousands).
+    pub(super) argv: Vec<Vec<u8>>,
+    /// `cjson` settings (global to the interpreter, as lua-cjson's are).
+    pub(super) cjson: super::cjson::Config,
     resp3: bool,
     /// lrand48's 48-bit state.
     rand: u64,
@@ -112,9 +117,11 @@ G.redis = redis
 G.math.random = raw.random
 G.math.randomseed = raw.randomseed
 G.cjson = {encode = raw.cjson_encode, decode = raw.cjson_decode, null = raw.cjson_null}
-for _, k in ipairs({'encode_keep_buffer', 'encode_max_depth', 'decode_max_depth',
-    'encode_number_precision', 'encode_invalid_numbers', 'decode_invalid_numbers'}) do
-  G.cjson[k] = function() end
+G.cjson.encode_keep_buffer = function() end
+for _, k in ipairs({'encode_max_depth', 'decode_max_depth', 'encode_number_precision',
+    'encode_invalid_numbers', 'decode_invalid_numbers'}) do
+  local f = raw.cjson_config
+  G.cjson[k] = function(...) return f(k, ...) end
 end
 G.cmsgpack = {pack = raw.msgpack_pack, unpack = raw.msgpack_unpack,
   unpack_one = raw.msgpack_unpack_one, unpack_limit = raw.msgpack_unpack_limit}
@@ -175,14 +182,14 @@ P = setmetatable({}, {
     return v
   end,
   __newindex = deny,
-  __metatable = false,
+  __metatable = view({}),
 })
 RO[P] = true
 RT.env = P
 
 -- Function libraries: the same view, but while a library loads `redis` is the loading API
 -- (register_function, log, the constants); reading anything else in it is an error.
-local LR = {register_function = raw.register_function, log = redis.log, setresp = redis.setresp,
+local LR = {register_function = raw.register_function, log = redis.log,
   LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
   REDIS_VERSION = redis.REDIS_VERSION, REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM}
 local LRV = setmetatable({}, {
@@ -200,7 +207,13 @@ RO[LRV] = true
 local FE
 FE = setmetatable({}, {
   __index = function(_, k)
-    if k == 'redis' and RT.loading then return LRV end
+    if RT.loading then
+      -- A library's top level only registers: no redis.call, no math (Redis 7.0).
+      if k == 'redis' then return LRV end
+      if k == 'math' then
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+      end
+    end
     if k == '_G' then return FE end
     local v = libs[k]
     if v == nil then v = rawget(G, k) end
@@ -210,7 +223,7 @@ FE = setmetatable({}, {
     return v
   end,
   __newindex = deny,
-  __metatable = false,
+  __metatable = view({}),
 })
 RO[FE] = true
 RT.fenv = FE
@@ -235,6 +248,8 @@ impl Engine {
         )?;
         lua.set_app_data(RunState {
             running: false,
+            argv: Vec::new(),
+            cjson: super::cjson::Config::default(),
             resp3: false,
             // lrand48's initial state; Redis 7.0 never reseeds it between scripts.
             rand: 0x1234_ABCD_330E,
@@ -309,7 +324,9 @@ impl Engine {
 
     /// lrand48's state (carried over a SCRIPT FLUSH).
     pub fn rand_state(&self) -> u64 {
-        self.lua.app_data_ref::<RunState>().map_or(0x1234_ABCD_330E, |s| s.rand)
+        self.lua
+            .app_data_ref::<RunState>()
+            .map_or(0x1234_ABCD_330E, |s| s.rand)
     }
 
     pub fn set_rand_state(&mut self, r: u64) {
@@ -326,10 +343,20 @@ impl Engine {
     /// Run a library's top level with the loading API in place of `redis`; returns the
     /// registered functions (name, callback, flags, description) or the error text.
     pub fn run_library(&mut self, f: &Function) -> std::result::Result<Vec<Registered>, Vec<u8>> {
-        let reg = self.lua.create_table().map_err(|e| e.to_string().into_bytes())?;
+        let reg = self
+            .lua
+            .create_table()
+            .map_err(|e| e.to_string().into_bytes())?;
         let set = |v: bool| -> Result<()> {
             self.rt.raw_set("loading", v)?;
-            self.lua.set_named_registry_value(REGISTERED, if v { Value::Table(reg.clone()) } else { Value::Nil })
+            self.lua.set_named_registry_value(
+                REGISTERED,
+                if v {
+                    Value::Table(reg.clone())
+                } else {
+                    Value::Nil
+                },
+            )
         };
         set(true).map_err(|e| e.to_string().into_bytes())?;
         if let Some(mut st) = self.lua.app_data_mut::<RunState>() {
@@ -354,7 +381,9 @@ impl Engine {
         let mut out = Vec::new();
         for t in reg.sequence_values::<Table>().flatten() {
             let name: String = t.raw_get("name").unwrap_or_default();
-            let Ok(callback) = t.raw_get::<Function>("callback") else { continue };
+            let Ok(callback) = t.raw_get::<Function>("callback") else {
+                continue;
+            };
             let flags: u32 = t.raw_get("flags").unwrap_or(0);
             let desc: Option<mlua::String> = t.raw_get("description").ok();
             out.push(Registered {
@@ -368,7 +397,12 @@ impl Engine {
     }
 
     /// Compile a chunk in environment `env`; Err is Lua's message.
-    fn compile(&self, body: &[u8], name: &str, env: &Table) -> std::result::Result<Function, String> {
+    fn compile(
+        &self,
+        body: &[u8],
+        name: &str,
+        env: &Table,
+    ) -> std::result::Result<Function, String> {
         if body.first() == Some(&27) {
             return Err(format!("{}: attempt to load a binary chunk", &name[1..]));
         }
@@ -403,8 +437,22 @@ impl Engine {
         let func = script.func.clone();
         let g = self.lua.globals();
         let set = || -> Result<()> {
-            g.raw_set("KEYS", self.lua.create_sequence_from(keys.iter().map(|k| self.lua.create_string(k)).collect::<Result<Vec<_>>>()?)?)?;
-            g.raw_set("ARGV", self.lua.create_sequence_from(args.iter().map(|k| self.lua.create_string(k)).collect::<Result<Vec<_>>>()?)?)?;
+            g.raw_set(
+                "KEYS",
+                self.lua.create_sequence_from(
+                    keys.iter()
+                        .map(|k| self.lua.create_string(k))
+                        .collect::<Result<Vec<_>>>()?,
+                )?,
+            )?;
+            g.raw_set(
+                "ARGV",
+                self.lua.create_sequence_from(
+                    args.iter()
+                        .map(|k| self.lua.create_string(k))
+                        .collect::<Result<Vec<_>>>()?,
+                )?,
+            )?;
             Ok(())
         };
         if let Err(e) = set() {
@@ -446,9 +494,13 @@ impl Engine {
         let result = lua.scope(|scope| {
             let dispatch = scope.create_function_mut(
                 |lua, (kind, mut args): (i64, MultiValue)| -> Result<(Value, bool)> {
+                    // kind 0/1: the command is in RunState::argv (put there by redis.call).
                     // kind: 0 redis.pcall, 1 redis.call, 2 redis.log, 3 redis.set_repl.
                     if kind >= 2 {
-                        let n = args.pop_front().and_then(|v| reply::lua_number(&v)).unwrap_or(0.0) as i64;
+                        let n = args
+                            .pop_front()
+                            .and_then(|v| reply::lua_number(&v))
+                            .unwrap_or(0.0) as i64;
                         match (kind, args.pop_front()) {
                             (2, Some(Value::String(m))) => host.log(n, &m.as_bytes()),
                             (3, _) => host.set_repl(n),
@@ -457,26 +509,19 @@ impl Engine {
                         return Ok((Value::Nil, false));
                     }
                     let raise = kind == 1;
-                    if args.is_empty() {
-                        let t = error_table(lua, b"ERR Please specify at least one argument for this redis lib call")?;
-                        return Ok((Value::Table(t), raise));
-                    }
-                    argv.clear();
-                    for v in args.iter() {
-                        match v {
-                            Value::String(s) => argv.push(s.as_bytes().to_vec()),
-                            Value::Integer(_) | Value::Number(_) => argv.push(
-                                reply::fmt_g17(reply::lua_number(v).unwrap_or(0.0)).into_bytes(),
-                            ),
-                            _ => {
-                                let t = error_table(lua, b"ERR Lua redis lib command arguments must be strings or integers")?;
-                                return Ok((Value::Table(t), raise));
-                            }
-                        }
-                    }
-                    let resp3 = lua.app_data_ref::<RunState>().is_some_and(|s| s.resp3);
+                    let Some(mut st) = lua.app_data_mut::<RunState>() else {
+                        return Ok((Value::Nil, false));
+                    };
+                    // The arguments redis.call converted (see api.rs); swapped back after so
+                    // both vectors keep their allocations.
+                    std::mem::swap(&mut argv, &mut st.argv);
+                    let resp3 = st.resp3;
+                    drop(st);
                     buf.clear();
                     host.call(&argv, resp3, &mut buf);
+                    if let Some(mut st) = lua.app_data_mut::<RunState>() {
+                        std::mem::swap(&mut argv, &mut st.argv);
+                    }
                     let mut pos = 0;
                     let v = reply::resp_to_lua(lua, &buf, &mut pos)?;
                     Ok((v, raise && buf.first() == Some(&b'-')))
@@ -513,7 +558,10 @@ impl Engine {
                     msg.extend_from_slice(format!(":{line}.").as_bytes());
                 }
                 out.push(b'-');
-                out.extend(msg.iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+                out.extend(
+                    msg.iter()
+                        .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+                );
                 out.extend_from_slice(b"\r\n");
             }
             Ok((false, other)) => {
@@ -521,12 +569,19 @@ impl Engine {
                     Value::String(s) => s.to_string_lossy().to_string(),
                     _ => "execution failure".into(),
                 };
-                out.extend_from_slice(format!("-ERR Error running script {name}, {msg:.100}\r\n").replace('\n', " ").trim_end().as_bytes());
+                out.extend_from_slice(
+                    format!("-ERR Error running script {name}, {msg:.100}\r\n")
+                        .replace('\n', " ")
+                        .trim_end()
+                        .as_bytes(),
+                );
                 out.extend_from_slice(b"\r\n");
             }
             Err(e) => {
                 let msg = e.to_string().replace(['\r', '\n'], " ");
-                out.extend_from_slice(format!("-ERR Error running script {name}, {msg}\r\n").as_bytes());
+                out.extend_from_slice(
+                    format!("-ERR Error running script {name}, {msg}\r\n").as_bytes(),
+                );
             }
         }
     }
@@ -580,7 +635,9 @@ fn handler(lua: &Lua, e: Value) -> Result<Table> {
         }
     };
     for level in 1..100 {
-        let Some(d) = lua.inspect_stack(level) else { break };
+        let Some(d) = lua.inspect_stack(level) else {
+            break;
+        };
         let src = d.source();
         if let Some(s) = src.source.as_deref() {
             if s.starts_with("@user_") {
@@ -693,7 +750,12 @@ pub fn sha1hex(body: &[u8]) -> String {
 pub(super) fn random(lua: &Lua, args: MultiValue) -> Result<Value> {
     let r = match lua.app_data_mut::<RunState>() {
         Some(mut st) if st.running => (st.next() % LRAND48_MAX) as f64 / LRAND48_MAX as f64,
-        _ => return raise_str(lua, "math.random can only be called inside a script invocation"),
+        _ => {
+            return raise_str(
+                lua,
+                "math.random can only be called inside a script invocation",
+            )
+        }
     };
     let int = |i: usize| -> std::result::Result<i64, String> { int_arg(&args, i, "random") };
     let v = match args.len() {
@@ -705,7 +767,9 @@ pub(super) fn random(lua: &Lua, args: MultiValue) -> Result<Value> {
         },
         2 => match (int(0), int(1)) {
             (Ok(l), Ok(u)) if l <= u => (r * (u - l + 1) as f64).floor() + l as f64,
-            (Ok(_), Ok(_)) => return raise_str(lua, "bad argument #2 to 'random' (interval is empty)"),
+            (Ok(_), Ok(_)) => {
+                return raise_str(lua, "bad argument #2 to 'random' (interval is empty)")
+            }
             (Err(e), _) | (_, Err(e)) => return raise_str(lua, &e),
         },
         _ => return raise_str(lua, "wrong number of arguments"),
@@ -716,15 +780,29 @@ pub(super) fn random(lua: &Lua, args: MultiValue) -> Result<Value> {
 /// luaL_checkint: a number, or a string that reads as one.
 pub(super) fn int_arg(args: &MultiValue, i: usize, name: &str) -> std::result::Result<i64, String> {
     match args.get(i) {
-        Some(v @ (Value::Integer(_) | Value::Number(_))) => Ok(reply::lua_number(v).unwrap_or(0.0) as i64),
+        Some(v @ (Value::Integer(_) | Value::Number(_))) => {
+            Ok(reply::lua_number(v).unwrap_or(0.0) as i64)
+        }
         Some(Value::String(s)) => s
             .to_str()
             .ok()
             .and_then(|s| super::bitlib::parse_lua_number(s.trim()))
             .map(|f| f as i64)
-            .ok_or_else(|| format!("bad argument #{} to '{name}' (number expected, got string)", i + 1)),
-        Some(v) => Err(format!("bad argument #{} to '{name}' (number expected, got {})", i + 1, v.type_name())),
-        None => Err(format!("bad argument #{} to '{name}' (number expected, got no value)", i + 1)),
+            .ok_or_else(|| {
+                format!(
+                    "bad argument #{} to '{name}' (number expected, got string)",
+                    i + 1
+                )
+            }),
+        Some(v) => Err(format!(
+            "bad argument #{} to '{name}' (number expected, got {})",
+            i + 1,
+            v.type_name()
+        )),
+        None => Err(format!(
+            "bad argument #{} to '{name}' (number expected, got no value)",
+            i + 1
+        )),
     }
 }
 
@@ -735,7 +813,12 @@ pub(super) fn randomseed(lua: &Lua, args: MultiValue) -> Result<()> {
     };
     match lua.app_data_mut::<RunState>() {
         Some(mut st) if st.running => st.seed(seed),
-        _ => return raise_str(lua, "math.randomseed can only be called inside a script invocation"),
+        _ => {
+            return raise_str(
+                lua,
+                "math.randomseed can only be called inside a script invocation",
+            )
+        }
     }
     Ok(())
 }

@@ -38,7 +38,8 @@ impl Libraries {
         self.by_func.clear();
         for (i, l) in self.libs.iter().enumerate() {
             for f in &l.funcs {
-                self.by_func.insert(f.name.clone(), i);
+                // Function names match in any case (Redis's dictionary of them does).
+                self.by_func.insert(f.name.to_ascii_lowercase(), i);
             }
         }
     }
@@ -52,8 +53,8 @@ impl Libraries {
     }
 
     pub fn find(&self, func: &str) -> Option<&Registered> {
-        let l = &self.libs[*self.by_func.get(func)?];
-        l.funcs.iter().find(|f| f.name == func)
+        let l = &self.libs[*self.by_func.get(&func.to_ascii_lowercase())?];
+        l.funcs.iter().find(|f| f.name.eq_ignore_ascii_case(func))
     }
 
     fn codes(&self) -> Vec<Vec<u8>> {
@@ -110,7 +111,10 @@ fn compile(eng: &mut Engine, code: &[u8]) -> Result<Library, String> {
         .compile_library(&body)
         .map_err(|e| format!("ERR Error compiling function: {e}"))?;
     let funcs = eng.run_library(&f).map_err(|e| {
-        format!("ERR Error registering functions: {}", String::from_utf8_lossy(&e))
+        format!(
+            "ERR Error registering functions: {}",
+            String::from_utf8_lossy(&e)
+        )
     })?;
     if funcs.is_empty() {
         return Err("ERR No functions registered".into());
@@ -129,7 +133,7 @@ fn install(libs: &mut Libraries, lib: Library, replace: bool) -> Result<(), Stri
         return Err(format!("ERR Library '{}' already exists", lib.name));
     }
     for f in &lib.funcs {
-        if let Some(&i) = libs.by_func.get(&f.name) {
+        if let Some(&i) = libs.by_func.get(&f.name.to_ascii_lowercase()) {
             if Some(i) != old {
                 return Err(format!("ERR Function {} already exists", f.name));
             }
@@ -218,15 +222,16 @@ pub fn function(x: &mut Exec<'_, '_>, a: Args<'_>) {
     };
     match sub {
         "load" => {
-            let (replace, code) = match a.len() {
-                3 => (false, a.get(2)),
-                4 if a.get(2).eq_ignore_ascii_case(b"replace") => (true, a.get(3)),
-                4 => {
-                    let opt = String::from_utf8_lossy(a.get(2)).into_owned();
+            let mut replace = false;
+            for i in 2..a.len() - 1 {
+                if a.get(i).eq_ignore_ascii_case(b"replace") {
+                    replace = true;
+                } else {
+                    let opt = String::from_utf8_lossy(a.get(i)).into_owned();
                     return x.err(&format!("ERR Unknown option given: {opt}"));
                 }
-                _ => return x.err("ERR wrong number of arguments for 'function|load' command"),
-            };
+            }
+            let code = a.get(a.len() - 1);
             match load(x, code, replace) {
                 Ok(name) => {
                     logged(x, &a);
@@ -249,9 +254,15 @@ pub fn function(x: &mut Exec<'_, '_>, a: Args<'_>) {
             }
         }
         "flush" => {
+            if a.len() > 3 {
+                return x.err("ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP.");
+            }
             let ok = match a.len() {
                 2 => true,
-                3 => a.get(2).eq_ignore_ascii_case(b"sync") || a.get(2).eq_ignore_ascii_case(b"async"),
+                3 => {
+                    a.get(2).eq_ignore_ascii_case(b"sync")
+                        || a.get(2).eq_ignore_ascii_case(b"async")
+                }
                 _ => false,
             };
             if !ok {
@@ -402,7 +413,11 @@ fn crc64(data: &[u8]) -> u64 {
     for &b in data {
         crc ^= b as u64;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ POLY } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ POLY
+            } else {
+                crc >> 1
+            };
         }
     }
     crc
@@ -420,8 +435,17 @@ fn rdb_len(p: &[u8], i: &mut usize) -> Option<(u64, bool)> {
             Some(((((b & 63) as u64) << 8) | b2 as u64, false))
         }
         2 => {
-            let w = if b == 0x80 { 4 } else if b == 0x81 { 8 } else { return None };
-            let v = p.get(*i..*i + w)?.iter().fold(0u64, |a, &c| (a << 8) | c as u64);
+            let w = if b == 0x80 {
+                4
+            } else if b == 0x81 {
+                8
+            } else {
+                return None;
+            };
+            let v = p
+                .get(*i..*i + w)?
+                .iter()
+                .fold(0u64, |a, &c| (a << 8) | c as u64);
             *i += w;
             Some((v, false))
         }
@@ -494,11 +518,18 @@ fn lzf_decompress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
 }
 
 fn restore(x: &mut Exec<'_, '_>, a: &Args<'_>) {
+    if a.len() > 4 {
+        return x.err(
+            "ERR unknown subcommand or wrong number of arguments for 'restore'. Try FUNCTION HELP.",
+        );
+    }
     let policy = if a.len() > 3 {
         let p = a.get(3).to_ascii_lowercase();
         match &p[..] {
             b"flush" | b"append" | b"replace" if a.len() == 4 => p,
-            _ => return x.err("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."),
+            _ => return x.err(
+                "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            ),
         }
     } else {
         b"append".to_vec()
@@ -557,7 +588,7 @@ fn restore(x: &mut Exec<'_, '_>, a: &Args<'_>) {
 fn fcall_generic(x: &mut Exec<'_, '_>, a: Args<'_>, ro: bool) {
     let name = String::from_utf8_lossy(a.get(1)).into_owned();
     let Some(n) = crate::protocol::parse_i64(a.get(2)) else {
-        return x.err("ERR value is not an integer or out of range");
+        return x.err("ERR Bad number of keys provided");
     };
     if n < 0 {
         return x.err("ERR Number of keys can't be negative");
@@ -573,10 +604,13 @@ fn fcall_generic(x: &mut Exec<'_, '_>, a: Args<'_>, ro: bool) {
     let keys: Vec<&[u8]> = (3..3 + n).map(|i| a.get(i)).collect();
     let args: Vec<&[u8]> = (3 + n..a.len()).map(|i| a.get(i)).collect();
     super::run_script(x, flags, ro, |eng, host, resp3, out| {
-        let tables = eng.string_table(&keys).and_then(|k| Ok((k, eng.string_table(&args)?)));
+        let tables = eng
+            .string_table(&keys)
+            .and_then(|k| Ok((k, eng.string_table(&args)?)));
         match tables {
             Ok((k, v)) => {
-                let mv = mlua::MultiValue::from_iter([mlua::Value::Table(k), mlua::Value::Table(v)]);
+                let mv =
+                    mlua::MultiValue::from_iter([mlua::Value::Table(k), mlua::Value::Table(v)]);
                 eng.call_function(&callback, &name, mv, host, resp3, out);
             }
             Err(e) => out.extend_from_slice(format!("-ERR {e}\r\n").as_bytes()),

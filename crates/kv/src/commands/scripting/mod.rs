@@ -163,16 +163,23 @@ impl Host for ScriptHost<'_, '_, '_> {
         if (cmd.arity > 0 && argv.len() != cmd.arity as usize)
             || argv.len() < cmd.arity.unsigned_abs() as usize
         {
-            out.extend_from_slice(b"-ERR Wrong number of args calling Redis command from script\r\n");
+            x.core.stats[ci].rejected += 1;
+            out.extend_from_slice(
+                b"-ERR Wrong number of args calling Redis command from script\r\n",
+            );
             return;
         }
         if cmd.flags & F_NOSCRIPT != 0 {
+            x.core.stats[ci].rejected += 1;
             out.extend_from_slice(b"-ERR This Redis command is not allowed from script\r\n");
             return;
         }
         if cmd.flags & F_WRITE != 0 {
             if self.read_only {
-                out.extend_from_slice(b"-ERR Write commands are not allowed from read-only scripts.\r\n");
+                x.core.stats[ci].rejected += 1;
+                out.extend_from_slice(
+                    b"-ERR Write commands are not allowed from read-only scripts.\r\n",
+                );
                 return;
             }
             if let Some(e) = x.core.aof.deny_write() {
@@ -183,6 +190,7 @@ impl Host for ScriptHost<'_, '_, '_> {
             }
         }
         if cmd.flags & F_DENYOOM != 0 && !self.allow_oom && self.oom && !self.wrote {
+            x.core.stats[ci].rejected += 1;
             out.extend_from_slice(b"-OOM command not allowed when used memory > 'maxmemory'.\r\n");
             return;
         }
@@ -282,7 +290,10 @@ pub fn run_script(
 }
 
 /// Parse EVAL's numkeys and split keys from arguments.
-fn split_keys<'a>(x: &mut Exec<'_, '_>, a: &Args<'a>) -> Option<(Vec<&'a [u8]>, Vec<&'a [u8]>)> {
+/// KEYS and ARGV of an EVAL-style command.
+type KeysArgs<'a> = (Vec<&'a [u8]>, Vec<&'a [u8]>);
+
+fn split_keys<'a>(x: &mut Exec<'_, '_>, a: &Args<'a>) -> Option<KeysArgs<'a>> {
     let Some(n) = parse_i64(a.get(2)) else {
         x.err("ERR value is not an integer or out of range");
         return None;
@@ -365,7 +376,10 @@ pub fn script(x: &mut Exec<'_, '_>, a: Args<'_>) {
         Some("flush") => {
             let ok = match a.len() {
                 2 => true,
-                3 => a.get(2).eq_ignore_ascii_case(b"sync") || a.get(2).eq_ignore_ascii_case(b"async"),
+                3 => {
+                    a.get(2).eq_ignore_ascii_case(b"sync")
+                        || a.get(2).eq_ignore_ascii_case(b"async")
+                }
                 _ => false,
             };
             if !ok {

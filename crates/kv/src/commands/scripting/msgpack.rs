@@ -10,10 +10,7 @@ const MAX_NESTING: usize = 16;
 
 pub fn pack(lua: &Lua, args: MultiValue) -> Result<(Value, Option<String>)> {
     if args.is_empty() {
-        return Ok((
-            Value::Nil,
-            Some("MessagePack pack needs input.".into()),
-        ));
+        return Ok((Value::Nil, Some("MessagePack pack needs input.".into())));
     }
     let mut out = Vec::new();
     for v in args.iter() {
@@ -88,7 +85,7 @@ fn enc(v: &Value, out: &mut Vec<u8>, depth: usize) {
         Value::Integer(i) => enc_int(*i, out),
         Value::Number(n) => {
             let n = *n;
-            if n.is_finite() && n.fract() == 0.0 && n >= -9.2e18 && n <= 1.8e19 {
+            if n.is_finite() && n.fract() == 0.0 && (-9.2e18..=1.8e19).contains(&n) {
                 if n >= 9.2e18 {
                     out.push(0xcf);
                     out.extend_from_slice(&(n as u64).to_be_bytes());
@@ -128,11 +125,13 @@ fn enc(v: &Value, out: &mut Vec<u8>, depth: usize) {
                 }
             }
             None => {
-                let pairs: Vec<(Value, Value)> = t.clone().pairs().flatten().collect();
-                enc_len(pairs.len(), 0x80, 15, 0xde, 0xdf, out);
-                for (k, v) in &pairs {
-                    enc(k, out, depth + 1);
-                    enc(v, out, depth + 1);
+                // Counted first, then streamed: holding every pair at once would take one
+                // Lua reference each, and Lua 5.1 caps those near 8000.
+                let n = t.clone().pairs::<Value, Value>().count();
+                enc_len(n, 0x80, 15, 0xde, 0xdf, out);
+                for (k, v) in t.clone().pairs::<Value, Value>().flatten() {
+                    enc(&k, out, depth + 1);
+                    enc(&v, out, depth + 1);
                 }
             }
         },
@@ -229,23 +228,44 @@ impl Dec<'_> {
 
 /// Decode up to `limit` values (0: all) from `offset`; the first result is the error (nil
 /// when none), then, if `with_offset`, the next offset (-1 at the end), then the values.
-fn unpack_full(lua: &Lua, args: MultiValue, limit_arg: bool, offset_at: usize, with_offset: bool) -> Result<MultiValue> {
+fn unpack_full(
+    lua: &Lua,
+    args: MultiValue,
+    limit_arg: bool,
+    offset_at: usize,
+    with_offset: bool,
+) -> Result<MultiValue> {
     let mut res = MultiValue::new();
     let Some(Value::String(s)) = args.front() else {
-        res.push_back(Value::String(lua.create_string("MessagePack decoding needs a string as input.")?));
+        res.push_back(Value::String(
+            lua.create_string("MessagePack decoding needs a string as input.")?,
+        ));
         return Ok(res);
     };
     let bytes = s.as_bytes().to_vec();
-    let num = |i: usize| args.get(i).and_then(super::reply::lua_number).unwrap_or(0.0) as i64;
-    let limit = if limit_arg { num(1) } else if with_offset { 1 } else { 0 };
+    let num = |i: usize| {
+        args.get(i)
+            .and_then(super::reply::lua_number)
+            .unwrap_or(0.0) as i64
+    };
+    let limit = if limit_arg {
+        num(1)
+    } else if with_offset {
+        1
+    } else {
+        0
+    };
     let offset = num(offset_at).max(0) as usize;
     if offset > bytes.len() {
-        res.push_back(Value::String(lua.create_string(
-            "Start offset greater than input length.",
-        )?));
+        res.push_back(Value::String(
+            lua.create_string("Start offset greater than input length.")?,
+        ));
         return Ok(res);
     }
-    let mut d = Dec { s: &bytes, i: offset };
+    let mut d = Dec {
+        s: &bytes,
+        i: offset,
+    };
     let mut vals = Vec::new();
     let mut count = 0;
     while d.i < bytes.len() && (limit <= 0 || count < limit) {
@@ -256,7 +276,9 @@ fn unpack_full(lua: &Lua, args: MultiValue, limit_arg: bool, offset_at: usize, w
                 return Ok(res);
             }
             Err(DecErr::Bad) => {
-                res.push_back(Value::String(lua.create_string("Bad data format in input.")?));
+                res.push_back(Value::String(
+                    lua.create_string("Bad data format in input.")?,
+                ));
                 return Ok(res);
             }
         }

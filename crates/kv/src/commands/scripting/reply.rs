@@ -34,7 +34,10 @@ fn bulk(out: &mut Vec<u8>, s: &[u8]) {
 /// An error or status line: CR and LF would end it early, so they become spaces (Redis).
 fn line(out: &mut Vec<u8>, kind: u8, s: &[u8]) {
     out.push(kind);
-    out.extend(s.iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+    out.extend(
+        s.iter()
+            .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+    );
     out.extend_from_slice(b"\r\n");
 }
 
@@ -90,7 +93,12 @@ pub fn resp_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize) -> Result<Value> {
     };
     let text = &buf[start..end];
     *pos = end + 2;
-    let num = || std::str::from_utf8(text).ok().and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    let num = || {
+        std::str::from_utf8(text)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
     let single = |k: &str, v: Value| -> Result<Value> {
         let t = lua.create_table_with_capacity(0, 1)?;
         t.raw_set(k, v)?;
@@ -106,7 +114,11 @@ pub fn resp_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize) -> Result<Value> {
             let s = &buf[*pos..(*pos + n as usize).min(buf.len())];
             *pos += n as usize + 2;
             if kind == b'=' {
-                let (fmt, body) = if s.len() >= 4 { s.split_at(4) } else { (s, &b""[..]) };
+                let (fmt, body) = if s.len() >= 4 {
+                    s.split_at(4)
+                } else {
+                    (s, &b""[..])
+                };
                 let inner = lua.create_table_with_capacity(0, 2)?;
                 inner.raw_set("string", lua.create_string(body)?)?;
                 inner.raw_set("format", lua.create_string(&fmt[..fmt.len().min(3)])?)?;
@@ -170,7 +182,10 @@ pub fn resp_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize) -> Result<Value> {
                 b"inf" => f64::INFINITY,
                 b"-inf" => f64::NEG_INFINITY,
                 b"nan" => f64::NAN,
-                _ => std::str::from_utf8(text).ok().and_then(|s| s.parse().ok()).unwrap_or(0.0),
+                _ => std::str::from_utf8(text)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0.0),
             };
             single("double", Value::Number(d))?
         }
@@ -192,7 +207,13 @@ pub fn lua_number(v: &Value) -> Option<f64> {
 /// Write the value a script returned as the reply to its caller. `script_resp3` is the
 /// protocol the script chose with `redis.setresp` (it decides how booleans read),
 /// `client_resp3` the caller's (it decides how maps, sets, doubles and nulls are written).
-pub fn lua_to_resp(v: &Value, script_resp3: bool, client_resp3: bool, out: &mut Vec<u8>, depth: usize) {
+pub fn lua_to_resp(
+    v: &Value,
+    script_resp3: bool,
+    client_resp3: bool,
+    out: &mut Vec<u8>,
+    depth: usize,
+) {
     if depth > 1000 {
         // Redis fails here when the Lua stack cannot grow ("reached lua stack limit").
         line(out, b'-', b"ERR reached lua stack limit");
@@ -251,7 +272,11 @@ fn table_to_resp(t: &Table, s3: bool, c3: bool, out: &mut Vec<u8>, depth: usize)
         if c3 {
             line(out, b'(', &s.as_bytes());
         } else {
-            let b: Vec<u8> = s.as_bytes().iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }).collect();
+            let b: Vec<u8> = s
+                .as_bytes()
+                .iter()
+                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+                .collect();
             bulk(out, &b);
         }
         return;
@@ -265,7 +290,7 @@ fn table_to_resp(t: &Table, s3: bool, c3: bool, out: &mut Vec<u8>, depth: usize)
                 let s = s.as_bytes();
                 header(out, b'=', s.len() as i64 + 4);
                 out.extend_from_slice(&f[..f.len().min(3)]);
-                out.extend(std::iter::repeat(b' ').take(3 - f.len().min(3)));
+                out.resize(out.len() + 3 - f.len().min(3), b' ');
                 out.push(b':');
                 out.extend_from_slice(&s);
                 out.extend_from_slice(b"\r\n");
@@ -325,13 +350,21 @@ pub fn fmt_g17(v: f64) -> String {
 /// C's `%.<prec>g` for finite and non-finite doubles.
 pub fn fmt_g(v: f64, prec: usize) -> String {
     if v.is_nan() {
-        return if v.is_sign_negative() { "-nan".into() } else { "nan".into() };
+        return if v.is_sign_negative() {
+            "-nan".into()
+        } else {
+            "nan".into()
+        };
     }
     if v.is_infinite() {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let sci = format!("{v:.*e}", prec - 1);
     let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));

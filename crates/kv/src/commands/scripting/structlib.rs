@@ -14,7 +14,11 @@ struct Hdr {
 }
 
 /// Reads one option: (char, size); None at the end.
-fn next_opt(fmt: &[u8], i: &mut usize, h: &mut Hdr) -> std::result::Result<Option<(u8, usize)>, String> {
+fn next_opt(
+    fmt: &[u8],
+    i: &mut usize,
+    h: &mut Hdr,
+) -> std::result::Result<Option<(u8, usize)>, String> {
     while *i < fmt.len() {
         let c = fmt[*i];
         *i += 1;
@@ -22,10 +26,16 @@ fn next_opt(fmt: &[u8], i: &mut usize, h: &mut Hdr) -> std::result::Result<Optio
             let start = *i;
             let mut n = 0usize;
             while *i < fmt.len() && fmt[*i].is_ascii_digit() {
-                n = n.saturating_mul(10).saturating_add((fmt[*i] - b'0') as usize);
+                n = n
+                    .saturating_mul(10)
+                    .saturating_add((fmt[*i] - b'0') as usize);
                 *i += 1;
             }
-            if *i == start { default } else { n }
+            if *i == start {
+                default
+            } else {
+                n
+            }
         };
         match c {
             b' ' => {}
@@ -76,7 +86,10 @@ pub fn pack(lua: &Lua, args: MultiValue) -> Out {
         return fail("bad argument #1 to 'pack' (string expected)".into());
     };
     let fmt = f.as_bytes().to_vec();
-    let mut h = Hdr { little: true, align: 1 };
+    let mut h = Hdr {
+        little: true,
+        align: 1,
+    };
     let mut out: Vec<u8> = Vec::new();
     let mut i = 0;
     let mut arg = 1;
@@ -86,7 +99,8 @@ pub fn pack(lua: &Lua, args: MultiValue) -> Out {
             Ok(None) => break,
             Err(e) => return fail(e),
         };
-        out.extend(std::iter::repeat(0).take(pad(out.len(), size, opt, &h)));
+        let n = pad(out.len(), size, opt, &h);
+        out.resize(out.len() + n, 0);
         let v = args.get(arg).cloned().unwrap_or(Value::Nil);
         let argn = arg + 1;
         match opt {
@@ -97,12 +111,21 @@ pub fn pack(lua: &Lua, args: MultiValue) -> Out {
                     Value::String(s) => s.to_str().ok().and_then(|s| s.trim().parse().ok()),
                     _ => None,
                 }) else {
-                    return fail(format!("bad argument #{argn} to 'pack' (number expected, got {})", v.type_name()));
+                    return fail(format!(
+                        "bad argument #{argn} to 'pack' (number expected, got {})",
+                        v.type_name()
+                    ));
                 };
                 let val: u64 = if n < 0.0 { n as i64 as u64 } else { n as u64 };
                 let mut bytes = Vec::with_capacity(size);
                 for k in 0..size {
-                    bytes.push(if k < 8 { (val >> (8 * k)) as u8 } else if n < 0.0 { 0xff } else { 0 });
+                    bytes.push(if k < 8 {
+                        (val >> (8 * k)) as u8
+                    } else if n < 0.0 {
+                        0xff
+                    } else {
+                        0
+                    });
                 }
                 if !h.little {
                     bytes.reverse();
@@ -112,9 +135,16 @@ pub fn pack(lua: &Lua, args: MultiValue) -> Out {
             b'f' | b'd' => {
                 arg += 1;
                 let Some(n) = lua_number(&v) else {
-                    return fail(format!("bad argument #{argn} to 'pack' (number expected, got {})", v.type_name()));
+                    return fail(format!(
+                        "bad argument #{argn} to 'pack' (number expected, got {})",
+                        v.type_name()
+                    ));
                 };
-                let mut b = if opt == b'f' { (n as f32).to_le_bytes().to_vec() } else { n.to_le_bytes().to_vec() };
+                let mut b = if opt == b'f' {
+                    (n as f32).to_le_bytes().to_vec()
+                } else {
+                    n.to_le_bytes().to_vec()
+                };
                 if !h.little {
                     b.reverse();
                 }
@@ -127,7 +157,12 @@ pub fn pack(lua: &Lua, args: MultiValue) -> Out {
                     Value::Integer(_) | Value::Number(_) => {
                         super::reply::fmt_g(lua_number(&v).unwrap_or(0.0), 14).into_bytes()
                     }
-                    other => return fail(format!("bad argument #{argn} to 'pack' (string expected, got {})", other.type_name())),
+                    other => {
+                        return fail(format!(
+                            "bad argument #{argn} to 'pack' (string expected, got {})",
+                            other.type_name()
+                        ))
+                    }
                 };
                 if opt == b'c' {
                     let size = if size == 0 { s.len() } else { size };
@@ -154,17 +189,29 @@ pub fn unpack(lua: &Lua, args: MultiValue) -> Result<MultiValue> {
         Ok(())
     };
     let (Some(Value::String(f)), Some(Value::String(d))) = (args.front(), args.get(1)) else {
-        err(&mut res, "bad argument #2 to 'unpack' (string expected)".into())?;
+        err(
+            &mut res,
+            "bad argument #2 to 'unpack' (string expected)".into(),
+        )?;
         return Ok(res);
     };
     let fmt = f.as_bytes().to_vec();
     let data = d.as_bytes().to_vec();
-    let mut pos = args.get(2).and_then(lua_number).map_or(0, |p| (p as i64 - 1).max(0) as usize);
+    let mut pos = args
+        .get(2)
+        .and_then(lua_number)
+        .map_or(0, |p| (p as i64 - 1).max(0) as usize);
     if pos > data.len() {
-        err(&mut res, "bad argument #3 to 'unpack' (offset must be 1 or greater)".into())?;
+        err(
+            &mut res,
+            "bad argument #3 to 'unpack' (offset must be 1 or greater)".into(),
+        )?;
         return Ok(res);
     }
-    let mut h = Hdr { little: true, align: 1 };
+    let mut h = Hdr {
+        little: true,
+        align: 1,
+    };
     let mut vals: Vec<Value> = Vec::new();
     let mut i = 0;
     loop {
@@ -187,7 +234,10 @@ pub fn unpack(lua: &Lua, args: MultiValue) -> Result<MultiValue> {
             }
         }
         if opt != b's' && pos + size > data.len() {
-            err(&mut res, "bad argument #2 to 'unpack' (data string too short)".into())?;
+            err(
+                &mut res,
+                "bad argument #2 to 'unpack' (data string too short)".into(),
+            )?;
             return Ok(res);
         }
         match opt {
@@ -252,14 +302,20 @@ pub fn size(_lua: &Lua, args: MultiValue) -> Out {
         return fail("bad argument #1 to 'size' (string expected)".into());
     };
     let fmt = f.as_bytes().to_vec();
-    let mut h = Hdr { little: true, align: 1 };
+    let mut h = Hdr {
+        little: true,
+        align: 1,
+    };
     let mut i = 0;
     let mut total = 0usize;
     loop {
         match next_opt(&fmt, &mut i, &mut h) {
             Ok(Some((opt, size))) => {
                 if opt == b's' || (opt == b'c' && size == 0) {
-                    return fail("bad argument #1 to 'size' (options 'c0' - 's' have undefined sizes)".into());
+                    return fail(
+                        "bad argument #1 to 'size' (options 'c0' - 's' have undefined sizes)"
+                            .into(),
+                    );
                 }
                 total += pad(total, size, opt, &h) + size;
             }
