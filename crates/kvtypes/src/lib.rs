@@ -10,8 +10,11 @@
 //! operations.
 #![forbid(unsafe_code)]
 
+pub mod bitops;
+pub mod geohash;
 pub mod glob;
 pub mod hash;
+pub mod hll;
 pub mod ld;
 pub mod list;
 pub mod num;
