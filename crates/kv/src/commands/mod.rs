@@ -24,6 +24,7 @@ pub mod keys;
 pub mod keyspec;
 pub mod lists;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod snapshot;

@@ -117,6 +117,8 @@ pub struct Core {
     /// When the previous command ended (or the batch began): each command's duration is the
     /// time since, one clock read per command.
     mark: Instant,
+    /// The Lua interpreter, its script cache and function libraries.
+    pub scripting: crate::commands::scripting::Scripting,
 }
 
 impl Core {
@@ -172,6 +174,11 @@ impl Core {
             cmd.flags
         };
         crate::commands::introspection::pause_holds(self, cmd, flags)
+    }
+
+    /// The command table index of `name` (any case), as the dispatcher finds it.
+    pub fn command_index(&self, name: &[u8]) -> Option<usize> {
+        self.lookup_name(name)
     }
 
     /// Is `name` a command that writes?
@@ -367,6 +374,7 @@ impl KvService {
                 intro: Default::default(),
                 acl,
                 mark: Instant::now(),
+                scripting: Default::default(),
             },
             clients: Vec::new(),
             free: Vec::new(),
