@@ -365,7 +365,7 @@ fn sharded_pubsub() {
         ])
     );
     s.send(&[b"SUNSUBSCRIBE".to_vec()]).unwrap();
-    let mut left = vec![s.read().unwrap(), s.read().unwrap()];
+    let mut left = [s.read().unwrap(), s.read().unwrap()];
     left.sort_by_key(|v| v.items().unwrap()[2].as_int());
     assert_eq!(left[0].items().unwrap()[2], Value::Int(0));
     assert_eq!(call(&mut p, &["SPUBLISH", "a", "x"]), Value::Int(0));

@@ -572,8 +572,14 @@ impl User {
     }
 }
 
+/// A selector's `(` without its `)`.
+#[derive(Debug)]
+pub struct Unmatched;
+
 /// Split SETUSER arguments into rules: a selector `(...)` may span several arguments.
-pub fn merge_selectors<'a>(args: impl Iterator<Item = &'a [u8]>) -> Result<Vec<Vec<u8>>, ()> {
+pub fn merge_selectors<'a>(
+    args: impl Iterator<Item = &'a [u8]>,
+) -> Result<Vec<Vec<u8>>, Unmatched> {
     let mut out: Vec<Vec<u8>> = Vec::new();
     let mut open: Option<Vec<u8>> = None;
     for a in args {
@@ -590,7 +596,7 @@ pub fn merge_selectors<'a>(args: impl Iterator<Item = &'a [u8]>) -> Result<Vec<V
         }
     }
     if open.is_some() {
-        return Err(());
+        return Err(Unmatched);
     }
     Ok(out)
 }

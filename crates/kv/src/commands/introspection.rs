@@ -552,9 +552,9 @@ fn doctor_text(core: &Core) -> String {
     for (i, (name, e)) in lat.iter().enumerate() {
         let n = e.samples.len().max(1) as u64;
         let avg = e.samples.iter().map(|s| s.1).sum::<u64>() / n;
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "{}. {name}: {} latency spikes (average {avg}ms, mean deviation 0ms, period 0 sec). Worst all time event {}ms.\n",
+            "{}. {name}: {} latency spikes (average {avg}ms, mean deviation 0ms, period 0 sec). Worst all time event {}ms.",
             i + 1,
             e.samples.len(),
             e.max
