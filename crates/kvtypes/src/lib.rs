@@ -10,14 +10,19 @@
 //! operations.
 #![forbid(unsafe_code)]
 
+pub mod bitops;
+pub mod dense;
+pub mod geohash;
 pub mod glob;
 pub mod hash;
+pub mod hll;
 pub mod ld;
 pub mod list;
 pub mod num;
 pub mod pack;
 pub mod set;
 pub mod zset;
+pub mod ztree;
 
 pub use hash::Hash;
 pub use list::List;
@@ -155,7 +160,7 @@ pub fn free_effort(o: &Object) -> usize {
         Object::List(l) => l.len(),
         Object::Set(Set::Table(s)) => s.len(),
         Object::Hash(Hash::Table(h)) => h.len(),
-        Object::ZSet(ZSet::Big { dict, .. }) => dict.len(),
+        Object::ZSet(ZSet::Big(t)) => t.len(),
         _ => 1,
     }
 }

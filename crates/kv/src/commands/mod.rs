@@ -11,10 +11,13 @@
 
 pub mod acl;
 pub mod acl_cmd;
+pub mod bitmaps;
 pub mod blocking;
 pub mod config_cmd;
 pub mod connection;
+pub mod geo;
 pub mod hashes;
+pub mod hll;
 pub mod introspection;
 pub mod keys;
 pub mod keyspec;
@@ -22,8 +25,11 @@ pub mod lists;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
+pub mod snapshot;
+pub mod sort;
 pub mod strings;
 pub mod table;
 pub mod transactions;
 pub mod typed;
+pub mod zsetops;
 pub mod zsets;

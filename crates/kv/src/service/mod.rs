@@ -97,6 +97,10 @@ pub struct Core {
     maintain_at: u64,
     /// The append-only log (off unless `appendonly`).
     pub aof: crate::persistence::aof::Aof,
+    /// Snapshots (SAVE, BGSAVE, save points, LASTSAVE).
+    pub rdb: crate::persistence::rdb::save::SaveState,
+    /// What SHUTDOWN asked of the final snapshot.
+    pub shutdown_mode: crate::commands::snapshot::Shutdown,
     /// Clients blocked in BLPOP and friends.
     pub blocking: crate::commands::blocking::Blocking,
     /// Pub/sub subscriptions.
@@ -351,6 +355,8 @@ impl KvService {
                 extra,
                 maintain_at: 0,
                 aof: Default::default(),
+                rdb: Default::default(),
+                shutdown_mode: Default::default(),
                 blocking: Default::default(),
                 pubsub: Default::default(),
                 multi: Default::default(),
@@ -828,6 +834,7 @@ impl Service for KvService {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        crate::commands::snapshot::tick(core);
         let next = match (next, crate::commands::introspection::tick(core, ctx)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
