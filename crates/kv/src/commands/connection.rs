@@ -80,11 +80,10 @@ pub fn hello(x: &mut Exec<'_, '_>, a: Args<'_>) {
         }
     }
     match auth {
-        Some((u, p)) => {
-            if !crate::commands::acl_cmd::authenticate(x, u, p, "HELLO") {
-                return crate::commands::acl_cmd::wrongpass(x);
-            }
+        Some((u, p)) if !crate::commands::acl_cmd::authenticate(x, u, p, "HELLO") => {
+            return crate::commands::acl_cmd::wrongpass(x);
         }
+        Some(_) => {}
         None if !x.client.authed => {
             return x.err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
         }

@@ -384,7 +384,7 @@ pub fn command(x: &mut Exec<'_, '_>, a: Args<'_>) {
                     Some((c, Some((sub, ar)))) => {
                         command_info(&mut r, c, &format!("{}|{}", c.name, sub), ar, false)
                     }
-                    None => r.null_array(),
+                    None => r.null(),
                 }
             }
         }

@@ -200,7 +200,7 @@ pub static COMMANDS: &[Command] = &[
     // server
     with_subs(
         c("command", -1, F_LOADING | F_STALE, NK, "server", "2.8.13", "Returns detailed information about all commands.", server::command),
-        &[("count", 2), ("docs", -2), ("info", -2), ("list", -2), ("getkeys", -3), ("getkeysandflags", -3), ("help", 2)],
+        &[("count", 2), ("docs", -2), ("info", -2), ("list", -2), ("getkeys", -4), ("getkeysandflags", -4), ("help", 2)],
     ),
     c("info", -1, F_LOADING | F_STALE, NK, "server", "1.0.0", "Returns information and statistics about the server.", server::info),
     with_subs(
@@ -312,8 +312,8 @@ pub static COMMANDS: &[Command] = &[
     c("zmpop", -4, W, NK, "sorted-set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", zsets::zmpop),
     c("zrandmember", -2, R, K1, "sorted-set", "6.2.0", "Returns one or more random members from a sorted set.", zsets::zrandmember),
     c("zscan", -3, R, K1, "sorted-set", "2.8.0", "Iterates over members and scores of a sorted set.", zsets::zscan),
-    c("zunionstore", -4, WD, NK, "sorted-set", "2.0.0", "Stores the union of multiple sorted sets in a key.", zsetops::zunionstore),
-    c("zinterstore", -4, WD, NK, "sorted-set", "2.0.0", "Stores the intersect of multiple sorted sets in a key.", zsetops::zinterstore),
+    c("zunionstore", -4, WD, K1, "sorted-set", "2.0.0", "Stores the union of multiple sorted sets in a key.", zsetops::zunionstore),
+    c("zinterstore", -4, WD, K1, "sorted-set", "2.0.0", "Stores the intersect of multiple sorted sets in a key.", zsetops::zinterstore),
     c("blpop", -3, W | F_NOSCRIPT, (1, -2, 1), "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blocking::blpop),
     c("brpop", -3, W | F_NOSCRIPT, (1, -2, 1), "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blocking::brpop),
     c("blmove", 6, WD | F_NOSCRIPT, K12, "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", blocking::blmove),
