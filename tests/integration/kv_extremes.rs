@@ -61,8 +61,10 @@ each_backend!(random_counts_are_range_checked_as_redis, |b| {
     ] {
         let v = call(&mut c, &[cmd, key, "9223372036854775807"]);
         let items = v.items().unwrap_or_else(|| panic!("{cmd}: {v}"));
-        let distinct: std::collections::HashSet<Vec<u8>> =
-            items.iter().map(|v| v.as_bytes().expect("bulk").to_vec()).collect();
+        let distinct: std::collections::HashSet<Vec<u8>> = items
+            .iter()
+            .map(|v| v.as_bytes().expect("bulk").to_vec())
+            .collect();
         assert_eq!((items.len(), distinct.len()), (600, 600), "{cmd}");
     }
     let v = call(&mut c, &["SPOP", "sbig", "9223372036854775807"]);

@@ -24,7 +24,11 @@ fn fill_zset(ours: &mut Conn, redis: &mut Conn) {
         same(ours, redis, &["ZADD", "lex", "0", &m]);
     }
     // Updates move members; -0 and inf at the edges.
-    same(ours, redis, &["ZADD", "z", "-inf", "bottom", "+inf", "top", "-0", "zero"]);
+    same(
+        ours,
+        redis,
+        &["ZADD", "z", "-inf", "bottom", "+inf", "top", "-0", "zero"],
+    );
     same(ours, redis, &["ZINCRBY", "z", "25", "zero"]);
     assert_eq!(call(ours, &["OBJECT", "ENCODING", "z"]), bulk("skiplist"));
 }
@@ -53,11 +57,42 @@ each_backend!(large_sorted_sets_answer_as_redis, |b| {
         ("-1000", "-1"),
     ] {
         same(&mut o, &mut x, &["ZCOUNT", "z", lo, hi]);
-        same(&mut o, &mut x, &["ZRANGEBYSCORE", "z", lo, hi, "WITHSCORES", "LIMIT", "3", "7"]);
-        same(&mut o, &mut x, &["ZREVRANGEBYSCORE", "z", hi, lo, "LIMIT", "5", "4"]);
-        same(&mut o, &mut x, &["ZRANGE", "z", lo, hi, "BYSCORE", "LIMIT", "0", "-1"]);
-        same(&mut o, &mut x, &["ZRANGE", "z", hi, lo, "BYSCORE", "REV", "LIMIT", "100", "10"]);
-        same(&mut o, &mut x, &["ZRANGEBYSCORE", "z", lo, hi, "LIMIT", "-1", "10"]);
+        same(
+            &mut o,
+            &mut x,
+            &[
+                "ZRANGEBYSCORE",
+                "z",
+                lo,
+                hi,
+                "WITHSCORES",
+                "LIMIT",
+                "3",
+                "7",
+            ],
+        );
+        same(
+            &mut o,
+            &mut x,
+            &["ZREVRANGEBYSCORE", "z", hi, lo, "LIMIT", "5", "4"],
+        );
+        same(
+            &mut o,
+            &mut x,
+            &["ZRANGE", "z", lo, hi, "BYSCORE", "LIMIT", "0", "-1"],
+        );
+        same(
+            &mut o,
+            &mut x,
+            &[
+                "ZRANGE", "z", hi, lo, "BYSCORE", "REV", "LIMIT", "100", "10",
+            ],
+        );
+        same(
+            &mut o,
+            &mut x,
+            &["ZRANGEBYSCORE", "z", lo, hi, "LIMIT", "-1", "10"],
+        );
     }
     for (s, e) in [
         ("0", "9"),
@@ -81,14 +116,30 @@ each_backend!(large_sorted_sets_answer_as_redis, |b| {
         ("[zz", "[aa"),
     ] {
         same(&mut o, &mut x, &["ZLEXCOUNT", "lex", lo, hi]);
-        same(&mut o, &mut x, &["ZRANGEBYLEX", "lex", lo, hi, "LIMIT", "2", "5"]);
-        same(&mut o, &mut x, &["ZREVRANGEBYLEX", "lex", hi, lo, "LIMIT", "0", "6"]);
+        same(
+            &mut o,
+            &mut x,
+            &["ZRANGEBYLEX", "lex", lo, hi, "LIMIT", "2", "5"],
+        );
+        same(
+            &mut o,
+            &mut x,
+            &["ZREVRANGEBYLEX", "lex", hi, lo, "LIMIT", "0", "6"],
+        );
     }
-    same(&mut o, &mut x, &["ZRANGESTORE", "dst", "z", "10", "20", "BYSCORE"]);
+    same(
+        &mut o,
+        &mut x,
+        &["ZRANGESTORE", "dst", "z", "10", "20", "BYSCORE"],
+    );
     same(&mut o, &mut x, &["ZRANGE", "dst", "0", "-1", "WITHSCORES"]);
     same(&mut o, &mut x, &["ZREMRANGEBYRANK", "z", "100", "199"]);
     same(&mut o, &mut x, &["ZREMRANGEBYSCORE", "z", "(40", "45"]);
-    same(&mut o, &mut x, &["ZREMRANGEBYLEX", "lex", "[m02000", "(m04000"]);
+    same(
+        &mut o,
+        &mut x,
+        &["ZREMRANGEBYLEX", "lex", "[m02000", "(m04000"],
+    );
     same(&mut o, &mut x, &["ZPOPMIN", "z", "3"]);
     same(&mut o, &mut x, &["ZPOPMAX", "z", "2"]);
     same(&mut o, &mut x, &["ZRANGE", "z", "0", "-1", "WITHSCORES"]);
@@ -100,7 +151,9 @@ each_backend!(large_sorted_sets_answer_as_redis, |b| {
     assert_eq!(items.len(), 100);
     let mut seen = std::collections::HashSet::new();
     for pair in items.chunks(2) {
-        let m = std::str::from_utf8(pair[0].as_bytes().unwrap()).unwrap().to_string();
+        let m = std::str::from_utf8(pair[0].as_bytes().unwrap())
+            .unwrap()
+            .to_string();
         let score = call(&mut x, &["ZSCORE", "z", &m]);
         assert_eq!(pair[1], score, "{m}'s score");
         assert!(seen.insert(m));
@@ -108,7 +161,9 @@ each_backend!(large_sorted_sets_answer_as_redis, |b| {
     let all = call(&mut o, &["ZRANDMEMBER", "z", &(n + 10).to_string()]);
     assert_eq!(all.items().map(<[Value]>::len), Some(n));
     assert_eq!(
-        call(&mut o, &["ZRANDMEMBER", "z", "-3000"]).items().map(<[Value]>::len),
+        call(&mut o, &["ZRANDMEMBER", "z", "-3000"])
+            .items()
+            .map(<[Value]>::len),
         Some(3000)
     );
     // Every member is picked eventually (the draw is uniform over ids, not biased).
@@ -118,26 +173,35 @@ each_backend!(large_sorted_sets_answer_as_redis, |b| {
             hit.insert(v.as_bytes().expect("bulk").to_vec());
         }
     }
-    assert!(hit.len() * 10 > n * 9, "{} of {n} members ever picked", hit.len());
+    assert!(
+        hit.len() * 10 > n * 9,
+        "{} of {n} members ever picked",
+        hit.len()
+    );
 });
 
 each_backend!(large_sets_pick_and_pop_members_as_redis, |b| {
     let r = redis();
     let srv = kv(b, &[]);
     let (mut o, mut x) = (connect(srv.addr), connect(r.addr));
-    for k in 0..2000 {
-        let m = if k % 3 == 0 {
+    for k in 0..2000u32 {
+        let m = if k.is_multiple_of(3) {
             format!("a-member-name-long-enough-for-the-heap-{k}")
         } else {
             format!("m{k}")
         };
         same(&mut o, &mut x, &["SADD", "s", &m]);
     }
-    assert_eq!(call(&mut o, &["OBJECT", "ENCODING", "s"]), bulk("hashtable"));
+    assert_eq!(
+        call(&mut o, &["OBJECT", "ENCODING", "s"]),
+        bulk("hashtable")
+    );
     let picks = call(&mut o, &["SRANDMEMBER", "s", "700"]);
     let items = picks.items().expect("array");
-    let distinct: std::collections::HashSet<Vec<u8>> =
-            items.iter().map(|v| v.as_bytes().expect("bulk").to_vec()).collect();
+    let distinct: std::collections::HashSet<Vec<u8>> = items
+        .iter()
+        .map(|v| v.as_bytes().expect("bulk").to_vec())
+        .collect();
     assert_eq!((items.len(), distinct.len()), (700, 700));
     for m in items {
         let m = std::str::from_utf8(m.as_bytes().unwrap()).unwrap();
@@ -181,7 +245,13 @@ each_backend!(strings_edited_in_place_answer_as_redis, |b| {
     same(&mut o, &mut x, &["STRLEN", "big"]);
     same(&mut o, &mut x, &["SETRANGE", "big", "1000000", "tail"]);
     same(&mut o, &mut x, &["SETRANGE", "big", "7", "in-the-middle"]);
-    for (s, e) in [("0", "40"), ("-20", "-1"), ("999990", "2000000"), ("5", "2"), ("-1", "-5")] {
+    for (s, e) in [
+        ("0", "40"),
+        ("-20", "-1"),
+        ("999990", "2000000"),
+        ("5", "2"),
+        ("-1", "-5"),
+    ] {
         same(&mut o, &mut x, &["GETRANGE", "big", s, e]);
     }
     same(&mut o, &mut x, &["GETRANGE", "n", "1", "3"]);

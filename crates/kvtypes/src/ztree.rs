@@ -621,7 +621,7 @@ mod tests {
         fn check(&self) {
             // Only nodes on the tree's left or right edge may be less than a quarter full
             // (an insert at either end splits off a lone element there).
-            fn walk(t: &ZTree, n: &Node, edge: bool, out: &mut Vec<u32>) -> usize {
+            fn walk(n: &Node, edge: bool, out: &mut Vec<u32>) -> usize {
                 if !edge {
                     assert!(n.width() >= n.cap() / 4, "underfull node");
                 }
@@ -635,7 +635,7 @@ mod tests {
                         let mut total = 0;
                         for (k, c) in ch.iter().enumerate() {
                             let start = out.len();
-                            let got = walk(t, &c.node, edge && (k == 0 || k == ch.len() - 1), out);
+                            let got = walk(&c.node, edge && (k == 0 || k == ch.len() - 1), out);
                             assert_eq!(got, c.count, "child count");
                             assert_eq!(out[start], c.min, "child min");
                             total += got;
@@ -645,7 +645,7 @@ mod tests {
                 }
             }
             let mut ids = Vec::new();
-            let n = walk(self, &self.root, true, &mut ids);
+            let n = walk(&self.root, true, &mut ids);
             assert_eq!(n, self.len());
             for w in ids.windows(2) {
                 let (a, b) = (
@@ -684,7 +684,7 @@ mod tests {
 
     fn member(k: u16) -> Vec<u8> {
         // Some members are long enough to live on the heap.
-        if k % 7 == 0 {
+        if k.is_multiple_of(7) {
             format!("a-long-member-name-that-spills-{k}").into_bytes()
         } else {
             format!("m{k}").into_bytes()
@@ -779,7 +779,7 @@ mod tests {
             } else {
                 assert_eq!(t.remove(&m), model.remove(&m));
             }
-            if round % 20_000 == 0 {
+            if round.is_multiple_of(20_000) {
                 t.check();
             }
         }
@@ -834,7 +834,7 @@ mod tests {
         t.check();
         for i in 0..5000u32 {
             assert!(t.remove(format!("k{i}").as_bytes()).is_some());
-            if i % 500 == 0 {
+            if i.is_multiple_of(500) {
                 t.check();
             }
         }

@@ -252,7 +252,7 @@ pub fn lrem(x: &mut Exec<'_, '_>, a: Args<'_>) {
             };
             // One pass that keeps the survivors in order (O(N)): removing matches one by one
             // from the middle of the buffer would shift the rest each time (O(N²)).
-            let matches = |e: &Box<[u8]>| &**e == v;
+            let matches = |e: &[u8]| e == v;
             // From the tail: the first position whose match is among the last `limit`.
             let from = if count < 0 {
                 let mut seen = 0;

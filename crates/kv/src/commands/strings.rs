@@ -343,7 +343,9 @@ pub fn getrange(x: &mut Exec<'_, '_>, a: Args<'_>) {
     // Only the range is copied out: O(range), whatever the value's size.
     let part = match x.core.dbs[x.client.db].value(i) {
         Value::Str(v) => v[start as usize..=end as usize].to_vec(),
-        Value::Int(n) => itoa::Buffer::new().format(n).as_bytes()[start as usize..=end as usize].to_vec(),
+        Value::Int(n) => {
+            itoa::Buffer::new().format(n).as_bytes()[start as usize..=end as usize].to_vec()
+        }
     };
     x.r().bulk(&part);
 }
@@ -372,15 +374,13 @@ pub fn setrange(x: &mut Exec<'_, '_>, a: Args<'_>) {
         None => store(x, key, NewValue::Text(b""), true),
     };
     // In place: O(patch + zero fill), not a copy of the whole value.
-    let n = x
-        .db()
-        .edit_str(i, end.saturating_sub(len), |b, klen| {
-            let (o, e) = (klen + offset, klen + end);
-            if b.len() < e {
-                b.resize(e, 0);
-            }
-            b[o..e].copy_from_slice(patch);
-        });
+    let n = x.db().edit_str(i, end.saturating_sub(len), |b, klen| {
+        let (o, e) = (klen + offset, klen + end);
+        if b.len() < e {
+            b.resize(e, 0);
+        }
+        b[o..e].copy_from_slice(patch);
+    });
     x.r().int(n as i64);
 }
 
