@@ -10,9 +10,12 @@
 //! operations.
 #![forbid(unsafe_code)]
 
+pub mod bitops;
 pub mod dense;
+pub mod geohash;
 pub mod glob;
 pub mod hash;
+pub mod hll;
 pub mod ld;
 pub mod list;
 pub mod num;

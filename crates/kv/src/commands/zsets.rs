@@ -1,5 +1,9 @@
 //! Sorted-set commands (Redis 7.0 `t_zset.c` semantics; replies checked against
 //! redis-server).
+//!
+//! May use: the keyspace, `kvtypes`, the protocol's reply encoder, `typed.rs`; may not touch:
+//! the log (a non-replayable effect is handed over as an effect record) or other clients'
+//! connections.
 
 use crate::commands::lists::{int_arg, parse_mpop, POSITIVE};
 use crate::commands::strings::SYNTAX;
@@ -535,7 +539,7 @@ fn zrange_generic(x: &mut Exec<'_, '_>, a: Args<'_>, form: Form) {
     reply_entries(x, &found, withscores);
 }
 
-fn store_entries(x: &mut Exec<'_, '_>, dst: &[u8], entries: &[(f64, Vec<u8>)]) {
+pub fn store_entries(x: &mut Exec<'_, '_>, dst: &[u8], entries: &[(f64, Vec<u8>)]) {
     let lim = limits(x.core);
     let first = entries.first().map_or(&b""[..], |(_, m)| m);
     let mut z = ZSet::for_member(first, &lim);
@@ -751,7 +755,7 @@ pub fn zmpop(x: &mut Exec<'_, '_>, a: Args<'_>) {
 }
 
 // ------------------------------------------------------------------------------------------
-// ZRANDMEMBER, ZSCAN, ZUNIONSTORE, ZINTERSTORE
+// ZRANDMEMBER, ZSCAN
 
 pub fn zrandmember(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let mut count = None;
@@ -838,144 +842,4 @@ pub fn zscan(x: &mut Exec<'_, '_>, a: Args<'_>) {
         }
     }
     crate::commands::typed::scan_reply(x, 0, &out);
-}
-
-#[derive(Clone, Copy)]
-enum Agg {
-    Sum,
-    Min,
-    Max,
-}
-
-fn combine(agg: Agg, a: f64, b: f64) -> f64 {
-    match agg {
-        Agg::Sum => {
-            let s = a + b;
-            // inf + -inf: Redis stores 0 rather than NaN.
-            if s.is_nan() {
-                0.0
-            } else {
-                s
-            }
-        }
-        Agg::Min => a.min(b),
-        Agg::Max => a.max(b),
-    }
-}
-
-fn store_op(x: &mut Exec<'_, '_>, a: Args<'_>, union: bool) {
-    let name = if union { "zunionstore" } else { "zinterstore" };
-    let Some(n) = int_arg(x, a.get(2)) else {
-        return;
-    };
-    if n < 1 {
-        return x.err(&format!(
-            "ERR at least 1 input key is needed for '{name}' command"
-        ));
-    }
-    let n = n as usize;
-    if 3 + n > a.len() {
-        return x.err(SYNTAX);
-    }
-    // Like Redis, the inputs' types are checked before the options are read.
-    for k in 0..n {
-        let found = x.write(a.get(3 + k));
-        if let Some(i) = found {
-            if !matches!(x.db().obj(i), Some(Object::ZSet(_) | Object::Set(_))) {
-                return x.err(crate::commands::typed::WRONGTYPE);
-            }
-        }
-    }
-    let mut weights = vec![1.0f64; n];
-    let mut agg = Agg::Sum;
-    let mut j = 3 + n;
-    while j < a.len() {
-        let opt = a.get(j).to_ascii_lowercase();
-        if opt == b"weights" && j + n < a.len() {
-            for (k, w) in weights.iter_mut().enumerate() {
-                match parse_f64(a.get(j + 1 + k)) {
-                    Some(v) => *w = v,
-                    None => return x.err("ERR weight value is not a float"),
-                }
-            }
-            j += n + 1;
-        } else if opt == b"aggregate" && j + 1 < a.len() {
-            agg = match a.get(j + 1).to_ascii_lowercase().as_slice() {
-                b"sum" => Agg::Sum,
-                b"min" => Agg::Min,
-                b"max" => Agg::Max,
-                _ => return x.err(SYNTAX),
-            };
-            j += 2;
-        } else {
-            return x.err(SYNTAX);
-        }
-    }
-    // Sources may be sorted sets or plain sets (members scored 1).
-    let mut inputs: Vec<Vec<(f64, Vec<u8>)>> = Vec::with_capacity(n);
-    for k in 0..n {
-        let key = a.get(3 + k);
-        let found = x.write(key);
-        let entries = match found.and_then(|i| x.db().obj(i)) {
-            None if found.is_none() => Vec::new(),
-            Some(Object::ZSet(z)) => z.iter().map(|(s, m)| (s, m.to_vec())).collect(),
-            Some(Object::Set(s)) => s
-                .members()
-                .into_iter()
-                .map(|m| (1.0, m.into_owned()))
-                .collect(),
-            _ => return x.err(crate::commands::typed::WRONGTYPE),
-        };
-        inputs.push(entries);
-    }
-    let weighted = |s: f64, w: f64| {
-        let v = s * w;
-        if v.is_nan() {
-            0.0
-        } else {
-            v
-        }
-    };
-    let mut acc: hashbrown::HashMap<Vec<u8>, f64> = hashbrown::HashMap::new();
-    if union {
-        for (k, entries) in inputs.iter().enumerate() {
-            for (s, m) in entries {
-                let v = weighted(*s, weights[k]);
-                acc.entry(m.clone())
-                    .and_modify(|cur| *cur = combine(agg, *cur, v))
-                    .or_insert(v);
-            }
-        }
-    } else if inputs.iter().all(|e| !e.is_empty()) {
-        let lookups: Vec<hashbrown::HashMap<&[u8], f64>> = inputs
-            .iter()
-            .map(|e| e.iter().map(|(s, m)| (&m[..], *s)).collect())
-            .collect();
-        for (s, m) in &inputs[0] {
-            let mut v = weighted(*s, weights[0]);
-            let mut all = true;
-            for k in 1..n {
-                match lookups[k].get(&m[..]) {
-                    Some(&o) => v = combine(agg, v, weighted(o, weights[k])),
-                    None => {
-                        all = false;
-                        break;
-                    }
-                }
-            }
-            if all {
-                acc.insert(m.clone(), v);
-            }
-        }
-    }
-    let entries: Vec<(f64, Vec<u8>)> = acc.into_iter().map(|(m, s)| (s, m)).collect();
-    store_entries(x, a.get(1), &entries);
-    x.r().int(entries.len() as i64);
-}
-
-pub fn zunionstore(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    store_op(x, a, true);
-}
-pub fn zinterstore(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    store_op(x, a, false);
 }
