@@ -785,7 +785,7 @@ fn logged_as_effects(backend: Backend) {
             call(&mut c, &["FCALL", "incr_by", "1", "fn", "1"]),
             Value::Int(5)
         );
-        assert_eq!(call(&mut c, &["BGREWRITEAOF"]).is_error(), false);
+        assert!(!call(&mut c, &["BGREWRITEAOF"]).is_error());
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
             let info = call(&mut c, &["INFO", "persistence"]);
