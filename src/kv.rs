@@ -323,7 +323,7 @@ fn serve(st: Startup) -> anyhow::Result<()> {
     if st.unixsocket.is_some() {
         info!("Removing the unix socket file.");
     }
-    tracing::debug!("stopped cleanly: {stats}");
+    tracing::info!("stopped cleanly: {stats}");
     warn!("Redis is now ready to exit, bye bye...");
     Ok(())
 }
