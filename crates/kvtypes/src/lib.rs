@@ -1,5 +1,5 @@
 //! The value types of the KV server, as data structures and nothing else: collection values
-//! (lists, hashes, sets, sorted sets), each with a compact small form and a general large form,
+//! (lists, hashes, sets, sorted sets, streams), each with a compact small form and a general large form,
 //! converted one way when a config threshold is passed (as Redis converts and never converts
 //! back), and the pure helpers they and the commands share (glob matching, Redis's number
 //! formats, the x87 `long double` of INCRBYFLOAT).
@@ -17,11 +17,13 @@ pub mod list;
 pub mod num;
 pub mod pack;
 pub mod set;
+pub mod stream;
 pub mod zset;
 
 pub use hash::Hash;
 pub use list::List;
 pub use set::Set;
+pub use stream::Stream;
 pub use zset::ZSet;
 
 #[derive(Clone, Debug)]
@@ -30,6 +32,7 @@ pub enum Object {
     Hash(Hash),
     Set(Set),
     ZSet(ZSet),
+    Stream(Stream),
 }
 
 /// A collection type an [`Object`] holds: how to find it inside one.
@@ -56,7 +59,7 @@ macro_rules! payload {
         }
     )*};
 }
-payload!(List, Hash, Set, ZSet);
+payload!(List, Hash, Set, ZSet, Stream);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {
@@ -64,6 +67,7 @@ pub enum Kind {
     Hash,
     Set,
     ZSet,
+    Stream,
 }
 
 impl Object {
@@ -73,6 +77,7 @@ impl Object {
             Object::Hash(_) => Kind::Hash,
             Object::Set(_) => Kind::Set,
             Object::ZSet(_) => Kind::ZSet,
+            Object::Stream(_) => Kind::Stream,
         }
     }
 
@@ -82,6 +87,7 @@ impl Object {
             Object::Hash(_) => "hash",
             Object::Set(_) => "set",
             Object::ZSet(_) => "zset",
+            Object::Stream(_) => "stream",
         }
     }
 
@@ -92,6 +98,7 @@ impl Object {
             Object::Hash(h) => h.encoding(),
             Object::Set(s) => s.encoding(),
             Object::ZSet(z) => z.encoding(),
+            Object::Stream(_) => "stream",
         }
     }
 
@@ -101,11 +108,17 @@ impl Object {
             Object::Hash(h) => h.len(),
             Object::Set(s) => s.len(),
             Object::ZSet(z) => z.len(),
+            Object::Stream(s) => s.len() as usize,
         }
     }
 
+    /// Whether the value should go: an empty collection is never kept, but a stream is
+    /// (Redis keeps an empty stream: its last ID and groups still matter).
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        match self {
+            Object::Stream(_) => false,
+            _ => self.len() == 0,
+        }
     }
 
     /// Heap bytes, estimated in O(1) from lengths and capacities (an average small element
@@ -116,6 +129,7 @@ impl Object {
             Object::Hash(h) => h.mem_bytes(),
             Object::Set(s) => s.mem_bytes(),
             Object::ZSet(z) => z.mem_bytes(),
+            Object::Stream(s) => s.mem_bytes(),
         }
     }
 }
@@ -156,6 +170,7 @@ pub fn free_effort(o: &Object) -> usize {
         Object::Set(Set::Table(s)) => s.len(),
         Object::Hash(Hash::Table(h)) => h.len(),
         Object::ZSet(ZSet::Big { dict, .. }) => dict.len(),
+        Object::Stream(s) => s.node_count() + s.groups().values().map(|g| g.pel.len()).sum::<usize>(),
         _ => 1,
     }
 }

@@ -1,4 +1,5 @@
-//! Blocking pops (BLPOP BRPOP BLMOVE BLMPOP BZPOPMIN BZPOPMAX) on the loop: a client with
+//! Blocking pops (BLPOP BRPOP BLMOVE BLMPOP BZPOPMIN BZPOPMAX) and stream reads (XREAD,
+//! XREADGROUP with BLOCK) on the loop: a client with
 //! nothing to pop is parked (its later requests stay unparsed in its input); the first push
 //! to one of its keys serves the longest-waiting client (FIFO per key, as Redis); the
 //! service's tick answers the ones whose deadline passed; a disconnect drops the record.
@@ -32,6 +33,18 @@ pub enum Op {
     Move { dst: Vec<u8>, from: bool, to: bool },
     /// BZPOPMIN/BZPOPMAX: `[key, member, score]`.
     ZPop { max: bool },
+    /// XREAD/XREADGROUP: `[[key, entries]]` (a map in RESP3). Not consuming: every reader
+    /// waiting on a stream is served by one XADD.
+    Stream(StreamWait),
+}
+
+/// What an XREAD/XREADGROUP waits for on each of its keys.
+#[derive(Clone, Debug)]
+pub struct StreamWait {
+    /// Per key: entries after this ID (for a group, replaced by the group's last ID).
+    pub ids: Vec<kvtypes::stream::StreamId>,
+    pub count: usize,
+    pub group: Option<crate::commands::streams::GroupRead>,
 }
 
 struct Blocked {
@@ -53,6 +66,9 @@ pub struct Blocking {
     /// Keys that received elements while waiters may be queued on them.
     ready: Vec<(usize, Vec<u8>)>,
     serving: bool,
+    /// XREADGROUP readers: they must also learn when their stream or group goes away
+    /// (deleted, overwritten, flushed, renamed over), which no push signals.
+    group_readers: BTreeSet<u64>,
     /// Clients blocked since they connected (INFO-style counter).
     pub total_blocked: u64,
 }
@@ -78,6 +94,7 @@ impl Blocking {
     fn forget(&mut self, id: u64) -> Option<Blocked> {
         let b = self.by_client.remove(&id)?;
         self.by_conn.remove(&b.conn);
+        self.group_readers.remove(&id);
         for k in &b.keys {
             let qk = (b.db, k.clone());
             if let Some(q) = self.queues.get_mut(&qk) {
@@ -134,6 +151,9 @@ fn block(x: &mut Exec<'_, '_>, keys: Vec<Vec<u8>>, op: Op, deadline: Option<Inst
         st.deadlines.insert((d, id));
     }
     st.by_conn.insert(x.client.conn, id);
+    if matches!(&op, Op::Stream(w) if w.group.is_some()) {
+        st.group_readers.insert(id);
+    }
     st.by_client.insert(
         id,
         Blocked {
@@ -164,6 +184,15 @@ fn timeout_reply(b: &Blocked) -> Vec<u8> {
 
 /// Try to serve `b` from `key` now; the reply bytes if it was served.
 fn try_serve(core: &mut Core, b: &Blocked, key: &[u8]) -> Option<Vec<u8>> {
+    if let Op::Stream(w) = &b.op {
+        let k = b.keys.iter().position(|k| k == key)?;
+        let mut log = Vec::new();
+        let out = crate::commands::streams::serve_blocked(core, b.db, key, k, w, b.resp3, &mut log);
+        for rec in log {
+            log_served(core, b.db, rec);
+        }
+        return out;
+    }
     let now = core.now_ms;
     let db: &mut Db = &mut core.dbs[b.db];
     let i = db.lookup(key, now)?;
@@ -251,6 +280,7 @@ fn try_serve(core: &mut Core, b: &Blocked, key: &[u8]) -> Option<Vec<u8>> {
             log_served(core, b.db, rec);
             r.bulk(&v);
         }
+        Op::Stream(_) => unreachable!("served above"),
         Op::ZPop { max } => {
             if !matches!(db.obj(i), Some(Object::ZSet(_))) {
                 return None;
@@ -309,20 +339,26 @@ pub fn signal(x: &mut Exec<'_, '_>, key: &[u8]) {
     // Bounded: every round serves a client or drops a key; BLMOVE chains add keys only when
     // they serve someone.
     while let Some((db, key)) = x.core.blocking.ready.pop() {
-        loop {
-            let qk = (db, key.clone());
-            let Some(&id) = x.core.blocking.queues.get(&qk).and_then(|q| q.front()) else {
-                break;
-            };
+        let qk = (db, key.clone());
+        let waiting: Vec<u64> = match x.core.blocking.queues.get(&qk) {
+            Some(q) => q.iter().copied().collect(),
+            None => continue,
+        };
+        for id in waiting {
             let Some(b) = x.core.blocking.forget(id) else {
-                break;
+                continue;
             };
             match try_serve(x.core, &b, &key) {
                 Some(reply) => answer(x.ctx, &b, &reply),
                 None => {
-                    // Nothing left for it here: put it back at the head of every queue.
+                    // Nothing left for it here: put it back at the head of every queue. A
+                    // pop waiter ends the round (the key is empty); a stream reader does not
+                    // (the next one may wait for an older ID).
+                    let stream = matches!(b.op, Op::Stream(_));
                     restore(&mut x.core.blocking, id, b);
-                    break;
+                    if !stream {
+                        break;
+                    }
                 }
             }
         }
@@ -347,7 +383,48 @@ fn restore(st: &mut Blocking, id: u64, b: Blocked) {
         st.deadlines.insert((d, id));
     }
     st.by_conn.insert(b.conn, id);
+    if matches!(&b.op, Op::Stream(w) if w.group.is_some()) {
+        st.group_readers.insert(id);
+    }
     st.by_client.insert(id, b);
+}
+
+/// After a write command: XREADGROUP readers whose stream or group went away get their
+/// error, and those whose stream now has new entries (a RENAME or SWAPDB brought them) are
+/// served. O(group readers) per write command, and nothing without any.
+pub fn recheck_group_readers(x: &mut Exec<'_, '_>) {
+    if x.core.blocking.group_readers.is_empty() || x.core.blocking.serving {
+        return;
+    }
+    let ids: Vec<u64> = x.core.blocking.group_readers.iter().copied().collect();
+    for id in ids {
+        let Some(b) = x.core.blocking.by_client.get(&id) else {
+            continue;
+        };
+        let (db, keys, resp3) = (b.db, b.keys.clone(), b.resp3);
+        let Op::Stream(w) = b.op.clone() else {
+            continue;
+        };
+        for (k, key) in keys.iter().enumerate() {
+            let mut log = Vec::new();
+            let out = crate::commands::streams::serve_blocked(x.core, db, key, k, &w, resp3, &mut log);
+            if let Some(reply) = out {
+                for rec in log {
+                    log_served(x.core, db, rec);
+                }
+                if let Some(b) = x.core.blocking.forget(id) {
+                    answer(x.ctx, &b, &reply);
+                }
+                break;
+            }
+        }
+    }
+}
+
+/// Park an XREAD/XREADGROUP on `keys` for `ms` milliseconds (0: for ever).
+pub fn block_on_streams(x: &mut Exec<'_, '_>, keys: Vec<Vec<u8>>, wait: StreamWait, ms: u64) {
+    let deadline = (ms > 0).then(|| x.ctx.now() + Duration::from_millis(ms.min(10 * 365 * 86_400_000)));
+    block(x, keys, Op::Stream(wait), deadline);
 }
 
 /// Answer the clients whose deadline has passed; the next deadline.

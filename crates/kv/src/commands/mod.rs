@@ -18,6 +18,8 @@ pub mod lists;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
+pub mod stream_groups;
+pub mod streams;
 pub mod strings;
 pub mod table;
 pub mod transactions;

@@ -487,6 +487,9 @@ fn call(x: &mut Exec<'_, '_>, ci: usize, args: Args<'_>) {
     if !crate::commands::typed::precheck(x, cmd, &args) {
         (cmd.handler)(x, args);
     }
+    if cmd.flags & crate::commands::table::F_WRITE != 0 {
+        crate::commands::blocking::recheck_group_readers(x);
+    }
     let core = &mut *x.core;
     if let Some(d0) = aof_dirty {
         propagate::after_command(core, x.client.db, cmd.name, args, d0, x.ctx, before);
