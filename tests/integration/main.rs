@@ -19,6 +19,7 @@ mod kv_multi;
 mod kv_power;
 mod kv_proxy;
 mod kv_scale;
+mod kv_streams;
 mod kv_types;
 mod kv_util;
 mod lesson;

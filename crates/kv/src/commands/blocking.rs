@@ -69,6 +69,8 @@ pub struct Blocking {
     /// XREADGROUP readers: they must also learn when their stream or group goes away
     /// (deleted, overwritten, flushed, renamed over), which no push signals.
     group_readers: BTreeSet<u64>,
+    /// Streams that received entries during the current command or transaction.
+    stream_ready: Vec<(usize, Vec<u8>)>,
     /// Clients blocked since they connected (INFO-style counter).
     pub total_blocked: u64,
 }
@@ -188,9 +190,7 @@ fn try_serve(core: &mut Core, b: &Blocked, key: &[u8]) -> Option<Vec<u8>> {
         let k = b.keys.iter().position(|k| k == key)?;
         let mut log = Vec::new();
         let out = crate::commands::streams::serve_blocked(core, b.db, key, k, w, b.resp3, &mut log);
-        for rec in log {
-            log_served(core, b.db, rec);
-        }
+        log_now(core, b.db, &log);
         return out;
     }
     let now = core.now_ms;
@@ -310,6 +310,16 @@ fn try_serve(core: &mut Core, b: &Blocked, key: &[u8]) -> Option<Vec<u8>> {
     Some(buf)
 }
 
+/// A parked stream reader was served after the command (or transaction) that fed it
+/// ended: its group read goes to the log now, after that command's records.
+fn log_now(core: &mut Core, db: usize, recs: &[Vec<Vec<u8>>]) {
+    if core.aof.active() {
+        for rec in recs {
+            core.aof.feed_effect(db, rec);
+        }
+    }
+}
+
 /// A parked client was served by the command running now: the log gets the pop by its
 /// effect after that command's record (replaying the push alone would leave the element).
 fn log_served(core: &mut Core, db: usize, rec: Vec<Vec<u8>>) {
@@ -389,6 +399,60 @@ fn restore(st: &mut Blocking, id: u64, b: Blocked) {
     st.by_client.insert(id, b);
 }
 
+/// A stream at `key` of the current database received entries (or lost a group): its
+/// readers are served once the command, or the transaction around it, has ended (as Redis
+/// serves its ready keys), so they never see a transaction half done.
+pub fn signal_stream(x: &mut Exec<'_, '_>, key: &[u8]) {
+    let db = x.client.db;
+    if x.core.blocking.has_waiters(db, key) {
+        x.core.blocking.stream_ready.push((db, key.to_vec()));
+    }
+}
+
+/// After a top-level command (EXEC included): serve the stream readers its writes made
+/// ready, then recheck the group readers (see [`recheck_group_readers`]).
+pub fn after_top_level(x: &mut Exec<'_, '_>) {
+    if x.core.multi.executing || x.core.blocking.serving {
+        return;
+    }
+    while !x.core.blocking.stream_ready.is_empty() {
+        let keys = std::mem::take(&mut x.core.blocking.stream_ready);
+        x.core.blocking.serving = true;
+        for (db, key) in keys {
+            let qk = (db, key.clone());
+            let waiting: Vec<u64> = match x.core.blocking.queues.get(&qk) {
+                Some(q) => q.iter().copied().collect(),
+                None => continue,
+            };
+            for id in waiting {
+                let Some(b) = x.core.blocking.forget(id) else {
+                    continue;
+                };
+                match try_serve(x.core, &b, &key) {
+                    Some(reply) => answer_counted(x.core, x.ctx, &b, &reply),
+                    None => restore(&mut x.core.blocking, id, b),
+                }
+            }
+        }
+        x.core.blocking.serving = false;
+    }
+    recheck_group_readers(x);
+}
+
+/// [`answer`], counting an error reply against the blocked command as Redis does.
+fn answer_counted(core: &mut Core, ctx: &mut Ctx<'_>, b: &Blocked, reply: &[u8]) {
+    if reply.first() == Some(&b'-') {
+        if let Some(name) = match &b.op {
+            Op::Stream(w) if w.group.is_some() => Some("xreadgroup"),
+            Op::Stream(_) => Some("xread"),
+            _ => None,
+        } {
+            core.count_blocked_error(name, reply);
+        }
+    }
+    answer(ctx, b, reply);
+}
+
 /// After a write command: XREADGROUP readers whose stream or group went away get their
 /// error, and those whose stream now has new entries (a RENAME or SWAPDB brought them) are
 /// served. O(group readers) per write command, and nothing without any.
@@ -409,11 +473,9 @@ pub fn recheck_group_readers(x: &mut Exec<'_, '_>) {
             let mut log = Vec::new();
             let out = crate::commands::streams::serve_blocked(x.core, db, key, k, &w, resp3, &mut log);
             if let Some(reply) = out {
-                for rec in log {
-                    log_served(x.core, db, rec);
-                }
+                log_now(x.core, db, &log);
                 if let Some(b) = x.core.blocking.forget(id) {
-                    answer(x.ctx, &b, &reply);
+                    answer_counted(x.core, x.ctx, &b, &reply);
                 }
                 break;
             }

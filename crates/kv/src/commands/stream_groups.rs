@@ -206,14 +206,13 @@ fn subcommand_error(x: &mut Exec<'_, '_>, cmd: &str, sub: &[u8]) {
 }
 
 pub fn xgroup(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    let sub = a.get(1).to_ascii_lowercase();
-    if sub == b"help" && a.len() == 2 {
+    let Some(sub) = crate::commands::table::check_sub(x, &a, "xgroup") else {
+        return;
+    };
+    if sub == "help" {
         return help(x, XGROUP_HELP);
     }
-    let known = matches!(sub.as_slice(), b"create" | b"setid" | b"destroy" | b"createconsumer" | b"delconsumer");
-    if !known || a.len() < 4 {
-        return subcommand_error(x, "XGROUP", a.get(1));
-    }
+    let sub = sub.as_bytes();
     let (create, setid) = (sub == b"create", sub == b"setid");
     let mut mkstream = false;
     let mut entries_read = INVALID_ENTRIES_READ;
@@ -246,12 +245,12 @@ pub fn xgroup(x: &mut Exec<'_, '_>, a: Args<'_>) {
             return x.err("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.");
         };
         let missing = stream_of(x.db(), i).group(gname).is_none();
-        if missing && matches!(sub.as_slice(), b"setid" | b"createconsumer" | b"delconsumer") {
+        if missing && matches!(sub, b"setid" | b"createconsumer" | b"delconsumer") {
             return x.err(&nogroup_for(gname, key));
         }
     }
     let now = x.core.now_ms;
-    match sub.as_slice() {
+    match sub {
         b"create" if a.len() <= 8 => {
             let id = if a.get(4) == b"$" {
                 found.map_or(StreamId::MIN, |i| stream_of(x.db(), i).last_id())
@@ -302,7 +301,7 @@ pub fn xgroup(x: &mut Exec<'_, '_>, a: Args<'_>) {
             r.int(i64::from(gone));
             if gone {
                 // Readers blocked on the group get -NOGROUP.
-                crate::commands::typed::signal_key(x, key);
+                crate::commands::blocking::signal_stream(x, key);
             }
         }
         b"createconsumer" if a.len() == 5 => {
@@ -716,18 +715,11 @@ fn entries_read_reply(r: &mut Reply<'_>, g: &Group) {
 }
 
 pub fn xinfo(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    let sub = a.get(1).to_ascii_lowercase();
-    if sub == b"help" && a.len() == 2 {
-        return help(x, XINFO_HELP);
-    }
-    let shape_ok = match sub.as_slice() {
-        b"consumers" => a.len() == 4,
-        b"groups" => a.len() == 3,
-        b"stream" => a.len() >= 3,
-        _ => false,
+    let Some(sub) = crate::commands::table::check_sub(x, &a, "xinfo") else {
+        return;
     };
-    if !shape_ok {
-        return subcommand_error(x, "XINFO", a.get(1));
+    if sub == "help" {
+        return help(x, XINFO_HELP);
     }
     let key = a.get(2);
     let i = match x.typed(key, Kind::Stream, false) {
@@ -736,8 +728,8 @@ pub fn xinfo(x: &mut Exec<'_, '_>, a: Args<'_>) {
         Ok(Some(i)) => i,
     };
     let now = x.core.now_ms;
-    match sub.as_slice() {
-        b"consumers" => {
+    match sub {
+        "consumers" => {
             let gname = a.get(3);
             if stream_of(x.db(), i).group(gname).is_none() {
                 return x.err(&nogroup_for(gname, key));
@@ -755,7 +747,7 @@ pub fn xinfo(x: &mut Exec<'_, '_>, a: Args<'_>) {
                 r.int(now.saturating_sub(c.seen_time) as i64);
             }
         }
-        b"groups" => {
+        "groups" => {
             let (db, mut r) = split(x);
             let s = stream_of(db, i);
             r.array(s.groups().len());

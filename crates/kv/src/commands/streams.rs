@@ -77,7 +77,8 @@ pub fn bound_id(x: &mut Exec<'_, '_>, b: &[u8], start: bool) -> Option<StreamId>
         _ => (false, b),
     };
     let missing = if start { 0 } else { u64::MAX };
-    let Some((ms, Some(seq))) = parse_id_opt(body, missing, false, false) else {
+    // An exclusive bound must be a real ID: `(-` and `(+` are refused.
+    let Some((ms, Some(seq))) = parse_id_opt(body, missing, excl, false) else {
         x.err(INVALID_ID);
         return None;
     };
@@ -388,7 +389,7 @@ pub fn xadd(x: &mut Exec<'_, '_>, a: Args<'_>) {
     rec.push(id.to_bytes());
     rec.extend(pairs.iter().map(|p| p.to_vec()));
     log_effect(x.core, rec);
-    crate::commands::typed::signal_key(x, key);
+    crate::commands::blocking::signal_stream(x, key);
 }
 
 pub fn xtrim(x: &mut Exec<'_, '_>, a: Args<'_>) {
@@ -750,9 +751,11 @@ fn read_generic(x: &mut Exec<'_, '_>, a: Args<'_>, xgroup: bool) {
             Some(_) if gt != NEW_ONLY => (true, gt, true),
             Some(g) => {
                 let last = s.group(&g.group).map_or(StreamId::MIN, |gr| gr.last_id);
-                (!s.is_empty() && s.last_id() > last, last, false)
+                (!s.is_empty() && s.last_live_id() > last, last, false)
             }
-            None => (!s.is_empty() && s.last_id() > gt, gt, false),
+            // Entries past `gt` that were all deleted are nothing to serve (Redis compares
+            // the last live ID, so a reader never gets an empty list).
+            None => (!s.is_empty() && s.last_live_id() > gt, gt, false),
         };
         if !serve {
             continue;
@@ -830,7 +833,7 @@ pub fn serve_blocked(
             Some(gr) => gt = gr.last_id,
         }
     }
-    if s.is_empty() || s.last_id() <= gt {
+    if s.is_empty() || s.last_live_id() <= gt {
         return None;
     }
     map_or_array(&mut r, 1);

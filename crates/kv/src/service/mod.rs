@@ -464,6 +464,7 @@ impl KvService {
                 ctx: &mut *ctx,
             };
             call(&mut x, ci, args);
+            crate::commands::blocking::after_top_level(&mut x);
         }
         self.batch.push(ci as u16);
         let core = &mut self.core;
@@ -486,9 +487,6 @@ fn call(x: &mut Exec<'_, '_>, ci: usize, args: Args<'_>) {
         .then(|| crate::persistence::aof::dirty(&x.core.dbs));
     if !crate::commands::typed::precheck(x, cmd, &args) {
         (cmd.handler)(x, args);
-    }
-    if cmd.flags & crate::commands::table::F_WRITE != 0 {
-        crate::commands::blocking::recheck_group_readers(x);
     }
     let core = &mut *x.core;
     if let Some(d0) = aof_dirty {
@@ -515,6 +513,18 @@ pub fn call_queued(x: &mut Exec<'_, '_>, args: Args<'_>) {
     if let Some(ci) = x.core.lookup_name(args.get(0)) {
         x.client.last_cmd = COMMANDS[ci].name;
         call(x, ci, args);
+    }
+}
+
+impl Core {
+    /// A parked command answered with an error later (XREADGROUP's -NOGROUP): counted in
+    /// its statistics and the error counters as if it had failed when it ran.
+    pub fn count_blocked_error(&mut self, name: &str, reply: &[u8]) {
+        if let Some(ci) = self.lookup_name(name.as_bytes()) {
+            self.stats[ci].failed += 1;
+        }
+        let msg = String::from_utf8_lossy(&reply[1..]);
+        count_error(self, msg.trim_end());
     }
 }
 
