@@ -70,7 +70,12 @@ const SCRIPT: &[&[&str]] = &[
     &["XRANGE", "s", "-", "+", "COUNT", "0"],
     &["XRANGE", "s", "-", "+", "COUNT", "-3"],
     &["XRANGE", "s", "-", "(0-0"],
-    &["XRANGE", "s", "(18446744073709551615-18446744073709551615", "+"],
+    &[
+        "XRANGE",
+        "s",
+        "(18446744073709551615-18446744073709551615",
+        "+",
+    ],
     &["XRANGE", "s", "abc", "+"],
     &["XRANGE", "s", "5", "5"],
     &["XRANGE", "s", "-", "+", "LIMIT", "1"],
@@ -98,12 +103,32 @@ const SCRIPT: &[&[&str]] = &[
     &["XGROUP", "CREATECONSUMER", "s", "g", "alice"],
     &["XGROUP", "CREATECONSUMER", "s", "g", "alice"],
     &["XGROUP", "CREATECONSUMER", "s", "nog", "alice"],
-    &["XREADGROUP", "GROUP", "g", "bob", "COUNT", "1", "STREAMS", "s", ">"],
+    &[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "bob",
+        "COUNT",
+        "1",
+        "STREAMS",
+        "s",
+        ">",
+    ],
     &["XINFO", "GROUPS", "s"],
     &["XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", ">"],
     &["XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", ">"],
     &["XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", "0"],
-    &["XREADGROUP", "GROUP", "g", "bob", "COUNT", "1", "STREAMS", "s", "10-0"],
+    &[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "bob",
+        "COUNT",
+        "1",
+        "STREAMS",
+        "s",
+        "10-0",
+    ],
     &["XREADGROUP", "GROUP", "nog", "bob", "STREAMS", "s", ">"],
     &["XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", "$"],
     &["XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s"],
@@ -125,8 +150,29 @@ const SCRIPT: &[&[&str]] = &[
     &["XCLAIM", "s", "g", "alice", "x", "12-0"],
     &["XCLAIM", "s", "g", "alice", "0", "12-0", "RETRYCOUNT", "x"],
     &["XCLAIM", "s", "nog", "alice", "0", "12-0"],
-    &["XCLAIM", "s", "g", "carol", "0", "11-0", "FORCE", "RETRYCOUNT", "7", "JUSTID"],
-    &["XAUTOCLAIM", "s", "g", "dave", "0", "0", "COUNT", "1", "JUSTID"],
+    &[
+        "XCLAIM",
+        "s",
+        "g",
+        "carol",
+        "0",
+        "11-0",
+        "FORCE",
+        "RETRYCOUNT",
+        "7",
+        "JUSTID",
+    ],
+    &[
+        "XAUTOCLAIM",
+        "s",
+        "g",
+        "dave",
+        "0",
+        "0",
+        "COUNT",
+        "1",
+        "JUSTID",
+    ],
     &["XAUTOCLAIM", "s", "g", "dave", "0", "0", "JUSTID"],
     &["XAUTOCLAIM", "s", "g", "dave", "0", "0", "COUNT", "0"],
     &["XAUTOCLAIM", "s", "g", "dave", "0", "(0-0", "COUNT", "5"],
@@ -134,7 +180,16 @@ const SCRIPT: &[&[&str]] = &[
     &["XAUTOCLAIM", "s", "g", "erin", "0", "-", "COUNT", "10"],
     &["XINFO", "GROUPS", "s"],
     &["XGROUP", "SETID", "s", "g", "0", "ENTRIESREAD", "0"],
-    &["XREADGROUP", "GROUP", "g", "frank", "NOACK", "STREAMS", "s", ">"],
+    &[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "frank",
+        "NOACK",
+        "STREAMS",
+        "s",
+        ">",
+    ],
     &["XINFO", "GROUPS", "s"],
     &["XGROUP", "SETID", "s", "g", "$"],
     &["XGROUP", "SETID", "s", "nog", "$"],
@@ -151,7 +206,15 @@ const SCRIPT: &[&[&str]] = &[
     &["XINFO", "STREAM", "s", "FOO"],
     &["XSETID", "s", "1-0"],
     &["XSETID", "s", "100-0", "ENTRIESADDED", "1"],
-    &["XSETID", "s", "100-0", "ENTRIESADDED", "50", "MAXDELETEDID", "10-0"],
+    &[
+        "XSETID",
+        "s",
+        "100-0",
+        "ENTRIESADDED",
+        "50",
+        "MAXDELETEDID",
+        "10-0",
+    ],
     &["XSETID", "s", "5-0", "MAXDELETEDID", "10-0"],
     &["XSETID", "nokey", "1-0"],
     &["XINFO", "STREAM", "s"],
@@ -163,7 +226,6 @@ const SCRIPT: &[&[&str]] = &[
     &["XREAD", "COUNT", "1", "STREAMS", "s", "mk"],
     &["TYPE", "s"],
     &["OBJECT", "ENCODING", "s"],
-    &["SCAN", "0", "TYPE", "stream", "COUNT", "100"],
     &["SET", "str", "x"],
     &["XADD", "str", "1-0", "a", "1"],
     &["XRANGE", "str", "-", "+"],
@@ -191,6 +253,16 @@ fn replies_match_redis() {
         let got = masked(&call(&mut o, cmd));
         assert_eq!(got, want, "{}", cmd.join(" "));
     }
+    // SCAN TYPE finds the streams (compared as sets: the order is each server's own).
+    let scan = |c: &mut Conn| {
+        let v = call(c, &["SCAN", "0", "TYPE", "stream", "COUNT", "1000"]);
+        let mut keys: Vec<Value> = v.items().unwrap()[1].items().unwrap().to_vec();
+        keys.sort_by_key(|k| format!("{k}"));
+        keys
+    };
+    let want = scan(&mut t);
+    assert!(want.len() >= 3, "{want:?}");
+    assert_eq!(scan(&mut o), want);
 }
 
 /// A connection with a command sent and its reply not yet read.
@@ -207,7 +279,10 @@ fn wait_blocked(c: &mut Conn, n: i64) {
         if text.contains(&format!("blocked_clients:{n}\r")) {
             return;
         }
-        assert!(Instant::now() < deadline, "{n} blocked clients expected: {text}");
+        assert!(
+            Instant::now() < deadline,
+            "{n} blocked clients expected: {text}"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -215,7 +290,10 @@ fn wait_blocked(c: &mut Conn, n: i64) {
 fn entry_reply(key: &str, id: &str, f: &str, v: &str) -> Value {
     Value::Array(vec![Value::Array(vec![
         b(key),
-        Value::Array(vec![Value::Array(vec![b(id), Value::Array(vec![b(f), b(v)])])]),
+        Value::Array(vec![Value::Array(vec![
+            b(id),
+            Value::Array(vec![b(f), b(v)]),
+        ])]),
     ])])
 }
 
@@ -227,25 +305,61 @@ fn blocking(backend: Backend) {
     let mut r2 = connect(s.addr);
     call(&mut c, &["XADD", "s", "1-0", "old", "x"]);
     send(&mut r1, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
-    send(&mut r2, &["XREAD", "BLOCK", "0", "STREAMS", "nokey", "s", "$", "$"]);
+    send(
+        &mut r2,
+        &["XREAD", "BLOCK", "0", "STREAMS", "nokey", "s", "$", "$"],
+    );
     wait_blocked(&mut c, 2);
     call(&mut c, &["XADD", "s", "2-0", "f", "v"]);
     assert_eq!(r1.read().unwrap(), entry_reply("s", "2-0", "f", "v"));
     assert_eq!(r2.read().unwrap(), entry_reply("s", "2-0", "f", "v"));
     // A timeout answers nil after the time, not before.
     let t0 = Instant::now();
-    assert_eq!(call(&mut r1, &["XREAD", "BLOCK", "150", "STREAMS", "s", "$"]), Value::NilArray);
-    assert!(t0.elapsed() >= Duration::from_millis(140), "{:?}", t0.elapsed());
+    assert_eq!(
+        call(&mut r1, &["XREAD", "BLOCK", "150", "STREAMS", "s", "$"]),
+        Value::NilArray
+    );
+    assert!(
+        t0.elapsed() >= Duration::from_millis(140),
+        "{:?}",
+        t0.elapsed()
+    );
     // XREADGROUP BLOCK: served with `>`, the entry becomes pending for the consumer.
     call(&mut c, &["XGROUP", "CREATE", "s", "g", "$"]);
-    send(&mut r1, &["XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s", ">"]);
+    send(
+        &mut r1,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
     wait_blocked(&mut c, 1);
     call(&mut c, &["XADD", "s", "3-0", "k", "1"]);
     assert_eq!(r1.read().unwrap(), entry_reply("s", "3-0", "k", "1"));
     let p = call(&mut c, &["XPENDING", "s", "g"]);
     assert_eq!(p.items().unwrap()[0], Value::Int(1), "{p}");
     // The group destroyed while a reader waits: -NOGROUP.
-    send(&mut r1, &["XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s", ">"]);
+    send(
+        &mut r1,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
     wait_blocked(&mut c, 1);
     assert_eq!(int(&mut c, &["XGROUP", "DESTROY", "s", "g"]), 1);
     let e = r1.read().unwrap();
@@ -254,7 +368,20 @@ fn blocking(backend: Backend) {
     for kill in [&["DEL", "s"][..], &["SET", "s", "x"][..]] {
         call(&mut c, &["DEL", "s"]);
         call(&mut c, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
-        send(&mut r1, &["XREADGROUP", "GROUP", "g", "bob", "BLOCK", "0", "STREAMS", "s", ">"]);
+        send(
+            &mut r1,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "bob",
+                "BLOCK",
+                "0",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        );
         wait_blocked(&mut c, 1);
         call(&mut c, kill);
         let e = r1.read().unwrap();
@@ -276,7 +403,10 @@ fn blocking(backend: Backend) {
     assert_eq!(r1.read().unwrap(), Value::NilArray);
     call(&mut r1, &["MULTI"]);
     call(&mut r1, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
-    assert_eq!(call(&mut r1, &["EXEC"]), Value::Array(vec![Value::NilArray]));
+    assert_eq!(
+        call(&mut r1, &["EXEC"]),
+        Value::Array(vec![Value::NilArray])
+    );
     // A reader that hangs up is forgotten.
     send(&mut r2, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
     wait_blocked(&mut c, 1);
@@ -292,7 +422,8 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(name: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("readyloop-streams-{}-{name}", std::process::id()));
+        let p =
+            std::env::temp_dir().join(format!("readyloop-streams-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).expect("temp dir");
         TempDir(p)
@@ -326,7 +457,7 @@ fn start(backend: Backend, dir: &TempDir) -> ServerProcess {
 }
 
 fn full(c: &mut Conn) -> Value {
-    masked(&call(c, &["XINFO", "STREAM", "s", "FULL", "COUNT", "0"]))
+    masked(&call(c, &["XINFO", "STREAM", "s", "FULL", "COUNT", "20"]))
 }
 
 /// What the producer and the consumer had acknowledged when the server was killed.
@@ -352,7 +483,9 @@ fn kill_keeps_acknowledged(backend: Backend) {
             while !stop.load(Ordering::Relaxed) {
                 let id = format!("{n}-0");
                 match p.cmd(&["XADD", "s", &id, "n", &n.to_string()]) {
-                    Ok(Value::Bulk(got)) if got == id.as_bytes() => seen.lock().unwrap().added.push(n),
+                    Ok(Value::Bulk(got)) if got == id.as_bytes() => {
+                        seen.lock().unwrap().added.push(n)
+                    }
                     _ => return,
                 }
                 n += 1;
@@ -364,14 +497,25 @@ fn kill_keeps_acknowledged(backend: Backend) {
         std::thread::spawn(move || {
             let mut q = connect(addr);
             while !stop.load(Ordering::Relaxed) {
-                let Ok(v) = q.cmd(&["XREADGROUP", "GROUP", "g", "worker", "COUNT", "5", "STREAMS", "s", ">"]) else {
+                let Ok(v) = q.cmd(&[
+                    "XREADGROUP",
+                    "GROUP",
+                    "g",
+                    "worker",
+                    "COUNT",
+                    "5",
+                    "STREAMS",
+                    "s",
+                    ">",
+                ]) else {
                     return;
                 };
                 let Some(streams) = v.items() else {
                     continue;
                 };
                 for e in streams[0].items().unwrap()[1].items().unwrap() {
-                    let id = String::from_utf8(e.items().unwrap()[0].as_bytes().unwrap().to_vec()).unwrap();
+                    let id = String::from_utf8(e.items().unwrap()[0].as_bytes().unwrap().to_vec())
+                        .unwrap();
                     match q.cmd(&["XACK", "s", "g", &id]) {
                         Ok(Value::Int(1)) => {
                             let n = id.trim_end_matches("-0").parse().unwrap();
@@ -389,7 +533,11 @@ fn kill_keeps_acknowledged(backend: Backend) {
     consumer.join().unwrap();
     stop.store(true, Ordering::Relaxed);
     let seen = std::mem::take(&mut *seen.lock().unwrap());
-    assert!(seen.added.len() > 10 && !seen.acked.is_empty(), "too little load: {}", seen.added.len());
+    assert!(
+        seen.added.len() > 10 && !seen.acked.is_empty(),
+        "too little load: {}",
+        seen.added.len()
+    );
     let server = start(backend, &dir);
     let mut c = connect(server.addr);
     let ids: std::collections::HashSet<u64> = call(&mut c, &["XRANGE", "s", "-", "+"])
@@ -398,28 +546,74 @@ fn kill_keeps_acknowledged(backend: Backend) {
         .iter()
         .map(|e| {
             let id = e.items().unwrap()[0].as_bytes().unwrap();
-            String::from_utf8_lossy(id).trim_end_matches("-0").parse().unwrap()
+            String::from_utf8_lossy(id)
+                .trim_end_matches("-0")
+                .parse()
+                .unwrap()
         })
         .collect();
     let missing: Vec<_> = seen.added.iter().filter(|n| !ids.contains(n)).collect();
     assert!(missing.is_empty(), "acknowledged XADDs lost: {missing:?}");
     for n in &seen.acked {
-        let p = call(&mut c, &["XPENDING", "s", "g", &format!("{n}-0"), &format!("{n}-0"), "1"]);
+        let p = call(
+            &mut c,
+            &[
+                "XPENDING",
+                "s",
+                "g",
+                &format!("{n}-0"),
+                &format!("{n}-0"),
+                "1",
+            ],
+        );
         assert_eq!(p, Value::Array(vec![]), "acknowledged XACK of {n} lost");
     }
     // Quiescent now: the state after a restart equals the state before it, through the
     // log and through a rewrite.
-    call(&mut c, &["XREADGROUP", "GROUP", "g", "late", "COUNT", "3", "STREAMS", "s", "0"]);
+    call(
+        &mut c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "late",
+            "COUNT",
+            "3",
+            "STREAMS",
+            "s",
+            "0",
+        ],
+    );
     call(&mut c, &["XGROUP", "CREATECONSUMER", "s", "g", "idle-one"]);
     call(&mut c, &["XADD", "s", "*", "tail", "1"]);
-    call(&mut c, &["XREADGROUP", "GROUP", "g", "late", "COUNT", "2", "STREAMS", "s", ">"]);
-    call(&mut c, &["XGROUP", "CREATE", "s", "other", "0", "ENTRIESREAD", "1"]);
+    call(
+        &mut c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "late",
+            "COUNT",
+            "2",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    call(
+        &mut c,
+        &["XGROUP", "CREATE", "s", "other", "0", "ENTRIESREAD", "1"],
+    );
     call(&mut c, &["XDEL", "s", "1-0"]);
     let before = full(&mut c);
     drop(server);
     let server = start(backend, &dir);
     let mut c = connect(server.addr);
-    assert_eq!(full(&mut c), before, "after SIGKILL + replay");
+    let after = full(&mut c);
+    assert!(
+        after == before,
+        "after SIGKILL + replay:\n{after}\n!=\n{before}"
+    );
     call(&mut c, &["BGREWRITEAOF"]);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -434,6 +628,150 @@ fn kill_keeps_acknowledged(backend: Backend) {
     drop(server);
     let server = start(backend, &dir);
     let mut c = connect(server.addr);
-    assert_eq!(full(&mut c), before, "after a rewrite + SIGKILL + reload");
+    let after = full(&mut c);
+    assert!(
+        after == before,
+        "after a rewrite + SIGKILL + reload:\n{after}\n!=\n{before}"
+    );
 }
-each_backend!(sigkill_keeps_acknowledged_xadd_and_xack, kill_keeps_acknowledged);
+each_backend!(
+    sigkill_keeps_acknowledged_xadd_and_xack,
+    kill_keeps_acknowledged
+);
+
+// ------------------------------------------------------------------------------------------
+// a work queue
+
+/// Job IDs (`p:n`) in the entries of an XREADGROUP/XAUTOCLAIM entries array, with their
+/// stream IDs.
+fn jobs_of(entries: &Value) -> Vec<(String, String)> {
+    entries
+        .items()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            let it = e.items().unwrap();
+            let id = String::from_utf8_lossy(it[0].as_bytes().unwrap()).into_owned();
+            let f = it[1].items().unwrap();
+            let job = String::from_utf8_lossy(f[1].as_bytes().unwrap()).into_owned();
+            (id, job)
+        })
+        .collect()
+}
+
+/// N producers, M consumers reading with XREADGROUP BLOCK and acknowledging with XACK; one
+/// consumer dies holding unacknowledged jobs, which XAUTOCLAIM hands to a janitor. Every job
+/// is processed at least once and nothing stays pending.
+fn work_queue(backend: Backend) {
+    const PRODUCERS: usize = 3;
+    const JOBS: usize = 150;
+    const CONSUMERS: usize = 3;
+    let s = kv(backend, &[]);
+    let addr = s.addr;
+    let mut c = connect(addr);
+    call(&mut c, &["XGROUP", "CREATE", "jobs", "g", "$", "MKSTREAM"]);
+    let done = Arc::new(Mutex::new(std::collections::HashSet::<String>::new()));
+    let producing = Arc::new(AtomicBool::new(true));
+    let consumers: Vec<_> = (0..CONSUMERS)
+        .map(|k| {
+            let (done, producing) = (Arc::clone(&done), Arc::clone(&producing));
+            std::thread::spawn(move || {
+                let mut q = connect(addr);
+                let name = format!("c{k}");
+                let mut handled = 0;
+                let mut idle_rounds = 0;
+                loop {
+                    let v = call(
+                        &mut q,
+                        &[
+                            "XREADGROUP",
+                            "GROUP",
+                            "g",
+                            &name,
+                            "COUNT",
+                            "10",
+                            "BLOCK",
+                            "100",
+                            "STREAMS",
+                            "jobs",
+                            ">",
+                        ],
+                    );
+                    let Some(streams) = v.items() else {
+                        idle_rounds += 1;
+                        if !producing.load(Ordering::Relaxed) && idle_rounds > 3 {
+                            return;
+                        }
+                        continue;
+                    };
+                    idle_rounds = 0;
+                    let batch = jobs_of(&streams[0].items().unwrap()[1]);
+                    if k == 0 && handled >= 20 {
+                        // This consumer dies with the batch it just read unacknowledged.
+                        return;
+                    }
+                    for (id, job) in batch {
+                        done.lock().unwrap().insert(job);
+                        assert_eq!(int(&mut q, &["XACK", "jobs", "g", &id]), 1);
+                        handled += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    let producers: Vec<_> = (0..PRODUCERS)
+        .map(|p| {
+            std::thread::spawn(move || {
+                let mut w = connect(addr);
+                for n in 0..JOBS {
+                    let v = call(&mut w, &["XADD", "jobs", "*", "job", &format!("{p}:{n}")]);
+                    assert!(matches!(v, Value::Bulk(_)), "{v}");
+                }
+            })
+        })
+        .collect();
+    for t in producers {
+        t.join().unwrap();
+    }
+    producing.store(false, Ordering::Relaxed);
+    for t in consumers {
+        t.join().unwrap();
+    }
+    // The janitor claims what the dead consumer left.
+    let mut j = connect(addr);
+    let mut cursor = "0-0".to_string();
+    loop {
+        let v = call(
+            &mut j,
+            &[
+                "XAUTOCLAIM",
+                "jobs",
+                "g",
+                "janitor",
+                "0",
+                &cursor,
+                "COUNT",
+                "25",
+            ],
+        );
+        let it = v.items().unwrap();
+        for (id, job) in jobs_of(&it[1]) {
+            done.lock().unwrap().insert(job);
+            assert_eq!(int(&mut j, &["XACK", "jobs", "g", &id]), 1);
+        }
+        cursor = String::from_utf8_lossy(it[0].as_bytes().unwrap()).into_owned();
+        if cursor == "0-0" {
+            break;
+        }
+    }
+    let done = done.lock().unwrap();
+    let missing: Vec<String> = (0..PRODUCERS)
+        .flat_map(|p| (0..JOBS).map(move |n| format!("{p}:{n}")))
+        .filter(|job| !done.contains(job))
+        .collect();
+    assert!(missing.is_empty(), "jobs never processed: {missing:?}");
+    let p = call(&mut j, &["XPENDING", "jobs", "g"]);
+    assert_eq!(p.items().unwrap()[0], Value::Int(0), "{p}");
+    assert_eq!(int(&mut j, &["XLEN", "jobs"]), (PRODUCERS * JOBS) as i64);
+}
+each_backend!(work_queue_with_a_dead_consumer_and_xautoclaim, work_queue);

@@ -170,7 +170,9 @@ pub fn free_effort(o: &Object) -> usize {
         Object::Set(Set::Table(s)) => s.len(),
         Object::Hash(Hash::Table(h)) => h.len(),
         Object::ZSet(ZSet::Big { dict, .. }) => dict.len(),
-        Object::Stream(s) => s.node_count() + s.groups().values().map(|g| g.pel.len()).sum::<usize>(),
+        Object::Stream(s) => {
+            s.node_count() + s.groups().values().map(|g| g.pel.len()).sum::<usize>()
+        }
         _ => 1,
     }
 }

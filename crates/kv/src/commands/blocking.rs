@@ -471,7 +471,8 @@ pub fn recheck_group_readers(x: &mut Exec<'_, '_>) {
         };
         for (k, key) in keys.iter().enumerate() {
             let mut log = Vec::new();
-            let out = crate::commands::streams::serve_blocked(x.core, db, key, k, &w, resp3, &mut log);
+            let out =
+                crate::commands::streams::serve_blocked(x.core, db, key, k, &w, resp3, &mut log);
             if let Some(reply) = out {
                 log_now(x.core, db, &log);
                 if let Some(b) = x.core.blocking.forget(id) {
@@ -485,7 +486,8 @@ pub fn recheck_group_readers(x: &mut Exec<'_, '_>) {
 
 /// Park an XREAD/XREADGROUP on `keys` for `ms` milliseconds (0: for ever).
 pub fn block_on_streams(x: &mut Exec<'_, '_>, keys: Vec<Vec<u8>>, wait: StreamWait, ms: u64) {
-    let deadline = (ms > 0).then(|| x.ctx.now() + Duration::from_millis(ms.min(10 * 365 * 86_400_000)));
+    let deadline =
+        (ms > 0).then(|| x.ctx.now() + Duration::from_millis(ms.min(10 * 365 * 86_400_000)));
     block(x, keys, Op::Stream(wait), deadline);
 }
 

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use kvtypes::stream::{Group, Stream, StreamId, INVALID_ENTRIES_READ};
 use kvtypes::Kind;
 
-use super::streams::{bound_id, reply_entry, split, stream_mut, stream_of, strict_id, GroupRead, INVALID_ID};
+use super::streams::{
+    bound_id, reply_entry, split, stream_mut, stream_of, strict_id, GroupRead, INVALID_ID,
+};
 use crate::commands::strings::{NOT_INT, SYNTAX};
 use crate::protocol::{parse_i64, Args, Reply};
 use crate::service::Exec;
@@ -44,7 +46,15 @@ fn num(n: impl ToString) -> Vec<u8> {
 
 /// The record that recreates one PEL entry as it now is (Redis's streamPropagateXCLAIM);
 /// for an entry no longer pending it makes replay drop it (the entry is gone there too).
-fn xclaim_record(key: &[u8], group: &[u8], g: &Group, consumer: &[u8], id: StreamId, time: u64, count: u64) -> Vec<Vec<u8>> {
+fn xclaim_record(
+    key: &[u8],
+    group: &[u8],
+    g: &Group,
+    consumer: &[u8],
+    id: StreamId,
+    time: u64,
+    count: u64,
+) -> Vec<Vec<u8>> {
     vec![
         b("XCLAIM"),
         key.to_vec(),
@@ -98,7 +108,13 @@ pub fn group_read(
         c.seen_time = now;
     }
     if created {
-        log.push(vec![b("XGROUP"), b("CREATECONSUMER"), key.to_vec(), g.group.clone(), g.consumer.clone()]);
+        log.push(vec![
+            b("XGROUP"),
+            b("CREATECONSUMER"),
+            key.to_vec(),
+            g.group.clone(),
+            g.consumer.clone(),
+        ]);
     }
     if history {
         let ids: Vec<StreamId> = {
@@ -125,7 +141,10 @@ pub fn group_read(
             }
             let grp = s.group_mut(&g.group).expect("present");
             let (t, n) = {
-                let nack = grp.pel.get_mut(&id).expect("consumer PEL entries are in the group PEL");
+                let nack = grp
+                    .pel
+                    .get_mut(&id)
+                    .expect("consumer PEL entries are in the group PEL");
                 nack.delivery_time = now;
                 nack.delivery_count += 1;
                 (nack.delivery_time, nack.delivery_count)
@@ -221,7 +240,10 @@ pub fn xgroup(x: &mut Exec<'_, '_>, a: Args<'_>) {
         if create && a.get(j).eq_ignore_ascii_case(b"mkstream") {
             mkstream = true;
             j += 1;
-        } else if (create || setid) && a.get(j).eq_ignore_ascii_case(b"entriesread") && j + 1 < a.len() {
+        } else if (create || setid)
+            && a.get(j).eq_ignore_ascii_case(b"entriesread")
+            && j + 1 < a.len()
+        {
             let Some(n) = parse_i64(a.get(j + 1)) else {
                 return x.err(NOT_INT);
             };
@@ -249,7 +271,7 @@ pub fn xgroup(x: &mut Exec<'_, '_>, a: Args<'_>) {
             return x.err(&nogroup_for(gname, key));
         }
     }
-    let now = x.core.now_ms;
+    let now = super::streams::clock(x.core);
     match sub {
         b"create" if a.len() <= 8 => {
             let id = if a.get(4) == b"$" {
@@ -307,13 +329,32 @@ pub fn xgroup(x: &mut Exec<'_, '_>, a: Args<'_>) {
         b"createconsumer" if a.len() == 5 => {
             let i = found.expect("checked");
             let (db, mut r) = split(x);
-            let made = stream_mut(db, i, |s| s.group_mut(gname).expect("checked").consumer(a.get(4), now).1, |m| *m);
+            let made = stream_mut(
+                db,
+                i,
+                |s| {
+                    s.group_mut(gname)
+                        .expect("checked")
+                        .consumer(a.get(4), now)
+                        .1
+                },
+                |m| *m,
+            );
             r.int(i64::from(made));
         }
         b"delconsumer" if a.len() == 5 => {
             let i = found.expect("checked");
             let (db, mut r) = split(x);
-            let n = stream_mut(db, i, |s| s.group_mut(gname).expect("checked").delete_consumer(a.get(4)), |n| n.is_some());
+            let n = stream_mut(
+                db,
+                i,
+                |s| {
+                    s.group_mut(gname)
+                        .expect("checked")
+                        .delete_consumer(a.get(4))
+                },
+                |n| n.is_some(),
+            );
             r.int(n.unwrap_or(0) as i64);
         }
         _ => subcommand_error(x, "XGROUP", a.get(1)),
@@ -391,7 +432,7 @@ pub fn xpending(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let Some(i) = found.filter(|&i| stream_of(x.db(), i).group(gname).is_some()) else {
         return x.err(&nogroup_key(key, gname));
     };
-    let now = x.core.now_ms;
+    let now = super::streams::clock(x.core);
     let (db, mut r) = split(x);
     let g = stream_of(db, i).group(gname).expect("checked");
     let Some((start, end, count, min_idle, consumer)) = range else {
@@ -401,7 +442,11 @@ pub fn xpending(x: &mut Exec<'_, '_>, a: Args<'_>) {
             (Some((f, _)), Some((l, _))) => {
                 r.bulk(&f.to_bytes());
                 r.bulk(&l.to_bytes());
-                let with: Vec<_> = g.consumers.iter().filter(|(_, c)| !c.pel.is_empty()).collect();
+                let with: Vec<_> = g
+                    .consumers
+                    .iter()
+                    .filter(|(_, c)| !c.pel.is_empty())
+                    .collect();
                 r.array(with.len());
                 for (name, c) in with {
                     r.array(2);
@@ -468,7 +513,7 @@ pub fn xclaim(x: &mut Exec<'_, '_>, a: Args<'_>) {
         }
         j += 1;
     }
-    let now = x.core.now_ms;
+    let now = super::streams::clock(x.core);
     let (mut force, mut justid) = (false, false);
     let mut retry: Option<u64> = None;
     let mut time: Option<i64> = None;
@@ -502,7 +547,10 @@ pub fn xclaim(x: &mut Exec<'_, '_>, a: Args<'_>) {
                 lastid = id;
             }
             _ => {
-                let msg = format!("ERR Unrecognized XCLAIM option '{}'", String::from_utf8_lossy(a.get(j)));
+                let msg = format!(
+                    "ERR Unrecognized XCLAIM option '{}'",
+                    String::from_utf8_lossy(a.get(j))
+                );
                 return x.err(&msg);
             }
         }
@@ -536,7 +584,15 @@ pub fn xclaim(x: &mut Exec<'_, '_>, a: Args<'_>) {
                 if !exists {
                     // Gone from the stream: the pending entry goes too.
                     if let Some(nk) = g.pel.get(&id).cloned() {
-                        log.push(xclaim_record(key, gname, g, &nk.consumer, id, nk.delivery_time, nk.delivery_count));
+                        log.push(xclaim_record(
+                            key,
+                            gname,
+                            g,
+                            &nk.consumer,
+                            id,
+                            nk.delivery_time,
+                            nk.delivery_count,
+                        ));
                         g.ack(id);
                         moved_last = false;
                     }
@@ -626,7 +682,7 @@ pub fn xautoclaim(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let Some(i) = found.filter(|&i| stream_of(x.db(), i).group(gname).is_some()) else {
         return x.err(&nogroup_key(key, gname));
     };
-    let now = x.core.now_ms;
+    let now = super::streams::clock(x.core);
     let (db, mut r) = split(x);
     let mut log = Vec::new();
     stream_mut(
@@ -657,7 +713,15 @@ pub fn xautoclaim(x: &mut Exec<'_, '_>, a: Args<'_>) {
                 let nk = nk.clone();
                 if !s.contains(id) {
                     let g = s.group_mut(gname).expect("checked");
-                    log.push(xclaim_record(key, gname, g, &nk.consumer, id, nk.delivery_time, nk.delivery_count));
+                    log.push(xclaim_record(
+                        key,
+                        gname,
+                        g,
+                        &nk.consumer,
+                        id,
+                        nk.delivery_time,
+                        nk.delivery_count,
+                    ));
                     g.ack(id);
                     deleted.push(id);
                     left -= 1;
@@ -667,7 +731,11 @@ pub fn xautoclaim(x: &mut Exec<'_, '_>, a: Args<'_>) {
                     if let Some(cc) = g.consumers.get_mut(&c) {
                         cc.seen_time = now;
                     }
-                    let n = if justid { nk.delivery_count } else { nk.delivery_count + 1 };
+                    let n = if justid {
+                        nk.delivery_count
+                    } else {
+                        nk.delivery_count + 1
+                    };
                     g.assign(id, &c, now, n);
                     log.push(xclaim_record(key, gname, g, cname, id, now, n));
                     claimed.push(id);
@@ -727,7 +795,7 @@ pub fn xinfo(x: &mut Exec<'_, '_>, a: Args<'_>) {
         Ok(None) => return x.err("ERR no such key"),
         Ok(Some(i)) => i,
     };
-    let now = x.core.now_ms;
+    let now = super::streams::clock(x.core);
     match sub {
         "consumers" => {
             let gname = a.get(3);

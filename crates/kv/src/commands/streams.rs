@@ -36,7 +36,12 @@ fn parse_u64(b: &[u8]) -> Option<u64> {
 
 /// An ID as Redis's `streamGenericParseIDOrReply` reads it: `ms[-seq]`, `-`/`+` unless
 /// `strict`; a missing sequence is `missing_seq`; with `star`, `ms-*` returns seq None.
-pub fn parse_id_opt(b: &[u8], missing_seq: u64, strict: bool, star: bool) -> Option<(u64, Option<u64>)> {
+pub fn parse_id_opt(
+    b: &[u8],
+    missing_seq: u64,
+    strict: bool,
+    star: bool,
+) -> Option<(u64, Option<u64>)> {
     if b.len() > 127 {
         return None;
     }
@@ -115,7 +120,14 @@ pub fn reply_entry(r: &mut Reply<'_>, id: StreamId, pairs: &[&[u8]]) {
 }
 
 /// Entries of `start..=end` (up to `count`, 0 for all) as an array; the number written.
-pub fn reply_range(r: &mut Reply<'_>, s: &Stream, start: StreamId, end: StreamId, rev: bool, count: usize) -> usize {
+pub fn reply_range(
+    r: &mut Reply<'_>,
+    s: &Stream,
+    start: StreamId,
+    end: StreamId,
+    rev: bool,
+    count: usize,
+) -> usize {
     // The array header comes first, so the entries are gathered once (bounded by count).
     let mut items: Vec<(StreamId, Vec<&[u8]>)> = Vec::new();
     s.range(start, end, rev, |id, p| {
@@ -143,7 +155,12 @@ pub fn stream_of(db: &Db, i: Idx) -> &Stream {
 
 /// Change the stream in slot `i` (memory accounting kept; `changed` judges whether it
 /// was a change for the log and watchers). Streams are kept when empty, as in Redis.
-pub fn stream_mut<R>(db: &mut Db, i: Idx, f: impl FnOnce(&mut Stream) -> R, changed: impl FnOnce(&R) -> bool) -> R {
+pub fn stream_mut<R>(
+    db: &mut Db,
+    i: Idx,
+    f: impl FnOnce(&mut Stream) -> R,
+    changed: impl FnOnce(&R) -> bool,
+) -> R {
     db.with_obj_if(
         i,
         |o| match o {
@@ -158,7 +175,25 @@ pub fn stream_mut<R>(db: &mut Db, i: Idx, f: impl FnOnce(&mut Stream) -> R, chan
 pub fn split<'x>(x: &'x mut Exec<'_, '_>) -> (&'x mut Db, Reply<'x>) {
     let resp3 = x.client.resp3;
     let db = &mut x.core.dbs[x.client.db];
-    (db, Reply { buf: x.ctx.out(), resp3 })
+    (
+        db,
+        Reply {
+            buf: x.ctx.out(),
+            resp3,
+        },
+    )
+}
+
+/// Unix milliseconds for stream times (IDs, delivery and seen times): the loop's clock, or
+/// the wall clock while the log is replayed (the loop's clock reads 0 then so that nothing
+/// expires; a replayed XCLAIM's TIME must still be kept as it was, not clamped to 0).
+pub fn clock(core: &Core) -> u64 {
+    if core.now_ms != 0 {
+        return core.now_ms;
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// XREAD's top level: a map of key -> entries in RESP3, an array of `[key, entries]` in RESP2.
@@ -202,7 +237,12 @@ struct TrimArgs {
 
 /// XADD's and XTRIM's options from `from`; for XADD stops at the ID, returning its
 /// position. Errors replied.
-fn parse_trim(x: &mut Exec<'_, '_>, a: &Args<'_>, from: usize, xadd: bool) -> Option<(TrimArgs, usize, bool)> {
+fn parse_trim(
+    x: &mut Exec<'_, '_>,
+    a: &Args<'_>,
+    from: usize,
+    xadd: bool,
+) -> Option<(TrimArgs, usize, bool)> {
     let mut t = TrimArgs {
         how: None,
         approx: false,
@@ -303,7 +343,11 @@ fn apply_trim(s: &mut Stream, t: &TrimArgs) -> u64 {
 
 fn exact_trim_args(s: &Stream, t: &TrimArgs) -> Vec<Vec<u8>> {
     match t.how {
-        Some(Trim::MaxLen(_)) => vec![b"MAXLEN".to_vec(), b"=".to_vec(), s.len().to_string().into_bytes()],
+        Some(Trim::MaxLen(_)) => vec![
+            b"MAXLEN".to_vec(),
+            b"=".to_vec(),
+            s.len().to_string().into_bytes(),
+        ],
         Some(Trim::MinId(_)) => vec![b"MINID".to_vec(), b"=".to_vec(), s.first_id().to_bytes()],
         None => Vec::new(),
     }
@@ -336,13 +380,14 @@ pub fn xadd(x: &mut Exec<'_, '_>, a: Args<'_>) {
         Ok(None) if nomk => return x.r().null(),
         Ok(None) => x.new_obj(key, Object::Stream(Stream::new())),
     };
-    let now = x.core.now_ms;
+    let now = super::streams::clock(x.core);
     let limits = node_limits(x.core);
     let pairs: Vec<&[u8]> = a.iter().skip(fields).collect();
     let (db, mut r) = split(x);
     let last = stream_of(db, i).last_id();
     if last == StreamId::MAX {
-        return r.error("ERR The stream has exhausted the last possible ID, unable to add more items");
+        return r
+            .error("ERR The stream has exhausted the last possible ID, unable to add more items");
     }
     let id = match given {
         None => stream_of(db, i).next_auto_id(now),
@@ -381,7 +426,11 @@ pub fn xadd(x: &mut Exec<'_, '_>, a: Args<'_>) {
     match (trim_args, t.how) {
         (Some(exact), _) => rec.extend(exact),
         (None, Some(how)) => {
-            let name: &[u8] = if matches!(how, Trim::MaxLen(_)) { b"MAXLEN" } else { b"MINID" };
+            let name: &[u8] = if matches!(how, Trim::MaxLen(_)) {
+                b"MAXLEN"
+            } else {
+                b"MINID"
+            };
             rec.extend([name.to_vec(), b"=".to_vec(), a.get(t.value_at).to_vec()]);
         }
         (None, None) => {}
@@ -424,7 +473,11 @@ pub fn xtrim(x: &mut Exec<'_, '_>, a: Args<'_>) {
 // XRANGE XREVRANGE XLEN XDEL XSETID
 
 fn range_generic(x: &mut Exec<'_, '_>, a: Args<'_>, rev: bool) {
-    let (sa, ea) = if rev { (a.get(3), a.get(2)) } else { (a.get(2), a.get(3)) };
+    let (sa, ea) = if rev {
+        (a.get(3), a.get(2))
+    } else {
+        (a.get(2), a.get(3))
+    };
     let Some(start) = bound_id(x, sa, true) else {
         return;
     };
@@ -484,7 +537,12 @@ pub fn xdel(x: &mut Exec<'_, '_>, a: Args<'_>) {
         ids.push(id);
     }
     let (db, mut r) = split(x);
-    let n = stream_mut(db, i, |s| ids.iter().filter(|id| s.delete(**id)).count(), |n| *n > 0);
+    let n = stream_mut(
+        db,
+        i,
+        |s| ids.iter().filter(|id| s.delete(**id)).count(),
+        |n| *n > 0,
+    );
     r.int(n as i64);
 }
 
@@ -526,12 +584,11 @@ pub fn xsetid(x: &mut Exec<'_, '_>, a: Args<'_>) {
     };
     let (db, mut r) = split(x);
     let s = stream_of(db, i);
-    if id < s.max_deleted_id() {
-        return r.error("ERR The ID specified in XSETID is smaller than current max_deleted_entry_id");
-    }
     if !s.is_empty() {
         if id < s.last_live_id() {
-            return r.error("ERR The ID specified in XSETID is smaller than the target stream top item");
+            return r.error(
+                "ERR The ID specified in XSETID is smaller than the target stream top item",
+            );
         }
         if added.is_some_and(|n| n < s.len()) {
             return r.error("ERR The entries_added specified in XSETID is smaller than the target stream length");
@@ -589,7 +646,12 @@ pub fn serve_stream(
         reply_range(r, stream_of(db, i), start, StreamId::MAX, false, count);
         return;
     };
-    stream_mut(db, i, |s| super::stream_groups::group_read(s, key, g, start, count, history, now, r, log), |_| true);
+    stream_mut(
+        db,
+        i,
+        |s| super::stream_groups::group_read(s, key, g, start, count, history, now, r, log),
+        |_| true,
+    );
 }
 
 /// The parsed XREAD / XREADGROUP request.
@@ -639,7 +701,11 @@ fn parse_read(x: &mut Exec<'_, '_>, a: &Args<'_>, xgroup: bool) -> Option<ReadRe
                 req.keys_at = i + 1;
                 let rest = a.len() - req.keys_at;
                 if rest % 2 != 0 {
-                    let (name, sym) = if xgroup { ("xreadgroup", '>') } else { ("xread", '$') };
+                    let (name, sym) = if xgroup {
+                        ("xreadgroup", '>')
+                    } else {
+                        ("xread", '$')
+                    };
                     x.err(&format!(
                         "ERR Unbalanced '{name}' list of streams: for each stream key an ID or '{sym}' must be specified."
                     ));
@@ -736,7 +802,7 @@ fn read_generic(x: &mut Exec<'_, '_>, a: Args<'_>, xgroup: bool) {
         ids.push(id);
     }
     // Serve what can be served now.
-    let now = x.core.now_ms;
+    let now = super::streams::clock(x.core);
     let mut log = Vec::new();
     let mut parts: Vec<Vec<u8>> = Vec::new();
     let resp3 = x.client.resp3;
@@ -761,12 +827,26 @@ fn read_generic(x: &mut Exec<'_, '_>, a: Args<'_>, xgroup: bool) {
             continue;
         }
         let mut buf = Vec::new();
-        let mut r = Reply { buf: &mut buf, resp3 };
+        let mut r = Reply {
+            buf: &mut buf,
+            resp3,
+        };
         if !resp3 {
             r.array(2);
         }
         r.bulk(key);
-        serve_stream(db, i, key, after, req.count, req.group.as_ref(), history, now, &mut r, &mut log);
+        serve_stream(
+            db,
+            i,
+            key,
+            after,
+            req.count,
+            req.group.as_ref(),
+            history,
+            now,
+            &mut r,
+            &mut log,
+        );
         parts.push(buf);
     }
     if !parts.is_empty() {
@@ -783,10 +863,16 @@ fn read_generic(x: &mut Exec<'_, '_>, a: Args<'_>, xgroup: bool) {
     let Some(ms) = req.block else {
         return x.r().null_array();
     };
-    let keys: Vec<Vec<u8>> = (0..req.n).map(|k| a.get(req.keys_at + k).to_vec()).collect();
+    let keys: Vec<Vec<u8>> = (0..req.n)
+        .map(|k| a.get(req.keys_at + k).to_vec())
+        .collect();
     let wait = crate::commands::blocking::StreamWait {
         ids,
-        count: if req.count == 0 { BLOCKED_DEFAULT_COUNT } else { req.count },
+        count: if req.count == 0 {
+            BLOCKED_DEFAULT_COUNT
+        } else {
+            req.count
+        },
         group: req.group,
     };
     crate::commands::blocking::block_on_streams(x, keys, wait, ms);
@@ -811,11 +897,16 @@ pub fn serve_blocked(
     resp3: bool,
     log: &mut Vec<Vec<Vec<u8>>>,
 ) -> Option<Vec<u8>> {
-    let now = core.now_ms;
+    let now = clock(core);
     let db = &mut core.dbs[dbi];
-    let found = db.lookup(key, now).filter(|&i| matches!(db.obj(i), Some(Object::Stream(_))));
+    let found = db
+        .lookup(key, now)
+        .filter(|&i| matches!(db.obj(i), Some(Object::Stream(_))));
     let mut buf = Vec::new();
-    let mut r = Reply { buf: &mut buf, resp3 };
+    let mut r = Reply {
+        buf: &mut buf,
+        resp3,
+    };
     let Some(i) = found else {
         // XREAD keeps waiting for a stream to appear; a group reader's group is gone.
         wait.group.as_ref()?;
@@ -841,6 +932,17 @@ pub fn serve_blocked(
         r.array(2);
     }
     r.bulk(key);
-    serve_stream(db, i, key, gt, wait.count, wait.group.as_ref(), false, now, &mut r, log);
+    serve_stream(
+        db,
+        i,
+        key,
+        gt,
+        wait.count,
+        wait.group.as_ref(),
+        false,
+        now,
+        &mut r,
+        log,
+    );
     Some(buf)
 }

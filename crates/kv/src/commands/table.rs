@@ -2,8 +2,9 @@
 //! counted), flags, key positions, documentation, handler.
 
 use crate::commands::{
-    blocking, config_cmd, connection, hashes, keys, lists, pubsub, server, sets, strings,
-    transactions, zsets, stream_groups, streams};
+    blocking, config_cmd, connection, hashes, keys, lists, pubsub, server, sets, stream_groups,
+    streams, strings, transactions, zsets,
+};
 use crate::protocol::Args;
 use crate::service::Exec;
 

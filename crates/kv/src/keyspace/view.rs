@@ -165,13 +165,29 @@ fn write_stream(out: &mut Vec<u8>, key: &[u8], s: &kvtypes::Stream) {
     let maxdel = s.max_deleted_id().to_bytes();
     put_record(
         out,
-        &[b"XSETID", key, &last, b"ENTRIESADDED", n.format(s.entries_added()).as_bytes(), b"MAXDELETEDID", &maxdel],
+        &[
+            b"XSETID",
+            key,
+            &last,
+            b"ENTRIESADDED",
+            n.format(s.entries_added()).as_bytes(),
+            b"MAXDELETEDID",
+            &maxdel,
+        ],
     );
     for (name, g) in s.groups() {
         let gl = g.last_id.to_bytes();
         put_record(
             out,
-            &[b"XGROUP", b"CREATE", key, name, &gl, b"ENTRIESREAD", n.format(g.entries_read).as_bytes()],
+            &[
+                b"XGROUP",
+                b"CREATE",
+                key,
+                name,
+                &gl,
+                b"ENTRIESREAD",
+                n.format(g.entries_read).as_bytes(),
+            ],
         );
         for (cname, c) in &g.consumers {
             if c.pel.is_empty() {
@@ -184,9 +200,18 @@ fn write_stream(out: &mut Vec<u8>, key: &[u8], s: &kvtypes::Stream) {
                 put_record(
                     out,
                     &[
-                        b"XCLAIM", key, name, cname, b"0", &idb, b"TIME",
-                        t.format(nk.delivery_time).as_bytes(), b"RETRYCOUNT",
-                        n.format(nk.delivery_count).as_bytes(), b"JUSTID", b"FORCE",
+                        b"XCLAIM",
+                        key,
+                        name,
+                        cname,
+                        b"0",
+                        &idb,
+                        b"TIME",
+                        t.format(nk.delivery_time).as_bytes(),
+                        b"RETRYCOUNT",
+                        n.format(nk.delivery_count).as_bytes(),
+                        b"JUSTID",
+                        b"FORCE",
                     ],
                 );
             }

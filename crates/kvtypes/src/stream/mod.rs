@@ -23,9 +23,14 @@
 //! - `trim`: O(M) for M entries removed (whole nodes dropped in O(log N) each).
 //! - groups: create/destroy/lookup O(log G); PEL insert/remove/lookup O(log P).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+
+mod group;
+mod node;
+
+pub use group::{Consumer, Group, Nack, INVALID_ENTRIES_READ};
+use node::Node;
 
 /// A stream entry ID: milliseconds and a sequence number within them.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
@@ -95,368 +100,6 @@ impl Default for NodeLimits {
         NodeLimits {
             max_bytes: 4096,
             max_entries: 100,
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// packed nodes
-
-const F_DELETED: u8 = 1;
-const F_SAME_FIELDS: u8 = 2;
-
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-fn get_varint(b: &[u8], at: &mut usize) -> u64 {
-    let mut n = 0u64;
-    let mut shift = 0;
-    loop {
-        let byte = b[*at];
-        *at += 1;
-        n |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return n;
-        }
-        shift += 7;
-    }
-}
-
-fn put_str(out: &mut Vec<u8>, s: &[u8]) {
-    put_varint(out, s.len() as u64);
-    out.extend_from_slice(s);
-}
-
-fn get_str<'a>(b: &'a [u8], at: &mut usize) -> &'a [u8] {
-    let n = get_varint(b, at) as usize;
-    let s = &b[*at..*at + n];
-    *at += n;
-    s
-}
-
-/// A packed block of entries. Entry layout in `buf`:
-/// `flags ms_delta seq [nfields field*] value*` where `ms_delta = id.ms - master.ms` and
-/// `seq` is `id.seq - master.seq` when `ms_delta == 0`, else `id.seq` (both never negative,
-/// since IDs in a node are ≥ its master). Field names are present only without
-/// `F_SAME_FIELDS`. Strings are `varint(len) bytes`.
-#[derive(Clone, Debug)]
-struct Node {
-    master: StreamId,
-    master_fields: Box<[Box<[u8]>]>,
-    buf: Vec<u8>,
-    /// Entries stored, deleted ones included.
-    total: u32,
-    /// Entries not flagged deleted.
-    live: u32,
-    last: StreamId,
-}
-
-/// One decoded entry: its offset (for flagging), ID, and flattened field/value pairs.
-struct Decoded {
-    deleted: bool,
-    id: StreamId,
-    /// Offset just past the entry.
-    end: usize,
-}
-
-impl Node {
-    fn new(id: StreamId, pairs: &[&[u8]]) -> Node {
-        let master_fields = pairs
-            .chunks(2)
-            .map(|p| p[0].to_vec().into_boxed_slice())
-            .collect::<Vec<_>>()
-            .into_boxed_slice();
-        Node {
-            master: id,
-            master_fields,
-            buf: Vec::new(),
-            total: 0,
-            live: 0,
-            last: id,
-        }
-    }
-
-    fn same_fields(&self, pairs: &[&[u8]]) -> bool {
-        pairs.len() == self.master_fields.len() * 2
-            && pairs
-                .chunks(2)
-                .zip(self.master_fields.iter())
-                .all(|(p, f)| p[0] == &f[..])
-    }
-
-    /// Bytes the entry would take (an upper bound is fine: it only decides node splits).
-    fn entry_size(pairs: &[&[u8]]) -> usize {
-        3 + 20 + pairs.iter().map(|s| s.len() + 5).sum::<usize>()
-    }
-
-    fn push(&mut self, id: StreamId, pairs: &[&[u8]]) {
-        let same = self.same_fields(pairs);
-        let ms_delta = id.ms - self.master.ms;
-        let seq = if ms_delta == 0 {
-            id.seq - self.master.seq
-        } else {
-            id.seq
-        };
-        self.buf.push(if same { F_SAME_FIELDS } else { 0 });
-        put_varint(&mut self.buf, ms_delta);
-        put_varint(&mut self.buf, seq);
-        if !same {
-            put_varint(&mut self.buf, (pairs.len() / 2) as u64);
-            for p in pairs.chunks(2) {
-                put_str(&mut self.buf, p[0]);
-            }
-        }
-        for p in pairs.chunks(2) {
-            put_str(&mut self.buf, p[1]);
-        }
-        self.total += 1;
-        self.live += 1;
-        self.last = id;
-    }
-
-    /// Decode the entry at `at`; with `out`, its flattened pairs are pushed there.
-    fn decode<'a>(&'a self, at: usize, out: Option<&mut Vec<&'a [u8]>>) -> Decoded {
-        let b = &self.buf;
-        let mut p = at;
-        let flags = b[p];
-        p += 1;
-        let ms_delta = get_varint(b, &mut p);
-        let seq = get_varint(b, &mut p);
-        let id = if ms_delta == 0 {
-            StreamId::new(self.master.ms, self.master.seq + seq)
-        } else {
-            StreamId::new(self.master.ms + ms_delta, seq)
-        };
-        let mut fields_at = None;
-        let n = if flags & F_SAME_FIELDS != 0 {
-            self.master_fields.len()
-        } else {
-            let n = get_varint(b, &mut p) as usize;
-            fields_at = Some(p);
-            for _ in 0..n {
-                get_str(b, &mut p);
-            }
-            n
-        };
-        match out {
-            Some(out) => {
-                let mut fp = fields_at.unwrap_or(0);
-                for i in 0..n {
-                    let f: &[u8] = match fields_at {
-                        None => &self.master_fields[i],
-                        Some(_) => get_str(b, &mut fp),
-                    };
-                    let v = get_str(b, &mut p);
-                    out.push(f);
-                    out.push(v);
-                }
-            }
-            None => {
-                for _ in 0..n {
-                    get_str(b, &mut p);
-                }
-            }
-        }
-        Decoded {
-            deleted: flags & F_DELETED != 0,
-            id,
-            end: p,
-        }
-    }
-
-    /// Offsets of every entry (deleted ones included), in order: the reverse walk and the
-    /// in-node searches use it (a node is bounded, so this is O(1) in N).
-    fn offsets(&self) -> Vec<usize> {
-        let mut v = Vec::with_capacity(self.total as usize);
-        let mut at = 0;
-        while at < self.buf.len() {
-            v.push(at);
-            at = self.decode(at, None).end;
-        }
-        v
-    }
-
-    fn find(&self, id: StreamId) -> Option<usize> {
-        let mut at = 0;
-        while at < self.buf.len() {
-            let d = self.decode(at, None);
-            if d.id == id {
-                return (!d.deleted).then_some(at);
-            }
-            if d.id > id {
-                return None;
-            }
-            at = d.end;
-        }
-        None
-    }
-
-    fn mark_deleted(&mut self, at: usize) {
-        self.buf[at] |= F_DELETED;
-        self.live -= 1;
-    }
-
-    fn first_live(&self) -> Option<StreamId> {
-        let mut at = 0;
-        while at < self.buf.len() {
-            let d = self.decode(at, None);
-            if !d.deleted {
-                return Some(d.id);
-            }
-            at = d.end;
-        }
-        None
-    }
-
-    fn last_live(&self) -> Option<StreamId> {
-        self.offsets()
-            .iter()
-            .rev()
-            .map(|&at| self.decode(at, None))
-            .find(|d| !d.deleted)
-            .map(|d| d.id)
-    }
-
-    fn heap_bytes(&self) -> usize {
-        self.buf.capacity()
-            + self
-                .master_fields
-                .iter()
-                .map(|f| f.len() + 16)
-                .sum::<usize>()
-            + std::mem::size_of::<Node>()
-            + 32
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// consumer groups
-
-/// A pending entry: delivered to `consumer`, not yet acknowledged.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Nack {
-    pub consumer: Arc<[u8]>,
-    /// Last delivery, unix ms.
-    pub delivery_time: u64,
-    pub delivery_count: u64,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Consumer {
-    /// Last time the consumer was seen (read, claimed...), unix ms.
-    pub seen_time: u64,
-    /// IDs pending for this consumer; each is also in its group's PEL pointing here.
-    pub pel: BTreeSet<StreamId>,
-}
-
-/// `entries_read` value meaning "unknown" (Redis's SCG_INVALID_ENTRIES_READ).
-pub const INVALID_ENTRIES_READ: i64 = -1;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Group {
-    /// Last ID delivered to any consumer with `>`.
-    pub last_id: StreamId,
-    /// Logical count of entries the group has read, or [`INVALID_ENTRIES_READ`].
-    pub entries_read: i64,
-    pub pel: BTreeMap<StreamId, Nack>,
-    /// Ordered by name, as XINFO CONSUMERS lists them.
-    pub consumers: BTreeMap<Arc<[u8]>, Consumer>,
-}
-
-impl Group {
-    pub fn new(last_id: StreamId, entries_read: i64) -> Group {
-        Group {
-            last_id,
-            entries_read,
-            pel: BTreeMap::new(),
-            consumers: BTreeMap::new(),
-        }
-    }
-
-    /// The consumer's shared name, creating it (seen now) when absent; true if created.
-    /// O(log C).
-    pub fn consumer(&mut self, name: &[u8], now: u64) -> (Arc<[u8]>, bool) {
-        if let Some((k, _)) = self.consumers.get_key_value(name) {
-            return (k.clone(), false);
-        }
-        let k: Arc<[u8]> = Arc::from(name);
-        self.consumers.insert(
-            k.clone(),
-            Consumer {
-                seen_time: now,
-                pel: BTreeSet::new(),
-            },
-        );
-        (k, true)
-    }
-
-    /// Delete a consumer and its pending entries; the number it had pending, None if absent.
-    /// O(P log P) for its P pending entries.
-    pub fn delete_consumer(&mut self, name: &[u8]) -> Option<usize> {
-        let c = self.consumers.remove(name)?;
-        for id in &c.pel {
-            self.pel.remove(id);
-        }
-        Some(c.pel.len())
-    }
-
-    /// Acknowledge `id`: true if it was pending. O(log P).
-    pub fn ack(&mut self, id: StreamId) -> bool {
-        let Some(n) = self.pel.remove(&id) else {
-            return false;
-        };
-        if let Some(c) = self.consumers.get_mut(&n.consumer) {
-            c.pel.remove(&id);
-        }
-        true
-    }
-
-    /// Make `id` pending for `consumer` with the given time and count, moving it from
-    /// whichever consumer had it (XREADGROUP's delivery, XCLAIM, replay of either).
-    /// The consumer must exist. O(log P).
-    pub fn assign(&mut self, id: StreamId, consumer: &Arc<[u8]>, time: u64, count: u64) {
-        let nack = Nack {
-            consumer: consumer.clone(),
-            delivery_time: time,
-            delivery_count: count,
-        };
-        if let Some(old) = self.pel.insert(id, nack) {
-            if old.consumer != *consumer {
-                if let Some(c) = self.consumers.get_mut(&old.consumer) {
-                    c.pel.remove(&id);
-                }
-            }
-        }
-        if let Some(c) = self.consumers.get_mut(consumer) {
-            c.pel.insert(id);
-        }
-    }
-
-    /// Pending entries of one consumer (or the whole group) from `start` up to `end`.
-    pub fn pending_range(
-        &self,
-        consumer: Option<&[u8]>,
-        start: StreamId,
-        end: StreamId,
-    ) -> Box<dyn Iterator<Item = (StreamId, &Nack)> + '_> {
-        if start > end {
-            return Box::new(std::iter::empty());
-        }
-        match consumer {
-            None => Box::new(self.pel.range(start..=end).map(|(id, n)| (*id, n))),
-            Some(name) => match self.consumers.get(name) {
-                None => Box::new(std::iter::empty()),
-                Some(c) => Box::new(
-                    c.pel
-                        .range(start..=end)
-                        .filter_map(|id| self.pel.get(id).map(|n| (*id, n))),
-                ),
-            },
         }
     }
 }
@@ -921,7 +564,10 @@ mod tests {
     }
 
     fn ids(s: &Stream, start: StreamId, end: StreamId, rev: bool) -> Vec<StreamId> {
-        s.collect(start, end, rev, 0).into_iter().map(|e| e.0).collect()
+        s.collect(start, end, rev, 0)
+            .into_iter()
+            .map(|e| e.0)
+            .collect()
     }
 
     fn small() -> NodeLimits {
@@ -935,7 +581,11 @@ mod tests {
     fn add_and_range_both_ways_across_nodes() {
         let mut s = Stream::new();
         for i in 1..=10 {
-            s.add(id(i, 0), &[b"f", b"v", b"g", i.to_string().as_bytes()], small());
+            s.add(
+                id(i, 0),
+                &[b"f", b"v", b"g", i.to_string().as_bytes()],
+                small(),
+            );
         }
         assert_eq!(s.len(), 10);
         assert_eq!(s.node_count(), 4);
@@ -963,7 +613,10 @@ mod tests {
             got.iter().map(|e| e.0).collect::<Vec<_>>(),
             vec![id(100, 5), id(100, 6), id(250, 0), id(250, 1)]
         );
-        assert_eq!(got[1].1, vec![b"b".to_vec(), b"2".to_vec(), b"c".to_vec(), vec![]]);
+        assert_eq!(
+            got[1].1,
+            vec![b"b".to_vec(), b"2".to_vec(), b"c".to_vec(), vec![]]
+        );
         assert_eq!(got[2].1, vec![b"a".to_vec(), b"3".to_vec()]);
         assert!(got[3].1.is_empty());
         assert_eq!(s.get(id(100, 6)).unwrap()[0], b"b".to_vec());
@@ -974,7 +627,11 @@ mod tests {
     fn same_fields_are_not_stored_again() {
         let mut s = Stream::new();
         for i in 1..=100 {
-            s.add(id(i, 0), &[b"field-one", b"v1", b"field-two", b"v2"], NodeLimits::default());
+            s.add(
+                id(i, 0),
+                &[b"field-one", b"v1", b"field-two", b"v2"],
+                NodeLimits::default(),
+            );
         }
         let n = s.nodes.values().next().unwrap();
         // flags + 1-byte deltas + two 3-byte values: 9 bytes an entry.
@@ -1013,7 +670,10 @@ mod tests {
         assert_eq!(s.last_id(), id(6, 0));
         assert_eq!(s.last_live_id(), id(5, 0));
         assert_eq!(s.max_deleted_id(), id(6, 0));
-        assert_eq!(ids(&s, StreamId::MIN, StreamId::MAX, true), vec![id(5, 0), id(4, 0)]);
+        assert_eq!(
+            ids(&s, StreamId::MIN, StreamId::MAX, true),
+            vec![id(5, 0), id(4, 0)]
+        );
         assert!(!s.contains(id(6, 0)) && s.contains(id(5, 0)));
         assert!(s.delete(id(4, 0)) && s.delete(id(5, 0)));
         assert_eq!(s.len(), 0);
@@ -1068,32 +728,6 @@ mod tests {
     }
 
     #[test]
-    fn groups_pel_assign_ack_and_consumer_delete() {
-        let mut g = Group::new(StreamId::MIN, 0);
-        let (alice, created) = g.consumer(b"alice", 100);
-        assert!(created);
-        let (bob, _) = g.consumer(b"bob", 100);
-        assert!(!g.consumer(b"alice", 200).1);
-        g.assign(id(1, 0), &alice, 100, 1);
-        g.assign(id(2, 0), &alice, 100, 1);
-        g.assign(id(2, 0), &bob, 150, 2);
-        assert_eq!(g.consumers[&alice].pel.len(), 1);
-        assert_eq!(g.consumers[&bob].pel.len(), 1);
-        assert_eq!(g.pel[&id(2, 0)].delivery_count, 2);
-        let bobs: Vec<_> = g
-            .pending_range(Some(b"bob"), StreamId::MIN, StreamId::MAX)
-            .map(|(i, _)| i)
-            .collect();
-        assert_eq!(bobs, vec![id(2, 0)]);
-        assert!(g.ack(id(1, 0)));
-        assert!(!g.ack(id(1, 0)));
-        assert!(g.consumers[&alice].pel.is_empty());
-        assert_eq!(g.delete_consumer(b"bob"), Some(1));
-        assert!(g.pel.is_empty());
-        assert_eq!(g.delete_consumer(b"bob"), None);
-    }
-
-    #[test]
     fn lag_as_redis_counts_it() {
         let mut s = Stream::new();
         assert!(s.create_group(b"g", StreamId::MIN, INVALID_ENTRIES_READ));
@@ -1127,7 +761,11 @@ mod tests {
     fn memory_is_accounted_and_clones_are_equal() {
         let mut s = Stream::new();
         for i in 0..1000 {
-            s.add(id(i + 1, 0), &[b"f1", b"v1", b"f2", b"v2"], NodeLimits::default());
+            s.add(
+                id(i + 1, 0),
+                &[b"f1", b"v1", b"f2", b"v2"],
+                NodeLimits::default(),
+            );
         }
         let m = s.mem_bytes();
         assert!(m > 9 * 1000 && m < 40 * 1000, "{m}");
