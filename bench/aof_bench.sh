@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# readyloop kv vs redis-server 7.0 with the append-only log on, same run, same disk (issue 12):
+# readyloop kv vs redis-server 7.0 with the append-only log on, same run, same disk:
 # redis-benchmark -P 16 -t set, 50 clients, server pinned to CPU 0, client to CPU 1, for
 # appendfsync everysec and always. Server CPU per request from /proc/PID/stat (utime+stime).
 #

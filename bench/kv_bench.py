@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""readyloop kv vs redis-server 7.0, same run (issue 10's performance targets). python3 stdlib only.
+"""readyloop kv vs redis-server 7.0, same run (SET/GET/INCR/MSET throughput, CPU per request, memory per key). python3 stdlib only.
 
 Per round (server order rotated each round), every server is started fresh, pinned to CPU 0,
 and redis-benchmark runs pinned to CPU 1 with 50 clients:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Active expiry lateness under load (issue 10): 1,000,000 keys with TTLs spread evenly over
+"""Active expiry lateness under load: 1,000,000 keys with TTLs spread evenly over
 1-10 s, inserted with `redis-cli --pipe`; while a `redis-benchmark -P 1 GET` load runs, DBSIZE
 is sampled every 50 ms. DBSIZE never expires anything itself, so what it counts is what active
 expiry has not removed yet.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""readyloop kv vs redis-server 7.0, same run: issue 11's performance targets (plus issue 10's
+"""readyloop kv vs redis-server 7.0, same run: the data-type performance targets (plus the core
 -P 16 SET/INCR re-run). python3 stdlib only; builds bench/pubsub_fanout.c with cc.
 
 Per round (server order rotated each round) every server is started fresh for each of three
@@ -51,7 +51,7 @@ TESTS = [
     ("HSET", ["-t", "hset"]),
     ("ZADD", ["-t", "zadd"]),
 ]
-# Issue 11's targets (issue 10's for SET/INCR), as throughput ratios to redis-server.
+# The data-type targets (the core ones for SET/INCR), as throughput ratios to redis-server.
 TARGETS = {"SET": 1.2, "INCR": 1.2, "LPUSH": 1.2, "LPOP": 1.2, "SADD": 1.2, "HSET": 1.2,
            "ZADD": 1.2, "LRANGE_100": 1.0}
 
@@ -268,7 +268,7 @@ def main():
 
 def write_md(a, meta, servers, runs, mems, pubs):
     ratio = lambda x, b: f"{x / b:.2f}" if b == b and b and x == x else "-"
-    L = [f"# readyloop kv vs redis-server (issue 11 targets), {meta['date_utc']}", "",
+    L = [f"# readyloop kv vs redis-server (data-type targets), {meta['date_utc']}", "",
          f"`{' '.join(meta['argv'])}` at git {meta['git']}; {a.rounds} rounds, server order "
          "rotated, medians (memory: first 3 rounds).",
          f"{meta['redis_server']}; kernel {meta['kernel']}, {meta['cpus']} CPUs; load average "

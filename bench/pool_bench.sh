@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The pool benchmark (issue 9): light-client latency with and without worker threads, in the
+# The pool benchmark: light-client latency with and without worker threads, in the
 # pinning variants the results README discusses, plus heavy throughput against the
 # single-thread rate. Needs a release build: cargo build --release.
 #   bench/pool_bench.sh [OUT_DIR]        (default bench/results/$(date -u +%F)-vm/pool)

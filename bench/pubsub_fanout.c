@@ -1,4 +1,4 @@
-/* PUBLISH fan-out client for bench/kv_types_bench.py (issue 11: PUBLISH to 1,000 subscribers).
+/* PUBLISH fan-out client for bench/kv_types_bench.py (PUBLISH to 1,000 subscribers).
  *
  * One thread, one epoll: N subscriber sockets that read and count, one publisher socket that
  * pipelines PUBLISH with at most WINDOW replies outstanding (so a slow server is not buried

@@ -80,6 +80,8 @@ struct KvArgs {
 enum KvAction {
     /// Check an append-only log (manifest or file) and with --fix truncate what is invalid.
     CheckAof(readyloop::kv::CheckAofArgs),
+    /// Check an RDB snapshot (as redis-check-rdb): every key readable, checksum right.
+    CheckRdb(readyloop::kv::CheckRdbArgs),
 }
 
 fn main() {
@@ -98,6 +100,10 @@ fn main() {
             action: Some(KvAction::CheckAof(c)),
             ..
         }) => readyloop::kv::check_aof(&c),
+        Command::Kv(KvArgs {
+            action: Some(KvAction::CheckRdb(c)),
+            ..
+        }) => readyloop::kv::check_rdb(&c),
         Command::Kv(a) => readyloop::kv::kv(a.backend, a.port, &a.opts),
         Command::Load(a) => load(&a),
         Command::Sweep(a) => sweep(&a),

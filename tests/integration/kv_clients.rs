@@ -1,4 +1,4 @@
-//! Real Redis clients against `readyloop kv` (issue 10): the `redis` crate, `redis-cli` (argument,
+//! Real Redis clients against `readyloop kv`: the `redis` crate, `redis-cli` (argument,
 //! stdin and interactive modes, compared line for line with what it prints against
 //! redis-server), `redis-cli --pipe` mass insert of 1,000,000 keys, and `redis-benchmark`'s
 //! default test list with no error reply.
@@ -397,7 +397,7 @@ each_backend!(
 );
 
 each_backend!(
-    /// SCAN's guarantee (issue 10, as Redis documents it): a full iteration returns every key
+    /// SCAN's guarantee (as Redis documents it): a full iteration returns every key
     /// present from start to end, even while other keys are added and removed between calls
     /// (growing the table underneath the cursor), and never returns a key that never existed.
     scan_returns_every_stable_key_under_churn,

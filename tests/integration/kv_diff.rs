@@ -1,4 +1,4 @@
-//! The differential test (issue 10): seeded random command sequences go to Debian's
+//! The differential test: seeded random command sequences go to Debian's
 //! `redis-server` and to `readyloop kv`; replies must match exactly (KEYS and SCAN as sets,
 //! TTLs within a second). First the framework is checked redis-vs-redis, so a failure against
 //! ours is ours. Replay one seed with `KVDIFF_SEED=N cargo test --test integration kv_diff`.

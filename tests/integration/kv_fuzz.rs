@@ -1,7 +1,7 @@
-//! The RESP parser end to end (issue 10): malformed input gets Redis's exact reply and close
+//! The RESP parser end to end: malformed input gets Redis's exact reply and close
 //! behaviour; a valid pipeline split at any byte gets the same reply bytes as redis-server gives
 //! it whole; random bytes in random pieces never crash the server or disturb other clients.
-//! (Helper `kv` fuzzes the parser in-crate; these go through the socket and the event loop.)
+//! (The parser's own unit tests fuzz it in-crate; these go through the socket and the event loop.)
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};

@@ -1,4 +1,4 @@
-//! Several `readyloop kv` instances behind twemproxy (Debian `nutcracker`), as issue 10 asks:
+//! Several `readyloop kv` instances behind twemproxy (Debian `nutcracker`):
 //! keys sent through the proxy spread over the instances by ketama consistent hashing and read
 //! back; with one instance killed, the proxy ejects it (auto_eject_hosts, server_failure_limit)
 //! and keeps serving from the rest, and its stats port shows the eject.

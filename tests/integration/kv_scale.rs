@@ -1,4 +1,4 @@
-//! Issue 11 at full size: 1,000 clients blocked on one list, 10,000 subscribers on one channel,
+//! The KV server at full size: 1,000 clients blocked on one list, 10,000 subscribers on one channel,
 //! and the pubsub class of `client-output-buffer-limit` (hard, soft-with-seconds, CONFIG SET).
 //!
 //! The server is a child process and the clients are non-blocking sockets in this process,
@@ -348,7 +348,7 @@ fn read_exactly(p: &mut Peer, want: &[u8], scratch: &mut [u8]) {
 }
 
 each_backend!(
-    /// Issue 11: 1,000 clients blocked on one list with mixed timeouts (for ever, 0.3, 0.7,
+    /// 1,000 clients blocked on one list with mixed timeouts (for ever, 0.3, 0.7,
     /// 1.2 s) are served by pushes in arrival order (the longest-waiting client still waiting
     /// first, as Redis), the rest time out within 100 ms of their deadlines; CLIENT UNBLOCK
     /// answers the TIMEOUT and ERROR forms; and 4 rounds of 1,000 blocked clients that hang up
@@ -796,7 +796,7 @@ fn fan_out(backend: reactor::Backend, n: usize) {
 }
 
 each_backend!(
-    /// Issue 11: 10,000 subscribers and one publisher (10,000 on epoll-et, 2,000 on poll and
+    /// 10,000 subscribers and one publisher (10,000 on epoll-et, 2,000 on poll and
     /// epoll-lt, to keep CI short): every message reaches every subscriber in order; then 100
     /// subscribers of a 2 MiB stream that never read are cut off at the pubsub output-buffer
     /// limit while 100 readers of that stream get every byte and the 10,000 keep receiving

@@ -1,4 +1,4 @@
-//! `readyloop kv` data types (issue 11) through the `redis` crate and raw RESP on every
+//! `readyloop kv` data types through the `redis` crate and raw RESP on every
 //! backend: lists, hashes, sets, sorted sets, encodings, WRONGTYPE, blocking pops (FIFO,
 //! timeouts, disconnects, CLIENT UNBLOCK).
 
@@ -314,7 +314,7 @@ each_backend!(client_unblock_and_blocking_variants, |b| {
     );
 });
 
-/// The differential test with the data-type commands (issue 11) mixed in: redis-vs-redis
+/// The differential test with the data-type commands mixed in: redis-vs-redis
 /// first (the generator is deterministic where it must be), then ours on every backend.
 mod diff {
     use crate::kv_util::*;
@@ -326,7 +326,7 @@ mod diff {
             redis,
             GenConfig {
                 other_types: true,
-                // Only data-type (and a few keyspace) commands: issue 10's generator has its
+                // Only data-type (and a few keyspace) commands: the core generator has its
                 // own test, and its CLIENT SETINFO (7.2, answered by ours on purpose) differs
                 // from 7.0.
                 types: 1.0,

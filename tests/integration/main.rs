@@ -18,6 +18,7 @@ mod kv_fuzz;
 mod kv_multi;
 mod kv_power;
 mod kv_proxy;
+mod kv_rdb;
 mod kv_scale;
 mod kv_streams;
 mod kv_types;

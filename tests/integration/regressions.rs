@@ -1,4 +1,4 @@
-//! Issue 8's bugs, one test each, named after what it pins. Each was seen failing on the code
+//! The event loop's bugs found by review, one test each, named after what it pins. Each was seen failing on the code
 //! before the fix (the failure is quoted in the test's comment).
 
 use std::io::{Read, Write};

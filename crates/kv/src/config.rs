@@ -1,4 +1,6 @@
 //! Settings, with Redis's parameter names for CONFIG GET/SET.
+//!
+//! Plain settings and their parsing: imports nothing of the server, so every layer may read it.
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -299,8 +301,9 @@ pub struct Extra {
     pub value: String,
 }
 
-/// Parameters this server keeps and reports but does not act on (the data types that use the
-/// encoding thresholds come with the next issue; tools and client fixtures set them).
+/// Parameters kept as text and read where they are used (the encoding thresholds by
+/// `commands::typed::limits`, the lazyfree switches by `keyspace::lazyfree`); some are still
+/// stored and reported only, which the compatibility page lists.
 pub fn extra_defaults() -> Vec<Extra> {
     let e = |name, alias, kind, value: &str| Extra {
         name,

@@ -2,9 +2,11 @@
 //! the keyspace, strings, expiry and eviction, on one event loop.
 //!
 //! ```text
-//! bytes ─▶ resp::Parser (resumable, ctx.need for big bulks) ─▶ command table (server.rs)
-//!       ─▶ commands (keys.rs, strings.rs, admin.rs) ─▶ store::Db ─▶ resp::Reply into ctx.out()
-//! tick ─▶ active expiry (deadline-ordered, bounded per tick) ─▶ next deadline for the loop
+//! bytes ─▶ protocol::Parser (resumable, ctx.need for big bulks) ─▶ service (command table
+//!       lookup, arity, auth, OOM, MULTI queueing) ─▶ commands::<family> ─▶ keyspace::Db
+//!       ─▶ protocol::Reply into ctx.out(); service::propagate ─▶ persistence::aof
+//! tick ─▶ active expiry (deadline-ordered, bounded per tick), the log's write and fsync,
+//!       held replies released ─▶ next deadline for the loop
 //! ```
 //!
 //! Start one in-process:

@@ -65,7 +65,7 @@ impl Pack {
     }
 
     /// Appends grow the buffer to the exact size, as Redis's listpack reallocs per insert:
-    /// doubling would leave a small hash (the common case, a million of them in issue 11's
+    /// doubling would leave a small hash (the common case, a million of them in the hash memory
     /// memory target) with up to half its allocation unused.
     pub fn push(&mut self, v: &[u8]) {
         self.buf.reserve_exact(Self::entry_len(v));

@@ -33,7 +33,7 @@ impl Ord for Score {
 pub enum ZSet {
     Small(Vec<(f64, Box<[u8]>)>),
     /// Boxed so that every key's object stays small: the slot of a small collection pays
-    /// for the size of the largest form (a million small hashes, issue 11's memory target).
+    /// for the size of the largest form (a million small hashes, the hash memory benchmark).
     Big {
         dict: Box<HashMap<Box<[u8]>, f64>>,
         tree: Box<BTreeSet<(Score, Box<[u8]>)>>,

@@ -51,7 +51,7 @@ pub struct GenConfig {
     pub connection_resets: bool,
     /// Databases to use for SELECT/MOVE/COPY/SWAPDB (besides out-of-range ones).
     pub dbs: u32,
-    /// Share of steps that are list/hash/set/sorted-set commands (issue 11; 0 for none).
+    /// Share of steps that are list/hash/set/sorted-set commands (0 for none).
     pub types: f64,
     /// Share of steps that are MULTI/EXEC/DISCARD/WATCH/UNWATCH (0 for none). Between MULTI
     /// and EXEC the other steps are queued, so their replies are compared inside EXEC's.
@@ -76,7 +76,7 @@ pub struct Gen {
     cfg: GenConfig,
     /// Unix time in seconds when the sequence was made (absolute deadlines are built on it).
     now: i64,
-    /// A MULTI was sent and no EXEC, DISCARD or RESET since (see `multi.rs`).
+    /// A MULTI was sent and no EXEC, DISCARD or RESET since (see the KV server's `commands/transactions.rs`).
     in_multi: bool,
 }
 
@@ -712,7 +712,7 @@ impl Gen {
                         a.push(self.word("ID"));
                         check = Check::AnyInt;
                     }
-                    // (No CLIENT SETINFO: Redis 7.0 lacks it, issue 10 requires it; the client
+                    // (No CLIENT SETINFO: Redis 7.0 lacks it; the client
                     // tests cover it, as every client library sends it on connect.)
                     3 => a.push(self.word("GETNAME")),
                     4 => {
@@ -787,7 +787,7 @@ impl Gen {
                 }
             }
             83 => {
-                // Arity errors on every command name this issue covers.
+                // Arity errors on every command name the generator covers.
                 let name = [
                     "get",
                     "set",

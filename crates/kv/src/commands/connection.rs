@@ -185,7 +185,7 @@ const CLIENT_HELP: &[&str] = &[
     "HELP",
 ];
 
-/// CLIENT UNBLOCK id [TIMEOUT|ERROR] (issue 11).
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR].
 fn client_unblock(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let Some(id) = parse_i64(a.get(2)) else {
         return x.err("ERR value is not an integer or out of range");

@@ -1,4 +1,8 @@
 //! Keyspace commands: deletion, renames, copies, iteration, expiry, introspection.
+//!
+//! May use: the keyspace, `kvtypes`, the protocol's reply encoder, `typed.rs`; may not touch:
+//! the log (a non-replayable effect is handed over as an effect record) or other clients'
+//! connections.
 
 use crate::commands::strings::{NOT_INT, SYNTAX};
 use crate::commands::table::check_sub;

@@ -18,6 +18,7 @@ pub mod lists;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
+pub mod snapshot;
 pub mod stream_groups;
 pub mod streams;
 pub mod strings;

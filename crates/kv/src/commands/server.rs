@@ -139,11 +139,6 @@ pub fn time(x: &mut Exec<'_, '_>, _a: Args<'_>) {
     r.bulk(now.subsec_micros().to_string().as_bytes());
 }
 
-pub fn lastsave(x: &mut Exec<'_, '_>, _a: Args<'_>) {
-    let started = unix_now().as_secs() - x.core.start.elapsed().as_secs();
-    x.r().int(started as i64);
-}
-
 pub fn function(x: &mut Exec<'_, '_>, a: Args<'_>) {
     match check_sub(x, &a, "function") {
         Some("flush") => flush_option(x, &a, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
@@ -210,9 +205,12 @@ pub fn cluster(x: &mut Exec<'_, '_>, a: Args<'_>) {
 /// but ABORT stops the loop (which closes every connection; like Redis, no reply).
 pub fn shutdown(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let mut abort = false;
+    let mut mode = crate::commands::snapshot::Shutdown::Default;
     for opt in a.iter().skip(1) {
         match opt.to_ascii_lowercase().as_slice() {
-            b"nosave" | b"save" | b"now" | b"force" => {}
+            b"nosave" => mode = crate::commands::snapshot::Shutdown::NoSave,
+            b"save" => mode = crate::commands::snapshot::Shutdown::Save,
+            b"now" | b"force" => {}
             b"abort" => abort = true,
             _ => return x.err(SYNTAX),
         }
@@ -220,6 +218,7 @@ pub fn shutdown(x: &mut Exec<'_, '_>, a: Args<'_>) {
     if abort {
         return x.err("ERR No shutdown in progress.");
     }
+    x.core.shutdown_mode = mode;
     match &x.core.stop {
         Some(stop) => {
             tracing::warn!("SHUTDOWN requested by client id={}", x.client.id);
@@ -557,10 +556,8 @@ fn info_text(x: &Exec<'_, '_>, want: &[String]) -> String {
         section(
             "Persistence",
             format!(
-                "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\n\
-                 rdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\n\
-                 rdb_last_bgsave_status:ok\r\n{}",
-                unix_now().as_secs() - uptime,
+                "loading:0\r\nasync_loading:0\r\n{}{}",
+                core.rdb.info(crate::commands::snapshot::dirty(core)),
                 core.aof.info()
             ),
         );

@@ -1,4 +1,8 @@
 //! Set commands (Redis 7.0 `t_set.c` semantics; replies checked against redis-server).
+//!
+//! May use: the keyspace, `kvtypes`, the protocol's reply encoder, `typed.rs`; may not touch:
+//! the log (a non-replayable effect is handed over as an effect record) or other clients'
+//! connections.
 
 use std::borrow::Cow;
 

@@ -1,5 +1,9 @@
 //! String commands (Redis 7.0 `t_string.c` behaviour, written from its documented semantics
 //! and checked against redis-server by the differential test).
+//!
+//! May use: the keyspace, `kvtypes`, the protocol's reply encoder, `typed.rs`; may not touch:
+//! the log (a non-replayable effect is handed over as an effect record) or other clients'
+//! connections.
 
 use crate::keyspace::{Idx, NewValue, Value};
 use crate::protocol::{parse_i64, Args, Reply};

@@ -1,9 +1,12 @@
 //! The command table: names, arity (Redis's convention: N exact, -N at least N, the name
 //! counted), flags, key positions, documentation, handler.
+//!
+//! It names handlers and describes them; it holds no state and runs nothing (the dispatcher in
+//! `service` looks commands up here).
 
 use crate::commands::{
-    blocking, config_cmd, connection, hashes, keys, lists, pubsub, server, sets, stream_groups,
-    streams, strings, transactions, zsets,
+    blocking, config_cmd, connection, hashes, keys, lists, pubsub, server, sets, snapshot,
+    stream_groups, streams, strings, transactions, zsets,
 };
 use crate::protocol::Args;
 use crate::service::Exec;
@@ -119,6 +122,8 @@ pub static COMMANDS: &[Command] = &[
     c("exists", -2, RF, KALL, "generic", "1.0.0", "Determines whether one or more keys exist.", keys::exists),
     c("touch", -2, RF, KALL, "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", keys::touch),
     c("type", 2, RF, K1, "generic", "1.0.0", "Determines the type of value stored at a key.", keys::type_),
+    c("dump", 2, R, K1, "generic", "2.6.0", "Returns a serialized representation of the value stored at a key.", snapshot::dump),
+    c("restore", -4, WD, K1, "generic", "2.6.0", "Creates a key from the serialized representation of a value.", snapshot::restore),
     c("rename", 3, W, K12, "generic", "1.0.0", "Renames a key and overwrites the destination.", keys::rename),
     c("renamenx", 3, WF, K12, "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", keys::renamenx),
     c("copy", -3, WD, K12, "generic", "6.2.0", "Copies the value of a key to a new key.", keys::copy),
@@ -168,7 +173,9 @@ pub static COMMANDS: &[Command] = &[
     c("swapdb", 3, WF, NK, "server", "4.0.0", "Swaps two Redis databases.", server::swapdb),
     c("bgrewriteaof", 1, F_NOSCRIPT | F_ADMIN, NK, "server", "1.0.0", "Asynchronously rewrites the append-only file to disk.", server::bgrewriteaof),
     c("shutdown", -1, F_ADMIN | F_NOSCRIPT | F_LOADING | F_STALE, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", server::shutdown),
-    c("lastsave", 1, F_LOADING | F_STALE | F_FAST, NK, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", server::lastsave),
+    c("lastsave", 1, F_LOADING | F_STALE | F_FAST, NK, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", snapshot::lastsave),
+    c("save", 1, F_NOSCRIPT | F_ADMIN, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk.", snapshot::save),
+    c("bgsave", -1, F_NOSCRIPT | F_ADMIN, NK, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", snapshot::bgsave),
     // scripting: answered as a server that has no scripts
     with_subs(
         c("function", -2, F_NOSCRIPT, NK, "scripting", "7.0.0", "A container for function commands.", server::function),
@@ -184,7 +191,7 @@ pub static COMMANDS: &[Command] = &[
     ),
     c("eval", -3, F_NOSCRIPT | F_STALE, NK, "scripting", "2.6.0", "Executes a server-side Lua script.", server::eval),
     c("evalsha", -3, F_NOSCRIPT | F_STALE, NK, "scripting", "2.6.0", "Executes a server-side Lua script by SHA1 digest.", server::evalsha),
-    // data types (issue 11): lists, hashes, sets, sorted sets
+    // data types: lists, hashes, sets, sorted sets
     c("lpush", -3, WDF, K1, "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", lists::lpush),
     c("rpush", -3, WDF, K1, "list", "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", lists::rpush),
     c("lpushx", -3, WDF, K1, "list", "2.2.0", "Prepends one or more elements to a list only when the list exists.", lists::lpushx),

@@ -4,12 +4,12 @@
 //! watched key changed in between.
 //!
 //! How "changed" is seen: every `Db` method that changes a key bumps a per-key counter while
-//! someone watches that key (store.rs), which covers writes by anyone (the watcher's own
+//! someone watches that key (`keyspace::db`), which covers writes by anyone (the watcher's own
 //! included, as in Redis), expiry, FLUSHALL/FLUSHDB, SWAPDB, RENAME and MOVE without a hook
 //! in each command; WATCH records the counter, EXEC compares. A key whose deadline passed but
 //! that expiry has not removed yet also aborts EXEC (Redis 7.0's isWatchedKeyExpired).
 //!
-//! The log: an EXEC that wrote anything is logged as MULTI ... EXEC (aof.rs opens the block
+//! The log: an EXEC that wrote anything is logged as MULTI ... EXEC (the log opens the block
 //! at the first write), so replay applies all of it or, if the tail was torn, none of it.
 
 use hashbrown::HashMap;

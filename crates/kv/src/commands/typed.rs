@@ -150,7 +150,7 @@ impl Exec<'_, '_> {
     }
 }
 
-/// Checks before a command runs, for this features: RESP2 subscribed context,
+/// Checks before a command runs, for the connection-state features: RESP2 subscribed context,
 /// PING's subscribed form, string commands refusing collections. True when the reply is
 /// written and the handler must not run.
 pub fn precheck(

@@ -1,5 +1,9 @@
 //! Sorted-set commands (Redis 7.0 `t_zset.c` semantics; replies checked against
 //! redis-server).
+//!
+//! May use: the keyspace, `kvtypes`, the protocol's reply encoder, `typed.rs`; may not touch:
+//! the log (a non-replayable effect is handed over as an effect record) or other clients'
+//! connections.
 
 use crate::commands::lists::{int_arg, parse_mpop, POSITIVE};
 use crate::commands::strings::SYNTAX;

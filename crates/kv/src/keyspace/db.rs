@@ -61,7 +61,7 @@ const OBJ_KEY_INLINE: usize = 22;
 
 /// A collection's key: inline when short (most keys), so a small collection costs one
 /// allocation for key and object instead of two (a 32-byte glibc chunk saved per key, which
-/// is 12 % of a small hash: issue 11's memory target is a million hashes of ten fields).
+/// is 12 % of a small hash: the hash memory benchmark is a million hashes of ten fields).
 /// 24 bytes either way, the size of the boxed form.
 #[derive(Clone)]
 enum ObjKey {
@@ -249,11 +249,11 @@ pub struct Db {
     /// something if this moved (Redis's `server.dirty`; the append-only log keys on it).
     pub dirty: u64,
     /// Keys some client WATCHes → how often each changed since it was first watched
-    /// (multi.rs compares the count at WATCH with the one at EXEC). Every method that
+    /// (`commands::transactions` compares the count at WATCH with the one at EXEC). Every method that
     /// changes a key bumps it, so no command needs its own hook, as Redis's
     /// signalModifiedKey calls are.
     watched: HashMap<Box<[u8]>, u64>,
-    /// A log rewrite's point-in-time view of this database (aof.rs, "Compaction"): every
+    /// A log rewrite's point-in-time view of this database (`persistence::aof`, "Compaction without a stall"): every
     /// method that changes a slot calls [`before_change`](Self::before_change) first.
     snap: Option<Box<crate::keyspace::view::Snap>>,
 }

@@ -1,7 +1,7 @@
 //! A point-in-time view of one database (what a log rewrite, and later a snapshot, needs),
 //! taken without a copy and without a stall: the view is serialised slot by slot in bounded slices (from the loop's tick), and a
 //! slot about to change before its slice came is serialised first, by the store itself
-//! ([`Db::before_change`](crate::keyspace::Db)). Why this is exact is argued in aof.rs
+//! ([`Db::before_change`](crate::keyspace::Db)). Why this is exact is argued in `persistence::aof`
 //! ("Compaction without a stall").
 
 use crate::keyspace::{Db, Idx, Value};

@@ -7,3 +7,4 @@
 //! view) and writes files; replaying a log is the dispatcher's job (`service::replay`).
 
 pub mod aof;
+pub mod rdb;

@@ -1,4 +1,7 @@
 //! The service: clients, the command dispatcher, expiry and eviction on the loop.
+//!
+//! The top layer: it may use every layer below (commands, persistence, keyspace, protocol);
+//! nothing below may use it except through `Exec`, the handle a handler gets.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -80,6 +83,10 @@ pub struct Core {
     maintain_at: u64,
     /// The append-only log (off unless `appendonly`).
     pub aof: crate::persistence::aof::Aof,
+    /// Snapshots (SAVE, BGSAVE, save points, LASTSAVE).
+    pub rdb: crate::persistence::rdb::save::SaveState,
+    /// What SHUTDOWN asked of the final snapshot.
+    pub shutdown_mode: crate::commands::snapshot::Shutdown,
     /// Clients blocked in BLPOP and friends.
     pub blocking: crate::commands::blocking::Blocking,
     /// Pub/sub subscriptions.
@@ -307,6 +314,8 @@ impl KvService {
                 extra,
                 maintain_at: 0,
                 aof: Default::default(),
+                rdb: Default::default(),
+                shutdown_mode: Default::default(),
                 blocking: Default::default(),
                 pubsub: Default::default(),
                 multi: Default::default(),
@@ -731,6 +740,7 @@ impl Service for KvService {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        crate::commands::snapshot::tick(core);
         // The log is written last: blocked clients served above may have written too.
         let now_ms = core.now_ms;
         let log_next = core.aof.tick(&mut core.dbs, now_ms, ctx);

@@ -10,6 +10,7 @@ use super::{Client, KvService};
 use crate::config::KvConfig;
 use crate::keyspace::Db;
 use crate::persistence::aof::{self, Aof};
+use crate::persistence::rdb;
 use crate::protocol::Parser;
 
 impl KvService {
@@ -23,8 +24,28 @@ impl KvService {
         };
         let aof_cfg = cfg.aof.clone();
         let mut kv = KvService::new(cfg);
+        let aof_on = aof.is_some();
         kv.core.aof = aof.unwrap_or_else(|| Aof::off(aof_cfg));
+        if !aof_on {
+            // As Redis: with the log off, the snapshot `dir/dbfilename` is the dataset.
+            let core = &mut kv.core;
+            let path = crate::commands::snapshot::target(core);
+            let lim = crate::commands::typed::limits(core);
+            let now = core.now_ms;
+            rdb::save::load(&path, &mut core.dbs, &lim, now)?;
+            core.rdb.dirty_at_save = crate::commands::snapshot::dirty(core);
+        }
         Ok(kv)
+    }
+
+    /// Before the process exits: the log's last write and fsync, then the final snapshot when
+    /// save points are configured (or SHUTDOWN SAVE asked for one; never after NOSAVE).
+    pub fn shutdown(&mut self) {
+        self.core.aof.shutdown();
+        let mode = self.core.shutdown_mode;
+        if let Err(e) = crate::commands::snapshot::on_shutdown(&mut self.core, mode) {
+            tracing::warn!("Error trying to save the DB, can't exit: {e}");
+        }
     }
 }
 

@@ -216,7 +216,7 @@ mod tests {
         assert!(!is_exited("no state"));
     }
 
-    /// The hazard of issue 8 bug 5: a thread started before `install` takes SIGTERM and the
+    /// The hazard: a thread started before `install` takes SIGTERM and the
     /// loop never wakes. `install` must refuse while such a thread exists.
     #[test]
     fn install_refuses_while_a_thread_leaves_sigterm_unblocked() {

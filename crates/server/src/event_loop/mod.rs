@@ -21,7 +21,7 @@
 //!   queue empty, so the loop needs no extra `EAGAIN` read — but stops after `edge_budget` bytes
 //!   and requeues the connection so one fast client cannot starve the rest. Two things make a
 //!   short read prove nothing, and then it reads on to `EAGAIN`/EOF: a FIN that may be queued
-//!   behind the data, and urgent data (`recv` stops at the urgent mark; issue 8 bug 3).
+//!   behind the data, and urgent data (`recv` stops at the urgent mark).
 //! - **interest**: level-triggered and poll ask for writability only while output is pending
 //!   (otherwise every wait would return at once) and drop readability while paused or after EOF.
 //!   Edge-triggered registers both once and never calls `epoll_ctl` again: an edge fires only on a
@@ -395,7 +395,7 @@ impl<S: Service> Server<S> {
             for ev in events.iter() {
                 match ev.token() {
                     // Accept after the rest of the batch: its closes free --max-clients slots
-                    // (poll lists the listener first; issue 8 bug 2).
+                    // (poll lists the listener first).
                     LISTENER => listener_ready = true,
                     WAKER => self.on_waker(),
                     _ => self.dispatch(ev),

@@ -63,7 +63,7 @@ impl<S: Service> Io<'_, S> {
             self.serve_buffered(c, token);
         }
         // A draining server must learn whether a flushed client is quiet; a write event alone
-        // never reads (issue 8 bug 1: poll/epoll-lt waited out the shutdown timeout).
+        // never reads (poll/epoll-lt once waited out the shutdown timeout here; pinned in tests/integration/regressions.rs).
         let read = p.read || (self.draining && !p.tick && !c.quiet && c.pending() == 0);
         if read && c.wants_input() && c.fail.is_none() {
             self.read_pass(c, token, p.to_eagain || self.draining);

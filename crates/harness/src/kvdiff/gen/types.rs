@@ -1,4 +1,4 @@
-//! Data-type commands for the differential test (issue 11): lists, hashes, sets, sorted sets,
+//! Data-type commands for the differential test: lists, hashes, sets, sorted sets,
 //! with their option and error paths. Only deterministic forms: random picks (SPOP,
 //! SRANDMEMBER, HRANDFIELD, ZRANDMEMBER) ask for more than the collection holds and are
 //! compared as sets; blocking pops use a timeout that cannot wait (a key with elements, or

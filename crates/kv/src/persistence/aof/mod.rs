@@ -31,7 +31,7 @@
 //! - **a copy on the loop** (what this file did before): simple and exact, but O(dataset) on
 //!   the loop: 120 ms for 1M keys, p99.9 during a rewrite 4.3x its baseline.
 //! - **incremental, copy-on-write per slot** (chosen). Keys live in a slab of slots with
-//!   stable numbers (store.rs); at T0 each database gets a view: a cursor, the slab's length
+//!   stable numbers (`keyspace::db`); at T0 each database gets a view: a cursor, the slab's length
 //!   then (`end`), and a bitmap of slots already written out. Each tick writes out the next
 //!   slots from the cursor for at most [`SLICE`] (250 µs) of loop time. And every method of
 //!   `Db` that changes a slot (overwrite, in-place change of a collection, deadline, removal,
@@ -54,7 +54,7 @@
 //! freed when the view is done); SWAPDB moves each view with its database and the view
 //! writes under the database number it had at T0. The table that finds keys (hashbrown) may
 //! rehash at will: the view walks slots, not buckets, and a live key never moves to another
-//! slot (store.rs: SCAN relies on the same property). `rewrite.rs` has the view and a test
+//! slot (`keyspace::db`: SCAN relies on the same property). `keyspace::view` has the view and a test
 //! that drives random changes, a flush and slab trimming through it and compares the output
 //! with a dump taken at T0.
 //!
