@@ -358,7 +358,7 @@ pub fn xadd(x: &mut Exec<'_, '_>, a: Args<'_>) {
         return;
     };
     let fields = idpos + 1;
-    if a.len() < fields + 2 || (a.len() - fields) % 2 == 1 {
+    if a.len() < fields + 2 || (a.len() - fields) & 1 == 1 {
         return x.err("ERR wrong number of arguments for 'xadd' command");
     }
     let idarg = a.get(idpos);
@@ -700,7 +700,7 @@ fn parse_read(x: &mut Exec<'_, '_>, a: &Args<'_>, xgroup: bool) -> Option<ReadRe
             b"streams" if more > 0 => {
                 req.keys_at = i + 1;
                 let rest = a.len() - req.keys_at;
-                if rest % 2 != 0 {
+                if rest & 1 != 0 {
                     let (name, sym) = if xgroup {
                         ("xreadgroup", '>')
                     } else {

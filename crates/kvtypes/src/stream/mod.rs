@@ -204,7 +204,7 @@ impl Stream {
     /// Append an entry of flattened `field value` pairs with an `id` greater than the last
     /// one (the caller checks; 0-0 is not allowed). O(log N).
     pub fn add(&mut self, id: StreamId, pairs: &[&[u8]], limits: NodeLimits) {
-        debug_assert!(id > self.last_id && pairs.len() % 2 == 0);
+        debug_assert!(id > self.last_id && pairs.len() & 1 == 0);
         let size = Node::entry_size(pairs);
         let tail_fits = self.nodes.last_key_value().is_some_and(|(_, n)| {
             (limits.max_entries == 0 || (n.total as usize) < limits.max_entries)
