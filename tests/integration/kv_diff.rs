@@ -171,3 +171,39 @@ mod transactions {
         );
     });
 }
+
+/// Bitmaps, HyperLogLog, geo, SORT and sorted-set algebra mixed into the data types (keys
+/// shared, so WRONGTYPE and "not an HLL" paths run; HLL values compared byte for byte through
+/// GET): redis-vs-redis first, then ours on every backend. `KVDIFF_SEEDS=300` for a long run.
+mod surface {
+    use super::*;
+
+    fn runner(ours: std::net::SocketAddr, redis: std::net::SocketAddr) -> Runner {
+        diff_runner(
+            ours,
+            redis,
+            GenConfig {
+                other_types: true,
+                types: 0.3,
+                surface: 0.5,
+                ..GenConfig::default()
+            },
+        )
+    }
+
+    #[test]
+    fn surface_redis_vs_redis_agree() {
+        let (a, b) = (redis(), redis());
+        assert_seeds_agree(&runner(b.addr, a.addr), "redis vs redis (surface)", 30);
+    }
+
+    each_backend!(surface_redis_vs_ours, |backend| {
+        let r = redis();
+        let ours = kv(backend, &[]);
+        assert_seeds_agree(
+            &runner(ours.addr, r.addr),
+            &format!("surface ({backend:?})"),
+            30,
+        );
+    });
+}

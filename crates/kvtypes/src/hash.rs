@@ -1,12 +1,12 @@
 //! Hashes: a [`Pack`] of field, value pairs while small (`listpack`), a hash table after.
 
-use hashbrown::HashMap;
+use crate::dense::{DenseMap, Member};
 
 use super::pack::Pack;
 use super::Limits;
 
 /// The general form: field -> value.
-pub type Table = HashMap<Box<[u8]>, Box<[u8]>>;
+pub type Table = DenseMap<Member>;
 
 #[derive(Clone, Debug)]
 pub enum Hash {
@@ -43,7 +43,7 @@ impl Hash {
     pub fn mem_bytes(&self) -> usize {
         match self {
             Hash::Pack(p) => crate::malloc_size(p.capacity()),
-            Hash::Table(t) => t.capacity() * 33 + t.len() * 64,
+            Hash::Table(t) => crate::malloc_size(std::mem::size_of::<Table>()) + t.mem_bytes(),
         }
     }
 
@@ -62,7 +62,7 @@ impl Hash {
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match self {
             Hash::Pack(p) => Self::find_packed(p, field).map(|(_, _, d, e)| p.bytes(d, e)),
-            Hash::Table(t) => t.get(field).map(|v| &**v),
+            Hash::Table(t) => t.get(field).map(Member::bytes),
         }
     }
 
@@ -97,7 +97,7 @@ impl Hash {
             }
         }
         match self {
-            Hash::Table(t) => t.insert(field.into(), value.into()).is_none(),
+            Hash::Table(t) => t.insert(field, Member::new(value)),
             Hash::Pack(_) => unreachable!("converted above"),
         }
     }
@@ -117,14 +117,27 @@ impl Hash {
 
     fn convert(&mut self) {
         if let Hash::Pack(p) = self {
-            let mut t = HashMap::with_capacity(p.count() / 2 + 1);
+            let mut t = Table::with_capacity(p.count() / 2 + 1);
             {
                 let mut it = p.iter();
                 while let (Some(f), Some(v)) = (it.next(), it.next()) {
-                    t.insert(Box::<[u8]>::from(f), Box::<[u8]>::from(v));
+                    t.insert(f, Member::new(v));
                 }
             }
             *self = Hash::Table(Box::new(t));
+        }
+    }
+
+    /// The (field, value) at position `p` (`p < len`) of an order that is cheap to index:
+    /// a uniform `p` is a uniform field. O(1) in the table form; O(N) packed (N is at most
+    /// hash-max-listpack-entries there).
+    pub fn at(&self, p: usize) -> Option<(&[u8], &[u8])> {
+        match self {
+            Hash::Pack(pk) => {
+                let mut it = pk.iter().skip(p * 2);
+                Some((it.next()?, it.next()?))
+            }
+            Hash::Table(t) => t.at(p).map(|(f, v)| (f, v.bytes())),
         }
     }
 
@@ -139,7 +152,7 @@ impl Hash {
                 }
                 out
             }
-            Hash::Table(t) => t.iter().map(|(f, v)| (&**f, &**v)).collect(),
+            Hash::Table(t) => t.iter().map(|(f, v)| (f, v.bytes())).collect(),
         }
     }
 }

@@ -10,8 +10,12 @@
 //! operations.
 #![forbid(unsafe_code)]
 
+pub mod bitops;
+pub mod dense;
+pub mod geohash;
 pub mod glob;
 pub mod hash;
+pub mod hll;
 pub mod ld;
 pub mod list;
 pub mod num;
@@ -19,6 +23,7 @@ pub mod pack;
 pub mod set;
 pub mod stream;
 pub mod zset;
+pub mod ztree;
 
 pub use hash::Hash;
 pub use list::List;
@@ -169,7 +174,7 @@ pub fn free_effort(o: &Object) -> usize {
         Object::List(l) => l.len(),
         Object::Set(Set::Table(s)) => s.len(),
         Object::Hash(Hash::Table(h)) => h.len(),
-        Object::ZSet(ZSet::Big { dict, .. }) => dict.len(),
+        Object::ZSet(ZSet::Big(t)) => t.len(),
         Object::Stream(s) => {
             s.node_count() + s.groups().values().map(|g| g.pel.len()).sum::<usize>()
         }

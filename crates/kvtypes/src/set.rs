@@ -1,9 +1,10 @@
 //! Sets: a sorted array of integers while every member is one and there are few
-//! (`intset`), a hash set after.
+//! (`intset`), a [`DenseSet`] after (Redis's `hashtable`): both index a member by position
+//! in O(1), which SRANDMEMBER and SPOP need for O(count) picks.
 
 use std::borrow::Cow;
 
-use hashbrown::HashSet;
+use crate::dense::DenseSet;
 
 use crate::num::parse_i64;
 
@@ -11,7 +12,7 @@ use crate::num::parse_i64;
 pub enum Set {
     Ints(Vec<i64>),
     /// Boxed to keep [`Object`](super::Object) small (see `ZSet::Big`).
-    Table(Box<HashSet<Box<[u8]>>>),
+    Table(Box<DenseSet>),
 }
 
 impl Default for Set {
@@ -55,7 +56,7 @@ impl Set {
     pub fn mem_bytes(&self) -> usize {
         match self {
             Set::Ints(v) => crate::malloc_size(v.capacity() * 8),
-            Set::Table(t) => t.capacity() * 17 + t.len() * 32,
+            Set::Table(t) => crate::malloc_size(std::mem::size_of::<DenseSet>()) + t.mem_bytes(),
         }
     }
 
@@ -82,7 +83,7 @@ impl Set {
             }
         }
         match self {
-            Set::Table(t) => t.insert(m.into()),
+            Set::Table(t) => t.insert(m, ()),
             Set::Ints(_) => unreachable!("converted above"),
         }
     }
@@ -96,16 +97,16 @@ impl Set {
                 }
                 _ => false,
             },
-            Set::Table(t) => t.remove(m),
+            Set::Table(t) => t.remove(m).is_some(),
         }
     }
 
     fn convert(&mut self) {
         if let Set::Ints(v) = self {
-            let t: HashSet<_> = v
-                .iter()
-                .map(|&n| int_bytes(n).into_owned().into_boxed_slice())
-                .collect();
+            let mut t = DenseSet::with_capacity(v.len() + 1);
+            for &n in v.iter() {
+                t.insert(itoa::Buffer::new().format(n).as_bytes(), ());
+            }
             *self = Set::Table(Box::new(t));
         }
     }
@@ -114,15 +115,16 @@ impl Set {
     pub fn members(&self) -> Vec<Cow<'_, [u8]>> {
         match self {
             Set::Ints(v) => v.iter().map(|&n| int_bytes(n)).collect(),
-            Set::Table(t) => t.iter().map(|m| Cow::Borrowed(&**m)).collect(),
+            Set::Table(t) => t.keys().map(Cow::Borrowed).collect(),
         }
     }
 
-    /// The member at position `k` of the iteration order (`k < len`).
+    /// The member at position `k` (`k < len`) of an order that costs nothing to index (the
+    /// intset's, the dense table's storage order): a uniform `k` is a uniform member. O(1).
     pub fn nth(&self, k: usize) -> Option<Cow<'_, [u8]>> {
         match self {
             Set::Ints(v) => v.get(k).map(|&n| int_bytes(n)),
-            Set::Table(t) => t.iter().nth(k).map(|m| Cow::Borrowed(&**m)),
+            Set::Table(t) => t.at(k).map(|(m, _)| Cow::Borrowed(m)),
         }
     }
 }

@@ -1,59 +1,58 @@
-//! Sorted sets: a sorted array while small (`listpack`), a member→score table plus an
-//! ordered tree after (`skiplist`). Order is by score, then member bytes, as in Redis.
+//! Sorted sets: a sorted array while small (`listpack`), an order-statistic index after
+//! (`skiplist`, see [`ZTree`]): rank, select by rank and "how many before this bound" in
+//! O(log N), so ZRANK, ZCOUNT and every range start cost O(log N) as Redis documents.
+//! Order is by score, then member bytes, as in Redis.
 
+use crate::ztree::ZTree;
+use crate::Limits;
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
-
-use hashbrown::HashMap;
-
-use super::Limits;
-
-/// A score with a total order (scores are never NaN; -0 and 0 compare equal as in Redis).
-#[derive(Clone, Copy, Debug)]
-pub struct Score(pub f64);
-
-impl PartialEq for Score {
-    fn eq(&self, o: &Self) -> bool {
-        self.cmp(o) == Ordering::Equal
-    }
-}
-impl Eq for Score {}
-impl PartialOrd for Score {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Score {
-    fn cmp(&self, o: &Self) -> Ordering {
-        self.0.partial_cmp(&o.0).unwrap_or(Ordering::Equal)
-    }
-}
 
 #[derive(Clone, Debug)]
 pub enum ZSet {
     Small(Vec<(f64, Box<[u8]>)>),
     /// Boxed so that every key's object stays small: the slot of a small collection pays
-    /// for the size of the largest form (a million small hashes, the hash memory benchmark).
-    Big {
-        dict: Box<HashMap<Box<[u8]>, f64>>,
-        tree: Box<BTreeSet<(Score, Box<[u8]>)>>,
-    },
+    /// for the size of the largest form (a million small hashes must stay cheap).
+    Big(Box<ZTree>),
 }
 
 fn cmp_entry(a: (f64, &[u8]), b: (f64, &[u8])) -> Ordering {
-    Score(a.0).cmp(&Score(b.0)).then_with(|| a.1.cmp(b.1))
+    crate::ztree::cmp_key(a, b)
 }
 
-pub type Iter<'a> = Box<dyn DoubleEndedIterator<Item = (f64, &'a [u8])> + 'a>;
+/// A walk from a rank, one way: see [`ZSet::iter_from`].
+pub enum Iter<'a> {
+    Up(std::slice::Iter<'a, (f64, Box<[u8]>)>),
+    Down(std::iter::Rev<std::slice::Iter<'a, (f64, Box<[u8]>)>>),
+    Big(crate::ztree::Iter<'a>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (f64, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Iter::Up(it) => it.next().map(|(s, m)| (*s, &**m)),
+            Iter::Down(it) => it.next().map(|(s, m)| (*s, &**m)),
+            Iter::Big(it) => it.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Iter::Up(it) => it.size_hint(),
+            Iter::Down(it) => it.size_hint(),
+            Iter::Big(it) => it.size_hint(),
+        }
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
 
 impl ZSet {
     /// An empty sorted set in the encoding Redis picks for a first member `m`.
     pub fn for_member(m: &[u8], lim: &Limits) -> ZSet {
         if lim.zset_entries == 0 || m.len() > lim.zset_value {
-            ZSet::Big {
-                dict: Box::default(),
-                tree: Box::default(),
-            }
+            ZSet::Big(Box::default())
         } else {
             ZSet::Small(Vec::new())
         }
@@ -62,7 +61,7 @@ impl ZSet {
     pub fn len(&self) -> usize {
         match self {
             ZSet::Small(v) => v.len(),
-            ZSet::Big { dict, .. } => dict.len(),
+            ZSet::Big(t) => t.len(),
         }
     }
 
@@ -73,25 +72,26 @@ impl ZSet {
     pub fn encoding(&self) -> &'static str {
         match self {
             ZSet::Small(_) => "listpack",
-            ZSet::Big { .. } => "skiplist",
+            ZSet::Big(_) => "skiplist",
         }
     }
 
     pub fn mem_bytes(&self) -> usize {
         match self {
             ZSet::Small(v) => v.capacity() * 24 + v.len() * 32,
-            ZSet::Big { dict, .. } => dict.capacity() * 25 + dict.len() * 120,
+            ZSet::Big(t) => crate::malloc_size(std::mem::size_of::<ZTree>()) + t.mem_bytes(),
         }
     }
 
+    /// O(1) in the large form; O(N) (N ≤ zset-max-listpack-entries) in the small one.
     pub fn score(&self, m: &[u8]) -> Option<f64> {
         match self {
             ZSet::Small(v) => v.iter().find(|(_, x)| &**x == m).map(|(s, _)| *s),
-            ZSet::Big { dict, .. } => dict.get(m).copied(),
+            ZSet::Big(t) => t.score(m),
         }
     }
 
-    /// Set `m`'s score; true if it is new.
+    /// Set `m`'s score; true if it is new. O(log N) in the large form.
     pub fn insert(&mut self, m: &[u8], score: f64, lim: &Limits) -> bool {
         // -0 is stored as 0 (a listpack keeps the score as text, and Redis writes "0").
         let score = score + 0.0;
@@ -110,30 +110,13 @@ impl ZSet {
             }
             self.convert();
         }
-        self.insert_big(m, score) && !existed
-    }
-
-    fn insert_big(&mut self, m: &[u8], score: f64) -> bool {
-        let ZSet::Big { dict, tree } = self else {
-            unreachable!()
+        let ZSet::Big(t) = self else {
+            unreachable!("converted above")
         };
-        match dict.get_mut(m) {
-            Some(old) => {
-                if *old != score || old.is_sign_negative() != score.is_sign_negative() {
-                    tree.remove(&(Score(*old), Box::from(m)));
-                    tree.insert((Score(score), m.into()));
-                    *old = score;
-                }
-                false
-            }
-            None => {
-                dict.insert(m.into(), score);
-                tree.insert((Score(score), m.into()));
-                true
-            }
-        }
+        t.insert(m, score) && !existed
     }
 
+    /// O(log N) in the large form.
     pub fn remove(&mut self, m: &[u8]) -> bool {
         match self {
             ZSet::Small(v) => match v.iter().position(|(_, x)| &**x == m) {
@@ -143,45 +126,77 @@ impl ZSet {
                 }
                 None => false,
             },
-            ZSet::Big { dict, tree } => match dict.remove(m) {
-                Some(s) => {
-                    tree.remove(&(Score(s), Box::from(m)));
-                    true
-                }
-                None => false,
-            },
+            ZSet::Big(t) => t.remove(m).is_some(),
         }
     }
 
     fn convert(&mut self) {
         if let ZSet::Small(v) = self {
-            let mut dict = HashMap::with_capacity(v.len() + 1);
-            let mut tree = BTreeSet::new();
+            let mut t = ZTree::default();
             for (s, m) in v.drain(..) {
-                dict.insert(m.clone(), s);
-                tree.insert((Score(s), m));
+                t.insert(&m, s);
             }
-            *self = ZSet::Big {
-                dict: Box::new(dict),
-                tree: Box::new(tree),
-            };
+            *self = ZSet::Big(Box::new(t));
         }
     }
 
-    /// Ascending order (`.rev()` for descending).
-    pub fn iter(&self) -> Iter<'_> {
+    /// Elements from ascending rank `r`: upwards, or (`rev`) downwards to rank 0. Empty when
+    /// `r` is past the end. O(log N) to start, O(1) per element.
+    pub fn iter_from(&self, r: usize, rev: bool) -> Iter<'_> {
         match self {
-            ZSet::Small(v) => Box::new(v.iter().map(|(s, m)| (*s, &**m))),
-            ZSet::Big { tree, .. } => Box::new(tree.iter().map(|(s, m)| (s.0, &**m))),
+            ZSet::Small(v) if rev => {
+                let end = if r < v.len() { r + 1 } else { 0 };
+                Iter::Down(v[..end].iter().rev())
+            }
+            ZSet::Small(v) => Iter::Up(v.get(r..).unwrap_or(&[]).iter()),
+            ZSet::Big(t) => Iter::Big(t.iter_from(r, rev)),
         }
     }
 
-    /// 0-based ascending rank of `m`.
+    /// Ascending order.
+    pub fn iter(&self) -> Iter<'_> {
+        self.iter_from(0, false)
+    }
+
+    /// Descending order.
+    pub fn iter_rev(&self) -> Iter<'_> {
+        match self.len() {
+            0 => self.iter_from(0, false),
+            n => self.iter_from(n - 1, true),
+        }
+    }
+
+    /// The element at ascending rank `r`. O(log N).
+    pub fn select(&self, r: usize) -> Option<(f64, &[u8])> {
+        match self {
+            ZSet::Small(v) => v.get(r).map(|(s, m)| (*s, &**m)),
+            ZSet::Big(t) => t.select(r),
+        }
+    }
+
+    /// 0-based ascending rank of `m`. O(log N) in the large form.
     pub fn rank(&self, m: &[u8]) -> Option<usize> {
-        let s = self.score(m)?;
         match self {
             ZSet::Small(v) => v.iter().position(|(_, x)| &**x == m),
-            ZSet::Big { tree, .. } => Some(tree.range(..(Score(s), Box::from(m))).count()),
+            ZSet::Big(t) => t.rank(m),
+        }
+    }
+
+    /// How many elements satisfy `before`, a predicate true for a prefix of the order
+    /// (`score < min`, `member < bound`): the rank where the rest starts. O(log N).
+    pub fn count_before(&self, before: impl Fn(f64, &[u8]) -> bool) -> usize {
+        match self {
+            ZSet::Small(v) => v.partition_point(|(s, m)| before(*s, m)),
+            ZSet::Big(t) => t.count_before(before),
+        }
+    }
+
+    /// The element at position `p` (`p < len`) of an order that costs nothing to index
+    /// (not the sorted order in the large form): uniform `p` gives a uniform element. O(1).
+    pub fn at(&self, p: usize) -> Option<(f64, &[u8])> {
+        match self {
+            ZSet::Small(v) => v.get(p).map(|(s, m)| (*s, &**m)),
+            ZSet::Big(t) => t.at(p),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! the two servers cannot disagree by racing a clock; past deadlines (deleted at once) are used.
 
 mod multi;
+mod surface;
 mod types;
 
 use rand::rngs::StdRng;
@@ -56,6 +57,9 @@ pub struct GenConfig {
     /// Share of steps that are MULTI/EXEC/DISCARD/WATCH/UNWATCH (0 for none). Between MULTI
     /// and EXEC the other steps are queued, so their replies are compared inside EXEC's.
     pub multi: f64,
+    /// Share of steps that are bitmap, HyperLogLog, geo, SORT or sorted-set algebra
+    /// commands (0 for none).
+    pub surface: f64,
 }
 
 impl Default for GenConfig {
@@ -66,6 +70,7 @@ impl Default for GenConfig {
             dbs: 3,
             types: 0.0,
             multi: 0.0,
+            surface: 0.0,
         }
     }
 }
@@ -436,6 +441,9 @@ impl Gen {
     }
 
     fn plain_step(&mut self) -> Step {
+        if self.cfg.surface > 0.0 && self.chance(self.cfg.surface) {
+            return self.surface_step();
+        }
         if self.cfg.types > 0.0 && self.chance(self.cfg.types) {
             return self.types_step();
         }

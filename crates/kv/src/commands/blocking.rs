@@ -33,6 +33,8 @@ pub enum Op {
     Move { dst: Vec<u8>, from: bool, to: bool },
     /// BZPOPMIN/BZPOPMAX: `[key, member, score]`.
     ZPop { max: bool },
+    /// BZMPOP: `[key, [[member, score]...]]`.
+    ZMPop { max: bool, count: usize },
     /// XREAD/XREADGROUP: `[[key, entries]]` (a map in RESP3). Not consuming: every reader
     /// waiting on a stream is served by one XADD.
     Stream(StreamWait),
@@ -288,9 +290,7 @@ fn try_serve(core: &mut Core, b: &Blocked, key: &[u8]) -> Option<Vec<u8>> {
             let (s, m) = db.with_obj(i, |o| {
                 let Object::ZSet(z) = o else { unreachable!() };
                 let first = {
-                    let it = z.iter();
-                    let mut it: kvtypes::zset::Iter<'_> =
-                        if *max { Box::new(it.rev()) } else { it };
+                    let mut it = if *max { z.iter_rev() } else { z.iter() };
                     it.next().map(|(s, m)| (s, m.to_vec()))
                 };
                 if let Some((_, m)) = &first {
@@ -305,6 +305,38 @@ fn try_serve(core: &mut Core, b: &Blocked, key: &[u8]) -> Option<Vec<u8>> {
             r.bulk(key);
             r.bulk(&m);
             r.double(s);
+        }
+        Op::ZMPop { max, count } => {
+            if !matches!(db.obj(i), Some(Object::ZSet(_))) {
+                return None;
+            }
+            let got = db.with_obj(i, |o| {
+                let Object::ZSet(z) = o else { unreachable!() };
+                let got: Vec<(f64, Vec<u8>)> = {
+                    let it = if *max { z.iter_rev() } else { z.iter() };
+                    it.take(*count).map(|(s, m)| (s, m.to_vec())).collect()
+                };
+                for (_, m) in &got {
+                    z.remove(m);
+                }
+                got
+            });
+            if got.is_empty() {
+                return None;
+            }
+            remove_if_empty(db, i);
+            // Logged by effect, as Redis propagates a served BZMPOP: ZPOPMIN/ZPOPMAX n.
+            let pop: &[u8] = if *max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+            let n = got.len().to_string().into_bytes();
+            log_served(core, b.db, vec![pop.to_vec(), key.to_vec(), n]);
+            r.array(2);
+            r.bulk(key);
+            r.array(got.len());
+            for (s, m) in &got {
+                r.array(2);
+                r.bulk(m);
+                r.double(*s);
+            }
         }
     }
     Some(buf)
@@ -657,4 +689,28 @@ pub fn bzpopmin(x: &mut Exec<'_, '_>, a: Args<'_>) {
 }
 pub fn bzpopmax(x: &mut Exec<'_, '_>, a: Args<'_>) {
     bzpop(x, a, true);
+}
+
+/// BZMPOP timeout numkeys key... MIN|MAX [COUNT n]: ZMPOP, or wait for a member.
+pub fn bzmpop(x: &mut Exec<'_, '_>, a: Args<'_>) {
+    let Some(deadline) = parse_timeout(x, a.get(1)) else {
+        return;
+    };
+    let Some(m) = crate::commands::lists::parse_mpop(x, &a, 2, crate::commands::zsets::ZSET_SIDES)
+    else {
+        return;
+    };
+    if crate::commands::zsets::zmpop_from(x, &a, &m) {
+        return;
+    }
+    let keys = keys_of(&a, m.keys.clone());
+    block(
+        x,
+        keys,
+        Op::ZMPop {
+            max: m.left,
+            count: m.count,
+        },
+        deadline,
+    );
 }

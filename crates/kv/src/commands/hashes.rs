@@ -6,7 +6,7 @@
 
 use crate::commands::lists::int_arg;
 use crate::commands::strings::SYNTAX;
-use crate::commands::typed::{limits, scan_args};
+use crate::commands::typed::{limits, reply_too_large, scan_args, COUNT_RANGE};
 use crate::keyspace::Idx;
 use crate::protocol::{parse_i64, Args};
 use crate::service::Exec;
@@ -295,6 +295,10 @@ pub fn hrandfield(x: &mut Exec<'_, '_>, a: Args<'_>) {
         let Some(n) = int_arg(x, a.get(2)) else {
             return;
         };
+        // Redis range-checks first: i64::MIN has no positive counterpart.
+        if n == i64::MIN {
+            return x.err(COUNT_RANGE);
+        }
         count = Some(n);
         if a.len() == 4 && a.get(3).eq_ignore_ascii_case(b"withvalues") {
             values = true;
@@ -316,7 +320,12 @@ pub fn hrandfield(x: &mut Exec<'_, '_>, a: Args<'_>) {
         }
         Ok(Some(i)) => i,
     };
-    let picks = {
+    if let Some(n) = count.filter(|n| *n < 0) {
+        if reply_too_large(x, n.unsigned_abs(), if values { 12 } else { 6 }) {
+            return;
+        }
+    }
+    let mut picks = {
         let len = hash_ref(x, i).len();
         crate::commands::typed::random_picks(x.core, len, count)
     };
@@ -324,13 +333,13 @@ pub fn hrandfield(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let Some(Object::Hash(h)) = x.core.dbs[x.client.db].obj(i) else {
         unreachable!()
     };
-    let pairs = h.pairs();
     let mut r = crate::protocol::Reply {
         buf: x.ctx.out(),
         resp3,
     };
     if count.is_none() {
-        let (f, _) = pairs[picks[0]];
+        // One O(1) lookup per pick in the table form (`Hash::at`).
+        let (f, _) = h.at(picks.next().expect("one pick")).expect("in range");
         return r.bulk(f);
     }
     if values && resp3 {
@@ -339,7 +348,7 @@ pub fn hrandfield(x: &mut Exec<'_, '_>, a: Args<'_>) {
         r.array(picks.len() * (1 + usize::from(values)));
     }
     for p in picks {
-        let (f, v) = pairs[p];
+        let (f, v) = h.at(p).expect("in range");
         if values {
             if resp3 {
                 r.array(2);

@@ -65,7 +65,7 @@ pub fn type_(x: &mut Exec<'_, '_>, a: Args<'_>) {
     x.r().simple(t);
 }
 
-/// Copy of a key's value, deadline and access data, to re-insert elsewhere.
+/// A key's value, deadline and access data, to re-insert elsewhere.
 struct Taken {
     value: Vec<u8>,
     int: Option<i64>,
@@ -88,7 +88,29 @@ fn take(db: &Db, i: Idx) -> Taken {
     }
 }
 
-fn put(db: &mut Db, key: &[u8], t: &Taken, access: (u32, (u16, u8))) {
+/// Remove the key in slot `i` and hand back its value: a collection is moved out, not
+/// copied (RENAME and MOVE are O(1) in Redis whatever the value's size).
+fn take_out(db: &mut Db, i: Idx) -> (Taken, (u32, (u16, u8))) {
+    let (value, int) = match (db.obj(i), db.value(i)) {
+        (Some(_), _) => (Vec::new(), None),
+        (None, Value::Str(s)) => (s.to_vec(), None),
+        (None, Value::Int(n)) => (Vec::new(), Some(n)),
+    };
+    let access = (db.lru(i), db.lfu(i));
+    let raw = db.encoding(i) == "raw";
+    let deadline = db.deadline(i);
+    let obj = db.unlink(i);
+    let t = Taken {
+        value,
+        int,
+        raw,
+        deadline,
+        obj,
+    };
+    (t, access)
+}
+
+fn put(db: &mut Db, key: &[u8], t: Taken, access: (u32, (u16, u8))) {
     let v = match t.int {
         Some(n) => NewValue::Int(n),
         None => NewValue::Text(&t.value),
@@ -96,8 +118,8 @@ fn put(db: &mut Db, key: &[u8], t: &Taken, access: (u32, (u16, u8))) {
     if let Some(old) = db.find(key) {
         db.remove(old);
     }
-    let i = match &t.obj {
-        Some(o) => db.insert_obj(key, o.clone()),
+    let i = match t.obj {
+        Some(o) => db.insert_obj(key, o),
         None => db.insert_new(key, v),
     };
     if t.raw {
@@ -121,10 +143,8 @@ fn rename_generic(x: &mut Exec<'_, '_>, a: Args<'_>, nx: bool) {
         return x.r().int(0);
     }
     let db = x.db();
-    let t = take(db, i);
-    let access = (db.lru(i), db.lfu(i));
-    db.remove(i);
-    put(db, dst, &t, access);
+    let (t, access) = take_out(db, i);
+    put(db, dst, t, access);
     if nx {
         x.r().int(1)
     } else {
@@ -177,7 +197,7 @@ pub fn copy(x: &mut Exec<'_, '_>, a: Args<'_>) {
         return x.r().int(0);
     }
     let access = (x.core.clock, (x.core.minutes(), 5));
-    put(&mut x.core.dbs[target], dst, &t, access);
+    put(&mut x.core.dbs[target], dst, t, access);
     x.r().int(1);
 }
 
@@ -196,11 +216,8 @@ pub fn move_(x: &mut Exec<'_, '_>, a: Args<'_>) {
     if x.core.dbs[target].lookup(key, now).is_some() {
         return x.r().int(0);
     }
-    let db = x.db();
-    let t = take(db, i);
-    let access = (db.lru(i), db.lfu(i));
-    db.remove(i);
-    put(&mut x.core.dbs[target], key, &t, access);
+    let (t, access) = take_out(x.db(), i);
+    put(&mut x.core.dbs[target], key, t, access);
     x.r().int(1);
 }
 

@@ -254,27 +254,38 @@ pub fn lrem(x: &mut Exec<'_, '_>, a: Args<'_>) {
             } else {
                 count.unsigned_abs() as usize
             };
-            let mut removed = 0;
-            if count >= 0 {
-                let mut p = 0;
-                while p < l.items.len() && removed < limit {
-                    if &*l.items[p] == v {
-                        l.items.remove(p);
-                        removed += 1;
-                    } else {
-                        p += 1;
+            // One pass that keeps the survivors in order (O(N)): removing matches one by one
+            // from the middle of the buffer would shift the rest each time (O(N²)).
+            let matches = |e: &[u8]| e == v;
+            // From the tail: the first position whose match is among the last `limit`.
+            let from = if count < 0 {
+                let mut seen = 0;
+                let mut at = l.items.len();
+                for (p, e) in l.items.iter().enumerate().rev() {
+                    if seen == limit {
+                        break;
+                    }
+                    if matches(e) {
+                        seen += 1;
+                        at = p;
                     }
                 }
+                at
             } else {
-                let mut p = l.items.len();
-                while p > 0 && removed < limit {
-                    p -= 1;
-                    if &*l.items[p] == v {
-                        l.items.remove(p);
-                        removed += 1;
-                    }
+                0
+            };
+            let mut removed = 0;
+            let mut p = 0;
+            l.items.retain(|e| {
+                let here = p;
+                p += 1;
+                if here >= from && removed < limit && matches(e) {
+                    removed += 1;
+                    false
+                } else {
+                    true
                 }
-            }
+            });
             removed
         },
         |n| *n > 0,

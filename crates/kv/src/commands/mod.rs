@@ -9,20 +9,25 @@
 //! other import runs downward: commands use keyspace, persistence (only to hand it effects),
 //! protocol and `kvtypes`, never the other way.
 
+pub mod bitmaps;
 pub mod blocking;
 pub mod config_cmd;
 pub mod connection;
+pub mod geo;
 pub mod hashes;
+pub mod hll;
 pub mod keys;
 pub mod lists;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod snapshot;
+pub mod sort;
 pub mod stream_groups;
 pub mod streams;
 pub mod strings;
 pub mod table;
 pub mod transactions;
 pub mod typed;
+pub mod zsetops;
 pub mod zsets;

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use crate::commands::lists::{int_arg, POSITIVE};
 use crate::commands::strings::SYNTAX;
-use crate::commands::typed::{limits, random_picks, scan_args};
+use crate::commands::typed::{limits, random_picks, reply_too_large, scan_args, COUNT_RANGE};
 use crate::keyspace::Idx;
 use crate::protocol::{parse_i64, Args};
 use crate::service::Exec;
@@ -158,8 +158,7 @@ pub fn spop(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let popped: Vec<Vec<u8>> = {
         let s = set_ref(x, i);
         picks
-            .iter()
-            .filter_map(|&p| s.nth(p).map(Cow::into_owned))
+            .filter_map(|p| s.nth(p).map(Cow::into_owned))
             .collect()
     };
     set_mut(x, i, |s| {
@@ -191,7 +190,7 @@ pub fn srandmember(x: &mut Exec<'_, '_>, a: Args<'_>) {
             return;
         };
         if n == i64::MIN {
-            return x.err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
+            return x.err(COUNT_RANGE);
         }
         Some(n)
     } else {
@@ -208,8 +207,11 @@ pub fn srandmember(x: &mut Exec<'_, '_>, a: Args<'_>) {
         }
         Ok(Some(i)) => i,
     };
+    if count.is_some_and(|n| n < 0) && reply_too_large(x, count.unwrap_or(0).unsigned_abs(), 6) {
+        return;
+    }
     let len = set_ref(x, i).len();
-    let picks = random_picks(x.core, len, count);
+    let mut picks = random_picks(x.core, len, count);
     let resp3 = x.client.resp3;
     let Some(Object::Set(s)) = x.core.dbs[x.client.db].obj(i) else {
         unreachable!()
@@ -219,7 +221,8 @@ pub fn srandmember(x: &mut Exec<'_, '_>, a: Args<'_>) {
         resp3,
     };
     if count.is_none() {
-        return r.bulk(&s.nth(picks[0]).expect("in range"));
+        let p = picks.next().expect("one pick");
+        return r.bulk(&s.nth(p).expect("in range"));
     }
     r.array(picks.len());
     for p in picks {

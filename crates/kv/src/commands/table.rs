@@ -5,8 +5,8 @@
 //! `service` looks commands up here).
 
 use crate::commands::{
-    blocking, config_cmd, connection, hashes, keys, lists, pubsub, server, sets, snapshot,
-    stream_groups, streams, strings, transactions, zsets,
+    bitmaps, blocking, config_cmd, connection, geo, hashes, hll, keys, lists, pubsub, server, sets,
+    snapshot, sort, stream_groups, streams, strings, transactions, zsetops, zsets,
 };
 use crate::protocol::Args;
 use crate::service::Exec;
@@ -116,6 +116,41 @@ pub static COMMANDS: &[Command] = &[
     c("decrby", 3, WDF, K1, "string", "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", strings::decrby),
     c("incrbyfloat", 3, WDF, K1, "string", "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", strings::incrbyfloat),
     c("lcs", -3, R, K12, "string", "7.0.0", "Finds the longest common substring.", strings::lcs),
+    // bitmaps
+    c("setbit", 4, WD, K1, "bitmap", "2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", bitmaps::setbit),
+    c("getbit", 3, RF, K1, "bitmap", "2.2.0", "Returns a bit value by offset.", bitmaps::getbit),
+    c("bitcount", -2, R, K1, "bitmap", "2.6.0", "Counts the number of set bits (population counting) in a string.", bitmaps::bitcount),
+    c("bitpos", -3, R, K1, "bitmap", "2.8.7", "Finds the first set (1) or clear (0) bit in a string.", bitmaps::bitpos),
+    c("bitop", -4, WD, (2, -1, 1), "bitmap", "2.6.0", "Performs bitwise operations on multiple strings, and stores the result.", bitmaps::bitop),
+    c("bitfield", -2, WD, K1, "bitmap", "3.2.0", "Performs arbitrary bitfield integer operations on strings.", bitmaps::bitfield),
+    c("bitfield_ro", -2, RF, K1, "bitmap", "6.0.0", "Performs arbitrary read-only bitfield integer operations on strings.", bitmaps::bitfield_ro),
+    // HyperLogLog
+    c("pfadd", -2, WDF, K1, "hyperloglog", "2.8.9", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", hll::pfadd),
+    c("pfcount", -2, R, KALL, "hyperloglog", "2.8.9", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", hll::pfcount),
+    c("pfmerge", -2, WD, KALL, "hyperloglog", "2.8.9", "Merges one or more HyperLogLog values into a single key.", hll::pfmerge),
+    c("pfdebug", 3, WD | F_ADMIN, (2, 2, 1), "hyperloglog", "2.8.9", "Internal commands for debugging HyperLogLog values.", hll::pfdebug),
+    c("pfselftest", 1, F_ADMIN, NK, "hyperloglog", "2.8.9", "An internal command for testing HyperLogLog values.", hll::pfselftest),
+    // geo
+    c("geoadd", -5, WD, K1, "geo", "3.2.0", "Adds one or more members to a geospatial index. The key is created if it doesn't exist.", geo::geoadd),
+    c("geodist", -4, R, K1, "geo", "3.2.0", "Returns the distance between two members of a geospatial index.", geo::geodist),
+    c("geohash", -2, R, K1, "geo", "3.2.0", "Returns members from a geospatial index as geohash strings.", geo::geohash_cmd),
+    c("geopos", -2, R, K1, "geo", "3.2.0", "Returns the longitude and latitude of members from a geospatial index.", geo::geopos),
+    c("georadius", -6, WD, K1, "geo", "3.2.0", "Queries a geospatial index for members within a distance from a coordinate, optionally stores the result.", geo::georadius),
+    c("georadius_ro", -6, R, K1, "geo", "3.2.10", "Returns members from a geospatial index that are within a distance from a coordinate.", geo::georadius_ro),
+    c("georadiusbymember", -5, WD, K1, "geo", "3.2.0", "Queries a geospatial index for members within a distance from a member, optionally stores the result.", geo::georadiusbymember),
+    c("georadiusbymember_ro", -5, R, K1, "geo", "3.2.10", "Returns members from a geospatial index that are within a distance from a member.", geo::georadiusbymember_ro),
+    c("geosearch", -7, R, K1, "geo", "6.2.0", "Queries a geospatial index for members inside an area of a box or a circle.", geo::geosearch),
+    c("geosearchstore", -8, WD, K12, "geo", "6.2.0", "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.", geo::geosearchstore),
+    // SORT
+    c("sort", -2, WD, K1, "generic", "1.0.0", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", sort::sort),
+    c("sort_ro", -2, R, K1, "generic", "7.0.0", "Returns the sorted elements of a list, a set, or a sorted set.", sort::sort_ro),
+    // sorted-set algebra
+    c("zunion", -3, R, NK, "sorted-set", "6.2.0", "Returns the union of multiple sorted sets.", zsetops::zunion),
+    c("zinter", -3, R, NK, "sorted-set", "6.2.0", "Returns the intersect of multiple sorted sets.", zsetops::zinter),
+    c("zdiff", -3, R, NK, "sorted-set", "6.2.0", "Returns the difference between multiple sorted sets.", zsetops::zdiff),
+    c("zdiffstore", -4, WD, K1, "sorted-set", "6.2.0", "Stores the difference of multiple sorted sets in a key.", zsetops::zdiffstore),
+    c("zintercard", -3, R, NK, "sorted-set", "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", zsetops::zintercard),
+    c("bzmpop", -5, W, NK, "sorted-set", "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", blocking::bzmpop),
     // keyspace
     c("del", -2, W, KALL, "generic", "1.0.0", "Deletes one or more keys.", keys::del),
     c("unlink", -2, WF, KALL, "generic", "4.0.0", "Asynchronously deletes one or more keys.", keys::del),
@@ -266,8 +301,8 @@ pub static COMMANDS: &[Command] = &[
     c("zmpop", -4, W, NK, "sorted-set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", zsets::zmpop),
     c("zrandmember", -2, R, K1, "sorted-set", "6.2.0", "Returns one or more random members from a sorted set.", zsets::zrandmember),
     c("zscan", -3, R, K1, "sorted-set", "2.8.0", "Iterates over members and scores of a sorted set.", zsets::zscan),
-    c("zunionstore", -4, WD, NK, "sorted-set", "2.0.0", "Stores the union of multiple sorted sets in a key.", zsets::zunionstore),
-    c("zinterstore", -4, WD, NK, "sorted-set", "2.0.0", "Stores the intersect of multiple sorted sets in a key.", zsets::zinterstore),
+    c("zunionstore", -4, WD, NK, "sorted-set", "2.0.0", "Stores the union of multiple sorted sets in a key.", zsetops::zunionstore),
+    c("zinterstore", -4, WD, NK, "sorted-set", "2.0.0", "Stores the intersect of multiple sorted sets in a key.", zsetops::zinterstore),
     c("blpop", -3, W | F_NOSCRIPT, (1, -2, 1), "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blocking::blpop),
     c("brpop", -3, W | F_NOSCRIPT, (1, -2, 1), "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blocking::brpop),
     c("blmove", 6, WD | F_NOSCRIPT, K12, "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", blocking::blmove),

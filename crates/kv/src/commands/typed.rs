@@ -345,25 +345,96 @@ pub fn scan_reply(x: &mut Exec<'_, '_>, cursor: u64, items: &[Vec<u8>]) {
     }
 }
 
-/// Positions for HRANDFIELD/SRANDMEMBER/ZRANDMEMBER over `len` (> 0) elements: one when
-/// `count` is None; distinct ones (up to `len`) for a positive count; `-count` with
-/// repetition for a negative one.
-pub fn random_picks(core: &mut Core, len: usize, count: Option<i64>) -> Vec<usize> {
-    match count {
-        None => vec![(core.random() % len as u64) as usize],
-        Some(n) if n < 0 => (0..n.unsigned_abs())
-            .map(|_| (core.random() % len as u64) as usize)
-            .collect(),
-        Some(n) => {
-            let n = (n as u64).min(len as u64) as usize;
-            let mut all: Vec<usize> = (0..len).collect();
-            // Partial Fisher-Yates: the first n positions are a uniform sample.
-            for k in 0..n {
-                let j = k + (core.random() % (len - k) as u64) as usize;
-                all.swap(k, j);
-            }
-            all.truncate(n);
-            all
-        }
+/// Positions for HRANDFIELD/SRANDMEMBER/ZRANDMEMBER/SPOP over `len` (> 0) elements, drawn
+/// lazily at O(1) each: one when `count` is None; distinct ones (up to `len`) for a positive
+/// count; `-count` with repetition for a negative one. The caller bounds a negative count
+/// (see [`reply_too_large`]); a positive one is bounded by `len`.
+pub fn random_picks(core: &mut Core, len: usize, count: Option<i64>) -> Picks {
+    let (left, distinct) = match count {
+        None => (1, false),
+        Some(n) if n < 0 => (
+            usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX),
+            false,
+        ),
+        Some(n) => (usize::try_from(n).unwrap_or(usize::MAX).min(len), true),
+    };
+    Picks {
+        // A stream of its own, seeded from the server's, so the caller may hold the data
+        // it picks from while drawing.
+        rng: core.random() | 1,
+        len: len.max(1),
+        left,
+        distinct: distinct.then(hashbrown::HashMap::new),
+        k: 0,
     }
+}
+
+/// See [`random_picks`].
+pub struct Picks {
+    rng: u64,
+    len: usize,
+    left: usize,
+    /// Distinct draws: a partial Fisher-Yates shuffle of `0..len` kept sparse (only the
+    /// displaced positions are stored), so `count` draws cost O(count), not O(len).
+    distinct: Option<hashbrown::HashMap<usize, usize>>,
+    k: usize,
+}
+
+impl Iterator for Picks {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        let r = x.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        let Some(moved) = &mut self.distinct else {
+            return Some((r % self.len as u64) as usize);
+        };
+        let k = self.k;
+        self.k += 1;
+        let j = k + (r % (self.len - k) as u64) as usize;
+        let at_j = moved.get(&j).copied().unwrap_or(j);
+        let at_k = moved.remove(&k).unwrap_or(k);
+        if j != k {
+            moved.insert(j, at_k);
+        }
+        Some(at_j)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Picks {}
+
+/// Redis's range check on a RANDMEMBER/RANDFIELD count (`-LONG_MAX..=LONG_MAX`): its
+/// negation must fit.
+pub const COUNT_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+
+/// The loop closes a connection owed more than this (see `KvConfig::loop_config`).
+const MAX_OWED: u64 = 1 << 30;
+
+/// A reply of `elems` elements of at least `min_bytes` each could never be delivered: the
+/// loop would close the connection once it was owed that much. Redis would build it anyway
+/// (HRANDFIELD key -9223372036854775807 runs until memory is gone); close the connection now
+/// instead, without building it. True when closed (nothing was replied).
+pub fn reply_too_large(x: &mut Exec<'_, '_>, elems: u64, min_bytes: u64) -> bool {
+    if elems.saturating_mul(min_bytes) <= MAX_OWED {
+        return false;
+    }
+    tracing::warn!(
+        elems,
+        "closing a client whose reply would exceed the output limit"
+    );
+    x.ctx.kill(x.client.conn);
+    true
 }

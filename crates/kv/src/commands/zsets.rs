@@ -7,7 +7,7 @@
 
 use crate::commands::lists::{int_arg, parse_mpop, POSITIVE};
 use crate::commands::strings::SYNTAX;
-use crate::commands::typed::{limits, random_picks, scan_args};
+use crate::commands::typed::{limits, random_picks, reply_too_large, scan_args, COUNT_RANGE};
 use crate::keyspace::Idx;
 use crate::protocol::{parse_i64, Args};
 use crate::service::Exec;
@@ -317,18 +317,6 @@ impl ScoreRange {
             maxex,
         })
     }
-
-    fn contains(&self, s: f64) -> bool {
-        (if self.minex {
-            s > self.min
-        } else {
-            s >= self.min
-        }) && (if self.maxex {
-            s < self.max
-        } else {
-            s <= self.max
-        })
-    }
 }
 
 #[derive(Clone)]
@@ -394,58 +382,65 @@ impl Range {
         }
     }
 
-    /// The matching entries in order (descending if `rev`), after `offset`, at most `limit`
-    /// (negative: no limit).
-    fn select(&self, z: &ZSet, rev: bool, offset: i64, limit: i64) -> Vec<(f64, Vec<u8>)> {
-        // A negative LIMIT offset selects nothing (rank ranges ignore LIMIT).
-        if offset < 0 && !matches!(self, Range::Rank(..)) {
-            return Vec::new();
-        }
-        let offset = offset.max(0);
-        let take = if limit < 0 {
-            usize::MAX
-        } else {
-            limit as usize
-        };
-        if let Range::Lex(min, max) = self {
-            if !lex_in_range(z, min, max) {
-                return Vec::new();
+    /// The matches as an ascending rank span `lo..hi`: found by descending the index to
+    /// each bound, O(log N) whatever the span's size (ZCOUNT's documented cost).
+    fn span(&self, z: &ZSet, rev: bool) -> (usize, usize) {
+        let len = z.len();
+        match self {
+            Range::Rank(s, e) => match clamp_range(len, *s, *e) {
+                None => (0, 0),
+                // Reverse ranks count from the top.
+                Some((s, e)) if rev => (len - 1 - e, len - s),
+                Some((s, e)) => (s, e + 1),
+            },
+            Range::Score(r) => {
+                let lo = z.count_before(|s, _| if r.minex { s <= r.min } else { s < r.min });
+                let hi = z.count_before(|s, _| if r.maxex { s < r.max } else { s <= r.max });
+                (lo, hi.max(lo))
+            }
+            Range::Lex(min, max) => {
+                if !lex_in_range(z, min, max) {
+                    return (0, 0);
+                }
+                // Lex ranges assume equal scores (members then sorted): both bounds are
+                // prefixes of the order, as Redis's skiplist descent assumes.
+                let lo = z.count_before(|_, m| !min.above_min(m));
+                let hi = z.count_before(|_, m| max.below_max(m));
+                (lo, hi.max(lo))
             }
         }
-        let it = z.iter();
-        let it: kvtypes::zset::Iter<'_> = if rev { Box::new(it.rev()) } else { it };
-        match self {
-            Range::Rank(s, e) => match clamp_range(z.len(), *s, *e) {
-                None => Vec::new(),
-                Some((s, e)) => it
-                    .skip(s)
-                    .take(e - s + 1)
-                    .map(|(sc, m)| (sc, m.to_vec()))
-                    .collect(),
-            },
-            Range::Score(r) => it
-                .filter(|(s, _)| r.contains(*s))
-                .skip(offset as usize)
-                .take(take)
-                .map(|(sc, m)| (sc, m.to_vec()))
-                .collect(),
-            // Lex ranges assume equal scores; with mixed scores Redis still walks from the
-            // first element past the start bound and stops at the first past the end bound.
-            Range::Lex(min, max) if rev => it
-                .skip_while(|(_, m)| !max.below_max(m))
-                .take_while(|(_, m)| min.above_min(m))
-                .skip(offset as usize)
-                .take(take)
-                .map(|(sc, m)| (sc, m.to_vec()))
-                .collect(),
-            Range::Lex(min, max) => it
-                .skip_while(|(_, m)| !min.above_min(m))
-                .take_while(|(_, m)| max.below_max(m))
-                .skip(offset as usize)
-                .take(take)
-                .map(|(sc, m)| (sc, m.to_vec()))
-                .collect(),
+    }
+
+    /// How many elements match. O(log N).
+    fn count(&self, z: &ZSet) -> usize {
+        let (lo, hi) = self.span(z, false);
+        hi - lo
+    }
+
+    /// The matching entries in order (descending if `rev`), after `offset`, at most `limit`
+    /// (negative: no limit). O(log N + M): the offset is a rank jump, not a walk.
+    fn select(&self, z: &ZSet, rev: bool, offset: i64, limit: i64) -> Vec<(f64, Vec<u8>)> {
+        // A negative LIMIT offset selects nothing (rank ranges ignore LIMIT).
+        let (offset, limit) = match self {
+            Range::Rank(..) => (0, usize::MAX),
+            _ if offset < 0 => return Vec::new(),
+            _ => (
+                usize::try_from(offset).unwrap_or(usize::MAX),
+                usize::try_from(limit).unwrap_or(usize::MAX),
+            ),
+        };
+        let (lo, hi) = self.span(z, rev);
+        let n = hi - lo;
+        if offset >= n {
+            return Vec::new();
         }
+        let take = (n - offset).min(limit);
+        let it = if rev {
+            z.iter_from(hi - 1 - offset, true)
+        } else {
+            z.iter_from(lo + offset, false)
+        };
+        it.take(take).map(|(sc, m)| (sc, m.to_vec())).collect()
     }
 }
 
@@ -460,10 +455,10 @@ fn lex_in_range(z: &ZSet, min: &LexBound, max: &LexBound) -> bool {
         }
         _ => false,
     };
-    if empty {
+    if empty || z.is_empty() {
         return false;
     }
-    let (Some((_, first)), Some((_, last))) = (z.iter().next(), z.iter().next_back()) else {
+    let (Some((_, first)), Some((_, last))) = (z.select(0), z.select(z.len() - 1)) else {
         return false;
     };
     min.above_min(last) && max.below_max(first)
@@ -544,7 +539,7 @@ fn zrange_generic(x: &mut Exec<'_, '_>, a: Args<'_>, form: Form) {
     reply_entries(x, &found, withscores);
 }
 
-fn store_entries(x: &mut Exec<'_, '_>, dst: &[u8], entries: &[(f64, Vec<u8>)]) {
+pub fn store_entries(x: &mut Exec<'_, '_>, dst: &[u8], entries: &[(f64, Vec<u8>)]) {
     let lim = limits(x.core);
     let first = entries.first().map_or(&b""[..], |(_, m)| m);
     let mut z = ZSet::for_member(first, &lim);
@@ -619,7 +614,7 @@ fn count_generic(x: &mut Exec<'_, '_>, a: Args<'_>, kind: u8) {
     let n = match x.typed(a.get(1), Kind::ZSet, false) {
         Err(_) => return,
         Ok(None) => 0,
-        Ok(Some(i)) => range.select(zset_ref(x, i), false, 0, -1).len(),
+        Ok(Some(i)) => range.count(zset_ref(x, i)),
     };
     x.r().int(n as i64);
 }
@@ -670,8 +665,7 @@ pub fn zremrangebylex(x: &mut Exec<'_, '_>, a: Args<'_>) {
 pub fn pop_entries(x: &mut Exec<'_, '_>, i: Idx, max: bool, count: usize) -> Vec<(f64, Vec<u8>)> {
     let out: Vec<(f64, Vec<u8>)> = {
         let z = zset_ref(x, i);
-        let it = z.iter();
-        let it: kvtypes::zset::Iter<'_> = if max { Box::new(it.rev()) } else { it };
+        let it = if max { z.iter_rev() } else { z.iter() };
         it.take(count).map(|(s, m)| (s, m.to_vec())).collect()
     };
     zset_mut(x, i, |z| {
@@ -761,7 +755,7 @@ pub fn zmpop(x: &mut Exec<'_, '_>, a: Args<'_>) {
 }
 
 // ------------------------------------------------------------------------------------------
-// ZRANDMEMBER, ZSCAN, ZUNIONSTORE, ZINTERSTORE
+// ZRANDMEMBER, ZSCAN
 
 pub fn zrandmember(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let mut count = None;
@@ -770,6 +764,10 @@ pub fn zrandmember(x: &mut Exec<'_, '_>, a: Args<'_>) {
         let Some(n) = int_arg(x, a.get(2)) else {
             return;
         };
+        // Redis range-checks first: i64::MIN has no positive counterpart.
+        if n == i64::MIN {
+            return x.err(COUNT_RANGE);
+        }
         if a.len() == 4 && a.get(3).eq_ignore_ascii_case(b"withscores") {
             scores = true;
         } else if a.len() >= 4 {
@@ -777,9 +775,6 @@ pub fn zrandmember(x: &mut Exec<'_, '_>, a: Args<'_>) {
         }
         if scores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n) {
             return x.err("ERR value is out of range");
-        }
-        if n == i64::MIN {
-            return x.err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
         }
         count = Some(n);
     }
@@ -794,17 +789,42 @@ pub fn zrandmember(x: &mut Exec<'_, '_>, a: Args<'_>) {
         }
         Ok(Some(i)) => i,
     };
-    let len = zset_ref(x, i).len();
-    let picks = random_picks(x.core, len, count);
-    let all: Vec<(f64, Vec<u8>)> = zset_ref(x, i)
-        .iter()
-        .map(|(s, m)| (s, m.to_vec()))
-        .collect();
-    if count.is_none() {
-        return x.r().bulk(&all[picks[0]].1);
+    if let Some(n) = count.filter(|n| *n < 0) {
+        if reply_too_large(x, n.unsigned_abs(), if scores { 10 } else { 6 }) {
+            return;
+        }
     }
-    let chosen: Vec<(f64, Vec<u8>)> = picks.iter().map(|&p| all[p].clone()).collect();
-    reply_entries(x, &chosen, scores);
+    let len = zset_ref(x, i).len();
+    let mut picks = random_picks(x.core, len, count);
+    let resp3 = x.client.resp3;
+    let z: &ZSet = x.core.dbs[x.client.db]
+        .obj(i)
+        .and_then(kvtypes::Payload::of)
+        .expect("type checked above");
+    let mut r = crate::protocol::Reply {
+        buf: x.ctx.out(),
+        resp3,
+    };
+    // Each pick is one O(1) lookup (`ZSet::at`): O(count) in all, as Redis documents.
+    if count.is_none() {
+        let (_, m) = z.at(picks.next().expect("one pick")).expect("in range");
+        return r.bulk(m);
+    }
+    if scores && !resp3 {
+        r.array(picks.len() * 2);
+    } else {
+        r.array(picks.len());
+    }
+    for p in picks {
+        let (s, m) = z.at(p).expect("in range");
+        if scores && resp3 {
+            r.array(2);
+        }
+        r.bulk(m);
+        if scores {
+            r.double(s);
+        }
+    }
 }
 
 pub fn zscan(x: &mut Exec<'_, '_>, a: Args<'_>) {
@@ -822,144 +842,4 @@ pub fn zscan(x: &mut Exec<'_, '_>, a: Args<'_>) {
         }
     }
     crate::commands::typed::scan_reply(x, 0, &out);
-}
-
-#[derive(Clone, Copy)]
-enum Agg {
-    Sum,
-    Min,
-    Max,
-}
-
-fn combine(agg: Agg, a: f64, b: f64) -> f64 {
-    match agg {
-        Agg::Sum => {
-            let s = a + b;
-            // inf + -inf: Redis stores 0 rather than NaN.
-            if s.is_nan() {
-                0.0
-            } else {
-                s
-            }
-        }
-        Agg::Min => a.min(b),
-        Agg::Max => a.max(b),
-    }
-}
-
-fn store_op(x: &mut Exec<'_, '_>, a: Args<'_>, union: bool) {
-    let name = if union { "zunionstore" } else { "zinterstore" };
-    let Some(n) = int_arg(x, a.get(2)) else {
-        return;
-    };
-    if n < 1 {
-        return x.err(&format!(
-            "ERR at least 1 input key is needed for '{name}' command"
-        ));
-    }
-    let n = n as usize;
-    if 3 + n > a.len() {
-        return x.err(SYNTAX);
-    }
-    // Like Redis, the inputs' types are checked before the options are read.
-    for k in 0..n {
-        let found = x.write(a.get(3 + k));
-        if let Some(i) = found {
-            if !matches!(x.db().obj(i), Some(Object::ZSet(_) | Object::Set(_))) {
-                return x.err(crate::commands::typed::WRONGTYPE);
-            }
-        }
-    }
-    let mut weights = vec![1.0f64; n];
-    let mut agg = Agg::Sum;
-    let mut j = 3 + n;
-    while j < a.len() {
-        let opt = a.get(j).to_ascii_lowercase();
-        if opt == b"weights" && j + n < a.len() {
-            for (k, w) in weights.iter_mut().enumerate() {
-                match parse_f64(a.get(j + 1 + k)) {
-                    Some(v) => *w = v,
-                    None => return x.err("ERR weight value is not a float"),
-                }
-            }
-            j += n + 1;
-        } else if opt == b"aggregate" && j + 1 < a.len() {
-            agg = match a.get(j + 1).to_ascii_lowercase().as_slice() {
-                b"sum" => Agg::Sum,
-                b"min" => Agg::Min,
-                b"max" => Agg::Max,
-                _ => return x.err(SYNTAX),
-            };
-            j += 2;
-        } else {
-            return x.err(SYNTAX);
-        }
-    }
-    // Sources may be sorted sets or plain sets (members scored 1).
-    let mut inputs: Vec<Vec<(f64, Vec<u8>)>> = Vec::with_capacity(n);
-    for k in 0..n {
-        let key = a.get(3 + k);
-        let found = x.write(key);
-        let entries = match found.and_then(|i| x.db().obj(i)) {
-            None if found.is_none() => Vec::new(),
-            Some(Object::ZSet(z)) => z.iter().map(|(s, m)| (s, m.to_vec())).collect(),
-            Some(Object::Set(s)) => s
-                .members()
-                .into_iter()
-                .map(|m| (1.0, m.into_owned()))
-                .collect(),
-            _ => return x.err(crate::commands::typed::WRONGTYPE),
-        };
-        inputs.push(entries);
-    }
-    let weighted = |s: f64, w: f64| {
-        let v = s * w;
-        if v.is_nan() {
-            0.0
-        } else {
-            v
-        }
-    };
-    let mut acc: hashbrown::HashMap<Vec<u8>, f64> = hashbrown::HashMap::new();
-    if union {
-        for (k, entries) in inputs.iter().enumerate() {
-            for (s, m) in entries {
-                let v = weighted(*s, weights[k]);
-                acc.entry(m.clone())
-                    .and_modify(|cur| *cur = combine(agg, *cur, v))
-                    .or_insert(v);
-            }
-        }
-    } else if inputs.iter().all(|e| !e.is_empty()) {
-        let lookups: Vec<hashbrown::HashMap<&[u8], f64>> = inputs
-            .iter()
-            .map(|e| e.iter().map(|(s, m)| (&m[..], *s)).collect())
-            .collect();
-        for (s, m) in &inputs[0] {
-            let mut v = weighted(*s, weights[0]);
-            let mut all = true;
-            for k in 1..n {
-                match lookups[k].get(&m[..]) {
-                    Some(&o) => v = combine(agg, v, weighted(o, weights[k])),
-                    None => {
-                        all = false;
-                        break;
-                    }
-                }
-            }
-            if all {
-                acc.insert(m.clone(), v);
-            }
-        }
-    }
-    let entries: Vec<(f64, Vec<u8>)> = acc.into_iter().map(|(m, s)| (s, m)).collect();
-    store_entries(x, a.get(1), &entries);
-    x.r().int(entries.len() as i64);
-}
-
-pub fn zunionstore(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    store_op(x, a, true);
-}
-pub fn zinterstore(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    store_op(x, a, false);
 }

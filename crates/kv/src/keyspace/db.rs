@@ -47,10 +47,11 @@ enum Data {
         key: [u8; INT_KEY],
         val: i64,
     },
-    /// Key bytes then value bytes, in one allocation.
+    /// Key bytes then value bytes, in one allocation. Exactly sized when stored whole; with
+    /// room to grow after APPEND/SETRANGE (see [`Db::append`]).
     Heap {
         klen: u32,
-        bytes: Box<[u8]>,
+        bytes: Vec<u8>,
     },
     /// A collection: key and object behind one pointer, so the slot stays 64 bytes.
     Obj(Box<ObjSlot>),
@@ -161,7 +162,7 @@ impl Slot {
 
     fn heap_bytes(&self) -> usize {
         match &self.data {
-            Data::Heap { bytes, .. } => malloc_size(bytes.len()),
+            Data::Heap { bytes, .. } => malloc_size(bytes.capacity()),
             Data::Obj(o) => o.counted,
             _ => 0,
         }
@@ -220,7 +221,20 @@ fn heap(key: &[u8], v: &[u8]) -> Data {
     bytes.extend_from_slice(v);
     Data::Heap {
         klen: key.len() as u32,
-        bytes: bytes.into_boxed_slice(),
+        bytes,
+    }
+}
+
+/// Redis's growth rule for a string being appended to (sds's greedy preallocation): double
+/// up to 1 MiB, then 1 MiB more each time. Amortised O(1) per appended byte, and a value
+/// built by many APPENDs wastes at most half (below 1 MiB) or 1 MiB (above).
+const GROW_STEP: usize = 1 << 20;
+
+fn greedy_capacity(needed: usize) -> usize {
+    if needed < GROW_STEP {
+        needed * 2
+    } else {
+        needed.saturating_add(GROW_STEP)
     }
 }
 
@@ -373,6 +387,39 @@ impl Db {
         }
     }
 
+    /// Edit the string value in slot `i` in place: `f` gets the value's bytes (after the
+    /// key) as a growable buffer and must only append, or overwrite and extend. The slot
+    /// becomes `raw` (as Redis's in-place edits leave it). Growth follows
+    /// [`greedy_capacity`], so APPEND is amortised O(1) and SETRANGE O(range), not a copy of
+    /// the whole value per call. Returns the new value length.
+    pub fn edit_str(&mut self, i: Idx, extra: usize, f: impl FnOnce(&mut Vec<u8>, usize)) -> usize {
+        self.before_change(i);
+        self.changed(i);
+        let s = &mut self.slots[i as usize];
+        self.heap_bytes -= s.heap_bytes();
+        if !matches!(s.data, Data::Heap { .. }) {
+            // An inline or integer value moves to the heap form first (at most 53 bytes).
+            let key = s.key().to_vec();
+            let val = match s.value() {
+                Value::Str(v) => v.to_vec(),
+                Value::Int(n) => itoa::Buffer::new().format(n).as_bytes().to_vec(),
+            };
+            s.data = heap(&key, &val);
+        }
+        let Data::Heap { klen, bytes } = &mut s.data else {
+            unreachable!("moved to the heap form above")
+        };
+        let needed = bytes.len() + extra;
+        if needed > bytes.capacity() {
+            bytes.reserve_exact(greedy_capacity(needed) - bytes.len());
+        }
+        f(bytes, *klen as usize);
+        let vlen = bytes.len() - *klen as usize;
+        s.flags |= RAW;
+        self.heap_bytes += s.heap_bytes();
+        vlen
+    }
+
     pub fn mark_raw(&mut self, i: Idx) {
         self.slots[i as usize].flags |= RAW;
     }
@@ -518,6 +565,23 @@ impl Db {
         s.data = data;
         s.flags &= !RAW;
         self.heap_bytes += s.heap_bytes();
+    }
+
+    /// The bytes of the string in slot `i`, to change in place (same length: SETBIT, BITFIELD,
+    /// a dense HyperLogLog), counted as a change. None for an integer or a collection (the
+    /// caller stores such a value as bytes first).
+    pub fn str_mut(&mut self, i: Idx) -> Option<&mut [u8]> {
+        self.before_change(i);
+        self.changed(i);
+        let s = &mut self.slots[i as usize];
+        s.flags |= RAW;
+        match &mut s.data {
+            Data::Inline { klen, vlen, buf } => {
+                Some(&mut buf[*klen as usize..*klen as usize + *vlen as usize])
+            }
+            Data::Heap { klen, bytes } => Some(&mut bytes[*klen as usize..]),
+            _ => None,
+        }
     }
 
     /// The collection in slot `i`, if it holds one.

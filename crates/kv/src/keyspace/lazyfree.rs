@@ -163,11 +163,10 @@ mod tests {
     #[test]
     fn unlink_frees_a_big_set_on_the_worker_and_a_small_one_inline() {
         let mut db = Db::default();
-        let big: Set = Set::Table(Box::new(
-            (0..1000u32)
-                .map(|m| m.to_string().into_bytes().into())
-                .collect(),
-        ));
+        let mut big = Set::default();
+        for m in 0..1000u32 {
+            big.add(format!("m{m}").as_bytes(), 512);
+        }
         let i = db.insert_obj(b"big", Object::Set(big));
         let small = db.insert_obj(b"small", Object::Set(Set::Ints(vec![1, 2, 3])));
         let freed = FREED.load(Ordering::Relaxed);

@@ -191,7 +191,7 @@ impl Writer {
             Object::ZSet(z) => {
                 self.len(z.len() as u64);
                 // Redis writes from the tail, so loading inserts at the head in O(1).
-                for (score, m) in z.iter().rev() {
+                for (score, m) in z.iter_rev() {
                     self.string(m);
                     self.out.extend_from_slice(&score.to_le_bytes());
                 }
