@@ -34,6 +34,15 @@ pub struct KvOptions {
     #[arg(long)]
     pub requirepass: Option<String>,
 
+    /// ACL file: users loaded at start and by ACL LOAD, written by ACL SAVE (Redis's `aclfile`).
+    #[arg(long)]
+    pub aclfile: Option<std::path::PathBuf>,
+
+    /// A user, as Redis's `user` directive ("alice on >pass ~* +@all"); repeatable. Not
+    /// together with --aclfile.
+    #[arg(long = "user", value_name = "RULES")]
+    pub users: Vec<String>,
+
     /// Number of databases (SELECT 0..N-1).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub databases: u32,
@@ -189,6 +198,11 @@ pub fn kv(backend: Backend, port: u16, o: &KvOptions) -> anyhow::Result<()> {
             auto_rewrite_percentage: o.auto_aof_rewrite_percentage,
             auto_rewrite_min_size: o.auto_aof_rewrite_min_size,
         },
+        aclfile: o
+            .aclfile
+            .as_ref()
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
+        users: o.users.iter().map(|u| format!("user {u}")).collect(),
         ..KvConfig::default()
     };
     let mut loop_cfg = cfg.loop_config(backend, SocketAddr::new(o.bind, port));
@@ -214,6 +228,9 @@ pub fn kv(backend: Backend, port: u16, o: &KvOptions) -> anyhow::Result<()> {
         std::process::id()
     );
     let stats = server.run().context("event loop failed")?;
+    if let Some(e) = server.service_mut().load_error() {
+        anyhow::bail!("{e}");
+    }
     server.service_mut().shutdown();
     info!("stopped cleanly: {stats}");
     Ok(())

@@ -94,6 +94,10 @@ pub struct KvConfig {
     pub expire_budget: usize,
     /// appendonly, dir, appendfilename, appendfsync.
     pub aof: crate::persistence::aof::AofConfig,
+    /// `aclfile`: users loaded at start and by ACL LOAD, written by ACL SAVE.
+    pub aclfile: Option<std::path::PathBuf>,
+    /// `user` directives: users defined at start (not with `aclfile`, as Redis).
+    pub users: Vec<String>,
 }
 
 impl Default for KvConfig {
@@ -114,6 +118,8 @@ impl Default for KvConfig {
             bind: "127.0.0.1".into(),
             expire_budget: 2000,
             aof: crate::persistence::aof::AofConfig::default(),
+            aclfile: None,
+            users: Vec::new(),
         }
     }
 }
@@ -361,6 +367,8 @@ pub fn extra_defaults() -> Vec<Extra> {
         e("hz", "", Int(0, i64::from(i32::MAX)), "10"),
         e("slowlog-log-slower-than", "", Int(-1, i64::MAX), "10000"),
         e("slowlog-max-len", "", Int(0, i64::MAX), "128"),
+        e("latency-monitor-threshold", "", Int(0, i64::MAX), "0"),
+        e("acllog-max-len", "", Int(0, i64::MAX), "128"),
         e("save", "", Text, ""),
         e("dbfilename", "", Text, "dump.rdb"),
         e("maxmemory-eviction-tenacity", "", Int(0, 100), "10"),

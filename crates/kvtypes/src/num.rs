@@ -125,6 +125,10 @@ pub fn human_f64(v: f64) -> String {
 
 /// Redis's `string2ll`: optional `-`, digits, no leading zeros (except "0"), no `+`, no
 /// spaces, in range.
+// Called per request from the kv crate: without #[inline] a non-generic function is not
+// inlined across the crate boundary (callgrind: 1,660 -> 1,624 instructions per SET/GET/INCR;
+// bench/results/2026-12-03-vm/layout-instr).
+#[inline]
 pub fn parse_i64(s: &[u8]) -> Option<i64> {
     let (neg, digits) = match s {
         [b'-', rest @ ..] => (true, rest),

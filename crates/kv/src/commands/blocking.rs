@@ -1,8 +1,26 @@
 //! Blocking pops (BLPOP BRPOP BLMOVE BLMPOP BZPOPMIN BZPOPMAX) and stream reads (XREAD,
-//! XREADGROUP with BLOCK) on the loop: a client with
-//! nothing to pop is parked (its later requests stay unparsed in its input); the first push
-//! to one of its keys serves the longest-waiting client (FIFO per key, as Redis); the
-//! service's tick answers the ones whose deadline passed; a disconnect drops the record.
+//! XREADGROUP with BLOCK) on the loop, and the parked clients of every family that blocks on
+//! keys. A client with nothing to pop is parked (its
+//! later requests stay unparsed in its input) and registered on its keys in the keyspace
+//! (`keyspace::waits`). A change that may serve it only marks the key ready; the dispatcher
+//! calls [`serve_ready`] after the whole command, MULTI/EXEC block or script, which serves the
+//! waiting clients oldest first from what the keys hold *then* (Redis 7.0's ready-keys list).
+//! The service's tick answers the ones whose deadline passed; a disconnect drops the record.
+//!
+//! The log: a pop served at once is logged as the non-blocking command it amounts to
+//! (`LPOP`, `RPOP`, `LMOVE`, `RPOPLPUSH`, `ZPOPMIN`, `ZPOPMAX`, `LPOP key count` for BLMPOP), a
+//! pop served later as the same records after the command that fed it, so replay never
+//! blocks and never depends on who was waiting.
+//!
+//! Another family that blocks adds an [`Op`] variant and its arm in `try_serve`; it parks
+//! with `block`, and signals with `Db::signal_ready` when a change that adds no key may serve
+//! it (XADD to an existing stream, XGROUP DESTROY).
+//!
+//! Stream readers differ from pops in two ways (Redis's rules): serving one consumes nothing,
+//! so every reader waiting on a stream is served by one XADD; and an XREADGROUP reader whose
+//! stream or group goes away (DEL, overwrite, FLUSHALL, XGROUP DESTROY) is woken with an
+//! error, which no key addition signals: [`serve_ready`] rechecks those readers after each
+//! command (O(group readers), nothing without any).
 //!
 //! Why `send_to` + `resume` rather than `defer` + `pause`: the loop neither reads a paused
 //! connection nor closes one that still owes a deferred reply, so a blocked client that
@@ -11,7 +29,7 @@
 //! since nothing after the blocking command is parsed, the reply sent later with `send_to`
 //! is still in request order, and `resume` makes the loop serve the input that waited.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use hashbrown::HashMap;
@@ -58,23 +76,22 @@ struct Blocked {
     deadline: Option<Instant>,
 }
 
-/// Every blocked client, the per-key FIFO queues and the deadline order.
+/// Every blocked client and the deadline order. The per-key FIFO queues and the ready keys
+/// are the keyspace's (`keyspace::waits`), so any family can signal a key.
 #[derive(Default)]
 pub struct Blocking {
     by_client: HashMap<u64, Blocked>,
     by_conn: HashMap<ConnId, u64>,
-    queues: HashMap<(usize, Vec<u8>), VecDeque<u64>>,
     deadlines: BTreeSet<(Instant, u64)>,
-    /// Keys that received elements while waiters may be queued on them.
-    ready: Vec<(usize, Vec<u8>)>,
-    serving: bool,
     /// XREADGROUP readers: they must also learn when their stream or group goes away
-    /// (deleted, overwritten, flushed, renamed over), which no push signals.
+    /// (deleted, overwritten, flushed, renamed over), which no key addition signals.
     group_readers: BTreeSet<u64>,
-    /// Streams that received entries during the current command or transaction.
-    stream_ready: Vec<(usize, Vec<u8>)>,
     /// Clients blocked since they connected (INFO-style counter).
     pub total_blocked: u64,
+    /// Raised while commands run on behalf of something that must not block (a script, as
+    /// Redis's CLIENT_DENY_BLOCKING): a blocking command then answers as if it timed out.
+    /// EXEC and the log's replay deny blocking by themselves.
+    pub deny: u32,
 }
 
 impl Blocking {
@@ -90,29 +107,30 @@ impl Blocking {
     pub fn timed_count(&self) -> usize {
         self.deadlines.len()
     }
+}
 
-    fn has_waiters(&self, db: usize, key: &[u8]) -> bool {
-        !self.queues.is_empty() && self.queues.contains_key(&(db, key.to_vec()))
+/// Forget blocked client `id` everywhere (served, timed out, unblocked, disconnected).
+fn forget(core: &mut Core, id: u64) -> Option<Blocked> {
+    let st = &mut core.blocking;
+    let b = st.by_client.remove(&id)?;
+    st.by_conn.remove(&b.conn);
+    st.group_readers.remove(&id);
+    if let Some(d) = b.deadline {
+        st.deadlines.remove(&(d, id));
     }
-
-    fn forget(&mut self, id: u64) -> Option<Blocked> {
-        let b = self.by_client.remove(&id)?;
-        self.by_conn.remove(&b.conn);
-        self.group_readers.remove(&id);
+    if let Some(db) = core.dbs.get_mut(b.db) {
         for k in &b.keys {
-            let qk = (b.db, k.clone());
-            if let Some(q) = self.queues.get_mut(&qk) {
-                q.retain(|&c| c != id);
-                if q.is_empty() {
-                    self.queues.remove(&qk);
-                }
-            }
+            db.waits.remove(k, id);
         }
-        if let Some(d) = b.deadline {
-            self.deadlines.remove(&(d, id));
-        }
-        Some(b)
     }
+    Some(b)
+}
+
+/// May the running command block? Not inside EXEC, not while the log is replayed (replay
+/// never blocks: a blocking command there answers as if it timed out, as Redis's loading
+/// client does), not while something denies it (scripts).
+pub fn may_block(core: &Core) -> bool {
+    !core.multi.executing && !core.aof.loading && core.blocking.deny == 0
 }
 
 /// Redis's timeout argument: seconds as a double, 0 for ever.
@@ -136,8 +154,9 @@ fn parse_timeout(x: &mut Exec<'_, '_>, arg: &[u8]) -> Option<Option<Instant>> {
 
 /// Park the current client on `keys` until served or timed out.
 fn block(x: &mut Exec<'_, '_>, keys: Vec<Vec<u8>>, op: Op, deadline: Option<Instant>) {
-    // Inside EXEC a blocking command answers at once, as if it timed out (as Redis).
-    if x.core.multi.executing {
+    // Inside EXEC (or replay, or a script) a blocking command answers at once, as if it
+    // timed out (as Redis).
+    if !may_block(x.core) {
         let mut r = x.r();
         match op {
             Op::Move { .. } => r.null(),
@@ -147,10 +166,10 @@ fn block(x: &mut Exec<'_, '_>, keys: Vec<Vec<u8>>, op: Op, deadline: Option<Inst
     }
     let id = x.client.id;
     let db = x.client.db;
-    let st = &mut x.core.blocking;
     for k in &keys {
-        st.queues.entry((db, k.clone())).or_default().push_back(id);
+        x.core.dbs[db].waits.add(k, id);
     }
+    let st = &mut x.core.blocking;
     if let Some(d) = deadline {
         st.deadlines.insert((d, id));
     }
@@ -190,10 +209,7 @@ fn timeout_reply(b: &Blocked) -> Vec<u8> {
 fn try_serve(core: &mut Core, b: &Blocked, key: &[u8]) -> Option<Vec<u8>> {
     if let Op::Stream(w) = &b.op {
         let k = b.keys.iter().position(|k| k == key)?;
-        let mut log = Vec::new();
-        let out = crate::commands::streams::serve_blocked(core, b.db, key, k, w, b.resp3, &mut log);
-        log_now(core, b.db, &log);
-        return out;
+        return serve_stream(core, b, key, k, w);
     }
     let now = core.now_ms;
     let db: &mut Db = &mut core.dbs[b.db];
@@ -264,25 +280,9 @@ fn try_serve(core: &mut Core, b: &Blocked, key: &[u8]) -> Option<Vec<u8>> {
                     l.push(&v, *to);
                 }
             });
-            core.blocking.ready.push((b.db, dst.clone()));
-            let side = |left: bool| {
-                if left {
-                    b"LEFT".to_vec()
-                } else {
-                    b"RIGHT".to_vec()
-                }
-            };
-            let rec = vec![
-                b"LMOVE".to_vec(),
-                key.to_vec(),
-                dst.clone(),
-                side(*from),
-                side(*to),
-            ];
-            log_served(core, b.db, rec);
+            log_served(core, b.db, move_record(key, dst, *from, *to));
             r.bulk(&v);
         }
-        Op::Stream(_) => unreachable!("served above"),
         Op::ZPop { max } => {
             if !matches!(db.obj(i), Some(Object::ZSet(_))) {
                 return None;
@@ -338,26 +338,50 @@ fn try_serve(core: &mut Core, b: &Blocked, key: &[u8]) -> Option<Vec<u8>> {
                 r.double(*s);
             }
         }
+        Op::Stream(_) => unreachable!("served above"),
     }
     Some(buf)
 }
 
-/// A parked stream reader was served after the command (or transaction) that fed it
-/// ended: its group read goes to the log now, after that command's records.
-fn log_now(core: &mut Core, db: usize, recs: &[Vec<Vec<u8>>]) {
-    if core.aof.active() {
-        for rec in recs {
-            core.aof.feed_effect(db, rec);
-        }
+/// Serve stream reader `b` from its `k`-th key if it can be served (new entries, or its
+/// stream or group is gone); its group read goes to the log after the command that fed it.
+fn serve_stream(
+    core: &mut Core,
+    b: &Blocked,
+    key: &[u8],
+    k: usize,
+    w: &StreamWait,
+) -> Option<Vec<u8>> {
+    let mut log = Vec::new();
+    let out = crate::commands::streams::serve_blocked(core, b.db, key, k, w, b.resp3, &mut log);
+    for rec in log {
+        log_served(core, b.db, rec);
     }
+    out
 }
 
-/// A parked client was served by the command running now: the log gets the pop by its
-/// effect after that command's record (replaying the push alone would leave the element).
+/// A parked client was served: the log gets the pop by its effect (replaying the push alone
+/// would leave the element; replaying the blocking command could block or pick another key).
 fn log_served(core: &mut Core, db: usize, rec: Vec<Vec<u8>>) {
-    if core.aof.active() {
-        core.aof.then.push((db, rec));
-    }
+    crate::service::propagate::effect(core, db, &rec);
+}
+
+/// What a BLMOVE (or BRPOPLPUSH) that moved an element amounts to.
+fn move_record(src: &[u8], dst: &[u8], from: bool, to: bool) -> Vec<Vec<u8>> {
+    let side = |left: bool| {
+        if left {
+            b"LEFT".to_vec()
+        } else {
+            b"RIGHT".to_vec()
+        }
+    };
+    vec![
+        b"LMOVE".to_vec(),
+        src.to_vec(),
+        dst.to_vec(),
+        side(from),
+        side(to),
+    ]
 }
 
 fn remove_if_empty(db: &mut Db, i: crate::keyspace::Idx) {
@@ -366,46 +390,103 @@ fn remove_if_empty(db: &mut Db, i: crate::keyspace::Idx) {
     }
 }
 
-/// A list or sorted set at `key` of the current database received elements: serve the
-/// clients waiting on it, oldest first, while there is something to give.
+/// A list or sorted set at `key` of the current database received elements: mark it ready
+/// for the clients waiting on it. They are served by [`serve_ready`] once the whole command
+/// (or MULTI/EXEC block, or script) is done; additions of keys signal by themselves.
 pub fn signal(x: &mut Exec<'_, '_>, key: &[u8]) {
-    let db = x.client.db;
-    if !x.core.blocking.has_waiters(db, key) {
+    x.db().signal_ready(key);
+}
+
+/// After a whole command, transaction or script: serve the clients waiting on keys signalled
+/// ready, oldest first per key, from what the keys hold now (Redis's
+/// handleClientsBlockedOnKeys). Serving one may ready another key (BLMOVE pushes): repeated
+/// until no key is ready. Bounded: each round serves a client or empties the ready lists.
+pub fn serve_ready(core: &mut Core, ctx: &mut Ctx<'_>) {
+    if core.blocking.by_client.is_empty() {
         return;
     }
-    x.core.blocking.ready.push((db, key.to_vec()));
-    if x.core.blocking.serving {
-        return;
-    }
-    x.core.blocking.serving = true;
-    // Bounded: every round serves a client or drops a key; BLMOVE chains add keys only when
-    // they serve someone.
-    while let Some((db, key)) = x.core.blocking.ready.pop() {
-        let qk = (db, key.clone());
-        let waiting: Vec<u64> = match x.core.blocking.queues.get(&qk) {
-            Some(q) => q.iter().copied().collect(),
-            None => continue,
-        };
-        for id in waiting {
-            let Some(b) = x.core.blocking.forget(id) else {
+    loop {
+        let mut any = false;
+        for db in 0..core.dbs.len() {
+            if !core.dbs[db].waits.any_ready() {
                 continue;
-            };
-            match try_serve(x.core, &b, &key) {
-                Some(reply) => answer(x.ctx, &b, &reply),
-                None => {
-                    // Nothing left for it here: put it back at the head of every queue. A
-                    // pop waiter ends the round (the key is empty); a stream reader does not
-                    // (the next one may wait for an older ID).
-                    let stream = matches!(b.op, Op::Stream(_));
-                    restore(&mut x.core.blocking, id, b);
-                    if !stream {
-                        break;
-                    }
+            }
+            any = true;
+            for key in core.dbs[db].waits.take_ready() {
+                serve_key(core, ctx, db, &key);
+            }
+        }
+        if !any {
+            break;
+        }
+    }
+    recheck_group_readers(core, ctx);
+}
+
+/// XREADGROUP readers whose stream or group went away get their error, and those whose
+/// stream now has new entries are served. O(group readers), nothing without any.
+fn recheck_group_readers(core: &mut Core, ctx: &mut Ctx<'_>) {
+    if core.blocking.group_readers.is_empty() {
+        return;
+    }
+    let ids: Vec<u64> = core.blocking.group_readers.iter().copied().collect();
+    for id in ids {
+        let Some(b) = core.blocking.by_client.remove(&id) else {
+            continue;
+        };
+        let mut served = None;
+        if let Op::Stream(w) = &b.op {
+            for (k, key) in b.keys.iter().enumerate() {
+                served = serve_stream(core, &b, key, k, w);
+                if served.is_some() {
+                    break;
                 }
             }
         }
+        core.blocking.by_client.insert(id, b);
+        if let Some(reply) = served {
+            if let Some(b) = forget(core, id) {
+                answer_served(core, ctx, &b, &reply);
+            }
+        }
     }
-    x.core.blocking.serving = false;
+}
+
+/// Serve the clients waiting on `key` of database `db`, oldest first, while it has something
+/// for them; a client it cannot serve (it waits for another type) keeps its place.
+fn serve_key(core: &mut Core, ctx: &mut Ctx<'_>, db: usize, key: &[u8]) {
+    for id in core.dbs[db].waits.waiters(key) {
+        let now = core.now_ms;
+        if core.dbs[db].lookup(key, now).is_none() {
+            break;
+        }
+        let Some(b) = core.blocking.by_client.remove(&id) else {
+            continue;
+        };
+        let served = try_serve(core, &b, key);
+        core.blocking.by_client.insert(id, b);
+        if let Some(reply) = served {
+            if let Some(b) = forget(core, id) {
+                answer_served(core, ctx, &b, &reply);
+            }
+        }
+    }
+}
+
+/// [`answer`] a served client; an error reply (XREADGROUP's -NOGROUP) counts against the
+/// blocked command, as in Redis.
+fn answer_served(core: &mut Core, ctx: &mut Ctx<'_>, b: &Blocked, reply: &[u8]) {
+    if reply.first() == Some(&b'-') {
+        if let Op::Stream(w) = &b.op {
+            let name = if w.group.is_some() {
+                "xreadgroup"
+            } else {
+                "xread"
+            };
+            core.count_blocked_error(name, reply);
+        }
+    }
+    answer(ctx, b, reply);
 }
 
 /// Send a parked client its reply and let the loop serve the input that waited behind it.
@@ -414,127 +495,17 @@ fn answer(ctx: &mut Ctx<'_>, b: &Blocked, reply: &[u8]) {
     ctx.resume(b.conn);
 }
 
-fn restore(st: &mut Blocking, id: u64, b: Blocked) {
-    for k in &b.keys {
-        st.queues
-            .entry((b.db, k.clone()))
-            .or_default()
-            .push_front(id);
-    }
-    if let Some(d) = b.deadline {
-        st.deadlines.insert((d, id));
-    }
-    st.by_conn.insert(b.conn, id);
-    if matches!(&b.op, Op::Stream(w) if w.group.is_some()) {
-        st.group_readers.insert(id);
-    }
-    st.by_client.insert(id, b);
-}
-
-/// A stream at `key` of the current database received entries (or lost a group): its
-/// readers are served once the command, or the transaction around it, has ended (as Redis
-/// serves its ready keys), so they never see a transaction half done.
-pub fn signal_stream(x: &mut Exec<'_, '_>, key: &[u8]) {
-    let db = x.client.db;
-    if x.core.blocking.has_waiters(db, key) {
-        x.core.blocking.stream_ready.push((db, key.to_vec()));
-    }
-}
-
-/// After a top-level command (EXEC included): serve the stream readers its writes made
-/// ready, then recheck the group readers (see [`recheck_group_readers`]).
-pub fn after_top_level(x: &mut Exec<'_, '_>) {
-    if x.core.multi.executing || x.core.blocking.serving {
-        return;
-    }
-    while !x.core.blocking.stream_ready.is_empty() {
-        let keys = std::mem::take(&mut x.core.blocking.stream_ready);
-        x.core.blocking.serving = true;
-        for (db, key) in keys {
-            let qk = (db, key.clone());
-            let waiting: Vec<u64> = match x.core.blocking.queues.get(&qk) {
-                Some(q) => q.iter().copied().collect(),
-                None => continue,
-            };
-            for id in waiting {
-                let Some(b) = x.core.blocking.forget(id) else {
-                    continue;
-                };
-                match try_serve(x.core, &b, &key) {
-                    Some(reply) => answer_counted(x.core, x.ctx, &b, &reply),
-                    None => restore(&mut x.core.blocking, id, b),
-                }
-            }
-        }
-        x.core.blocking.serving = false;
-    }
-    recheck_group_readers(x);
-}
-
-/// [`answer`], counting an error reply against the blocked command as Redis does.
-fn answer_counted(core: &mut Core, ctx: &mut Ctx<'_>, b: &Blocked, reply: &[u8]) {
-    if reply.first() == Some(&b'-') {
-        if let Some(name) = match &b.op {
-            Op::Stream(w) if w.group.is_some() => Some("xreadgroup"),
-            Op::Stream(_) => Some("xread"),
-            _ => None,
-        } {
-            core.count_blocked_error(name, reply);
-        }
-    }
-    answer(ctx, b, reply);
-}
-
-/// After a write command: XREADGROUP readers whose stream or group went away get their
-/// error, and those whose stream now has new entries (a RENAME or SWAPDB brought them) are
-/// served. O(group readers) per write command, and nothing without any.
-pub fn recheck_group_readers(x: &mut Exec<'_, '_>) {
-    if x.core.blocking.group_readers.is_empty() || x.core.blocking.serving {
-        return;
-    }
-    let ids: Vec<u64> = x.core.blocking.group_readers.iter().copied().collect();
-    for id in ids {
-        let Some(b) = x.core.blocking.by_client.get(&id) else {
-            continue;
-        };
-        let (db, keys, resp3) = (b.db, b.keys.clone(), b.resp3);
-        let Op::Stream(w) = b.op.clone() else {
-            continue;
-        };
-        for (k, key) in keys.iter().enumerate() {
-            let mut log = Vec::new();
-            let out =
-                crate::commands::streams::serve_blocked(x.core, db, key, k, &w, resp3, &mut log);
-            if let Some(reply) = out {
-                log_now(x.core, db, &log);
-                if let Some(b) = x.core.blocking.forget(id) {
-                    answer_counted(x.core, x.ctx, &b, &reply);
-                }
-                break;
-            }
-        }
-    }
-}
-
-/// Park an XREAD/XREADGROUP on `keys` for `ms` milliseconds (0: for ever).
-pub fn block_on_streams(x: &mut Exec<'_, '_>, keys: Vec<Vec<u8>>, wait: StreamWait, ms: u64) {
-    let deadline =
-        (ms > 0).then(|| x.ctx.now() + Duration::from_millis(ms.min(10 * 365 * 86_400_000)));
-    block(x, keys, Op::Stream(wait), deadline);
-}
-
 /// Answer the clients whose deadline has passed; the next deadline.
 pub fn tick(core: &mut Core, ctx: &mut Ctx<'_>) -> Option<Instant> {
     let now = ctx.now();
-    let st = &mut core.blocking;
-    while let Some(&(d, id)) = st.deadlines.first() {
+    while let Some(&(d, id)) = core.blocking.deadlines.first() {
         if d > now {
             return Some(d);
         }
-        if let Some(b) = st.forget(id) {
+        if let Some(b) = forget(core, id) {
             answer(ctx, &b, &timeout_reply(&b));
         } else {
-            st.deadlines.pop_first();
+            core.blocking.deadlines.pop_first();
         }
     }
     None
@@ -543,13 +514,13 @@ pub fn tick(core: &mut Core, ctx: &mut Ctx<'_>) -> Option<Instant> {
 /// A connection closed: forget it if it was blocked.
 pub fn closed(core: &mut Core, conn: ConnId) {
     if let Some(id) = core.blocking.by_conn.get(&conn).copied() {
-        core.blocking.forget(id);
+        forget(core, id);
     }
 }
 
 /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: true if the client was blocked.
 pub fn unblock(core: &mut Core, ctx: &mut Ctx<'_>, id: u64, error: bool) -> bool {
-    let Some(b) = core.blocking.forget(id) else {
+    let Some(b) = forget(core, id) else {
         return false;
     };
     if error {
@@ -582,6 +553,8 @@ fn bpop(x: &mut Exec<'_, '_>, a: Args<'_>, left: bool) {
             Ok(None) => {}
             Ok(Some(i)) => {
                 let v = crate::commands::lists::pop_n(x, i, left, 1);
+                let pop: &[u8] = if left { b"LPOP" } else { b"RPOP" };
+                x.log_as(vec![pop.to_vec(), key.to_vec()]);
                 let mut r = x.r();
                 r.array(2);
                 r.bulk(key);
@@ -607,7 +580,10 @@ fn bmove(x: &mut Exec<'_, '_>, src: &[u8], dst: &[u8], from: bool, to: bool, t: 
     };
     match crate::commands::lists::move_one(x, src, dst, from, to) {
         Err(_) => {}
-        Ok(Some(v)) => x.r().bulk(&v),
+        Ok(Some(v)) => {
+            x.log_as(move_record(src, dst, from, to));
+            x.r().bulk(&v)
+        }
         Ok(None) => block(
             x,
             vec![src.to_vec()],
@@ -671,6 +647,8 @@ fn bzpop(x: &mut Exec<'_, '_>, a: Args<'_>, max: bool) {
             Ok(None) => {}
             Ok(Some(i)) => {
                 let got = crate::commands::zsets::pop_entries(x, i, max, 1);
+                let pop: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+                x.log_as(vec![pop.to_vec(), key.to_vec()]);
                 let mut r = x.r();
                 r.array(3);
                 r.bulk(key);
@@ -713,4 +691,11 @@ pub fn bzmpop(x: &mut Exec<'_, '_>, a: Args<'_>) {
         },
         deadline,
     );
+}
+
+/// Park an XREAD/XREADGROUP on `keys` for `ms` milliseconds (0: for ever).
+pub fn block_on_streams(x: &mut Exec<'_, '_>, keys: Vec<Vec<u8>>, wait: StreamWait, ms: u64) {
+    let deadline =
+        (ms > 0).then(|| x.ctx.now() + Duration::from_millis(ms.min(10 * 365 * 86_400_000)));
+    block(x, keys, Op::Stream(wait), deadline);
 }

@@ -65,6 +65,7 @@ pub fn config(x: &mut Exec<'_, '_>, a: Args<'_>) {
             let n = x.core.stats.len();
             x.core.stats = vec![Default::default(); n];
             x.core.counters = Default::default();
+            crate::commands::introspection::reset_stats(x.core);
             x.r().ok();
         }
         "rewrite" => x.err("ERR The server is running without a config file"),
@@ -132,6 +133,7 @@ fn config_set(x: &mut Exec<'_, '_>, a: Args<'_>) {
     for p in pending {
         apply_param(x.core, p);
     }
+    crate::commands::introspection::config_changed(x.core);
     if limits_changed {
         reapply_output_limits(x);
     }
@@ -263,7 +265,10 @@ fn apply_param(core: &mut Core, p: Set) {
         Set::Policy(v) => c.maxmemory_policy = v,
         Set::Samples(v) => c.maxmemory_samples = v,
         Set::MaxClients(v) => c.maxclients = v,
-        Set::Pass(v) => c.requirepass = v,
+        Set::Pass(v) => {
+            core.acl.set_default_password(v.as_deref());
+            core.cfg.requirepass = v;
+        }
         Set::BulkLen(v) => c.proto_max_bulk_len = v,
         Set::QueryLimit(v) => c.client_query_buffer_limit = v,
         Set::OutputLimits(v) => c.output_limits = v,

@@ -24,20 +24,11 @@ pub fn echo(x: &mut Exec<'_, '_>, a: Args<'_>) {
     x.r().bulk(a.get(1));
 }
 
-fn password_ok(core: &Core, user: &[u8], pass: &[u8]) -> bool {
-    user == b"default"
-        && core
-            .cfg
-            .requirepass
-            .as_ref()
-            .is_none_or(|p| p.as_bytes() == pass)
-}
-
 pub fn auth(x: &mut Exec<'_, '_>, a: Args<'_>) {
     if a.len() > 3 {
         return x.err(SYNTAX);
     }
-    if a.len() == 2 && x.core.cfg.requirepass.is_none() {
+    if a.len() == 2 && x.core.acl.default_needs_no_auth() {
         return x.err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
     }
     let (user, pass) = if a.len() == 2 {
@@ -45,11 +36,10 @@ pub fn auth(x: &mut Exec<'_, '_>, a: Args<'_>) {
     } else {
         (a.get(1), a.get(2))
     };
-    if password_ok(x.core, user, pass) {
-        x.client.authed = true;
+    if crate::commands::acl_cmd::authenticate(x, user, pass, "AUTH") {
         x.r().ok();
     } else {
-        x.err("WRONGPASS invalid username-password pair or user is disabled.");
+        crate::commands::acl_cmd::wrongpass(x);
     }
 }
 
@@ -90,12 +80,10 @@ pub fn hello(x: &mut Exec<'_, '_>, a: Args<'_>) {
         }
     }
     match auth {
-        Some((u, p)) => {
-            if !password_ok(x.core, u, p) {
-                return x.err("WRONGPASS invalid username-password pair or user is disabled.");
-            }
-            x.client.authed = true;
+        Some((u, p)) if !crate::commands::acl_cmd::authenticate(x, u, p, "HELLO") => {
+            return crate::commands::acl_cmd::wrongpass(x);
         }
+        Some(_) => {}
         None if !x.client.authed => {
             return x.err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
         }
@@ -137,12 +125,15 @@ pub fn reset(x: &mut Exec<'_, '_>, _a: Args<'_>) {
     // pattern is left without an unsubscribe message.
     crate::commands::transactions::discard_all(x.core, x.client.id);
     crate::commands::pubsub::leave_all(x);
+    crate::commands::introspection::closed(x.core, x.client.id);
     let c = &mut *x.client;
+    c.reply = crate::service::ReplyMode::On;
     c.db = 0;
     c.resp3 = false;
     c.name.clear();
     c.no_evict = false;
-    c.authed = x.core.cfg.requirepass.is_none();
+    c.authed = x.core.acl.default_needs_no_auth();
+    c.user = b"default".to_vec();
     x.r().simple("RESET");
 }
 
@@ -155,7 +146,7 @@ fn client_line(core: &Core, c: &Client, out: &mut String) {
         out,
         "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 \
          multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 \
-         tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+         tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -165,6 +156,7 @@ fn client_line(core: &Core, c: &Client, out: &mut String) {
         if c.no_evict { "e" } else { "N" },
         c.db,
         c.last_cmd,
+        String::from_utf8_lossy(&c.user),
         if c.resp3 { 3 } else { 2 },
         String::from_utf8_lossy(&c.lib_name),
         String::from_utf8_lossy(&c.lib_ver),
@@ -180,6 +172,9 @@ const CLIENT_HELP: &[&str] = &[
     "KILL <ip:port> | <option> <value> [<option> <value> [...]]",
     "LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <id> [<id> ...]]",
     "NO-EVICT (ON|OFF)",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "REPLY (ON|OFF|SKIP)",
+    "UNPAUSE",
     "SETINFO <LIB-NAME|LIB-VER> <value>",
     "SETNAME <name>",
     "HELP",
@@ -267,6 +262,24 @@ pub fn client(x: &mut Exec<'_, '_>, a: Args<'_>) {
         }
         "list" => client_list(x, a),
         "kill" => client_kill(x, a),
+        "pause" => crate::commands::introspection::client_pause(x, a),
+        "unpause" => crate::commands::introspection::client_unpause(x),
+        "reply" => {
+            use crate::service::ReplyMode;
+            match a.get(2).to_ascii_lowercase().as_slice() {
+                b"on" => {
+                    x.client.reply = ReplyMode::On;
+                    x.r().ok();
+                }
+                b"off" => x.client.reply = ReplyMode::Off,
+                b"skip" => {
+                    if x.client.reply == ReplyMode::On {
+                        x.client.reply = ReplyMode::SkipNext;
+                    }
+                }
+                _ => x.err(SYNTAX),
+            }
+        }
         _ => help(x, CLIENT_HELP),
     }
 }
@@ -359,13 +372,11 @@ fn client_kill(x: &mut Exec<'_, '_>, a: Args<'_>) {
         }
         j += 2;
     }
-    if user.is_some_and(|u| u != b"default") {
-        return x.r().int(0);
-    }
     let me = x.client.id;
     let victims: Vec<_> = x
         .clients()
         .filter(|c| id.is_none_or(|i| c.id == i))
+        .filter(|c| user.is_none_or(|u| c.user == u))
         .filter(|c| addr.is_none_or(|ad| c.addr.as_bytes() == ad))
         .filter(|c| laddr.is_none_or(|ad| c.laddr.as_bytes() == ad))
         .filter(|c| !(skipme && c.id == me))

@@ -217,7 +217,7 @@ pub fn pfdebug(x: &mut Exec<'_, '_>, a: Args<'_>) {
             match text {
                 None => x.err("ERR HLL encoding is not sparse"),
                 Some(Err(_)) => x.err(CORRUPT),
-                Some(Ok(t)) => x.r().simple(&t),
+                Some(Ok(t)) => x.r().bulk(t.as_bytes()),
             }
         }
         b"encoding" => {

@@ -332,8 +332,7 @@ pub fn randomkey(x: &mut Exec<'_, '_>, _a: Args<'_>) {
         };
         let now = x.core.now_ms;
         if x.db().is_expired(i, now) {
-            x.db().remove(i);
-            x.db().expired += 1;
+            x.db().expire(i);
             continue;
         }
         let key = x.db().key(i).to_vec();

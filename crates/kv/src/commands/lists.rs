@@ -536,6 +536,10 @@ pub fn mpop_from(x: &mut Exec<'_, '_>, a: &Args<'_>, m: &MpopArgs) -> bool {
             Ok(None) => continue,
             Ok(Some(i)) => {
                 let v = pop_n(x, i, m.left, m.count);
+                // As Redis propagates LMPOP and BLMPOP: the pop from the key it took.
+                let pop: &[u8] = if m.left { b"LPOP" } else { b"RPOP" };
+                let n = itoa::Buffer::new().format(v.len()).as_bytes().to_vec();
+                x.log_as(vec![pop.to_vec(), key.to_vec(), n]);
                 let mut r = x.r();
                 r.array(2);
                 r.bulk(key);

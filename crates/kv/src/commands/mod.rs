@@ -9,6 +9,8 @@
 //! other import runs downward: commands use keyspace, persistence (only to hand it effects),
 //! protocol and `kvtypes`, never the other way.
 
+pub mod acl;
+pub mod acl_cmd;
 pub mod bitmaps;
 pub mod blocking;
 pub mod config_cmd;
@@ -16,7 +18,9 @@ pub mod connection;
 pub mod geo;
 pub mod hashes;
 pub mod hll;
+pub mod introspection;
 pub mod keys;
+pub mod keyspec;
 pub mod lists;
 pub mod pubsub;
 pub mod server;

@@ -1,4 +1,6 @@
-//! Pub/sub: SUBSCRIBE, PSUBSCRIBE, their UNSUBSCRIBEs, PUBLISH and PUBSUB. A message is
+//! Pub/sub: SUBSCRIBE, PSUBSCRIBE, their UNSUBSCRIBEs, PUBLISH and PUBSUB, and sharded
+//! pub/sub as a standalone server has it (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH: one shard, its
+//! own channel namespace and `smessage` pushes). A message is
 //! appended to every subscriber's output with `Ctx::send_to` (RESP2 `message` arrays or RESP3
 //! pushes, encoded once per protocol), so a publish costs one copy per receiver and never
 //! waits on a slow one: a subscriber that stops reading grows its own output until the loop
@@ -22,6 +24,7 @@ struct Sub {
 struct ClientSubs {
     channels: HashSet<Vec<u8>>,
     patterns: HashSet<Vec<u8>>,
+    shard: HashSet<Vec<u8>>,
 }
 
 /// Subscriptions by channel, by pattern and by client.
@@ -29,17 +32,36 @@ struct ClientSubs {
 pub struct PubSub {
     channels: HashMap<Vec<u8>, HashMap<u64, Sub>>,
     patterns: HashMap<Vec<u8>, HashMap<u64, Sub>>,
+    shard: HashMap<Vec<u8>, HashMap<u64, Sub>>,
     clients: HashMap<u64, ClientSubs>,
     /// Messages handed to subscribers.
     pub delivered: u64,
 }
 
 impl PubSub {
-    /// Channels plus patterns of a client (what (P)SUBSCRIBE replies count).
+    /// Every subscription of a client (channels, patterns, shard channels): while any, a
+    /// RESP2 client is in the subscribed context.
     pub fn count(&self, client: u64) -> usize {
         self.clients
             .get(&client)
+            .map_or(0, |c| c.channels.len() + c.patterns.len() + c.shard.len())
+    }
+
+    /// Channels plus patterns of a client (what (P)(UN)SUBSCRIBE replies count).
+    fn plain_count(&self, client: u64) -> usize {
+        self.clients
+            .get(&client)
             .map_or(0, |c| c.channels.len() + c.patterns.len())
+    }
+
+    /// Shard channels of a client (what S(UN)SUBSCRIBE replies count).
+    fn shard_count(&self, client: u64) -> usize {
+        self.clients.get(&client).map_or(0, |c| c.shard.len())
+    }
+
+    /// (channels, patterns, shard channels) with subscribers, for INFO.
+    pub fn sizes(&self) -> (usize, usize, usize) {
+        (self.channels.len(), self.patterns.len(), self.shard.len())
     }
 
     fn drop_client(&mut self, client: u64) {
@@ -51,6 +73,9 @@ impl PubSub {
         }
         for p in subs.patterns {
             remove_from(&mut self.patterns, &p, client);
+        }
+        for ch in subs.shard {
+            remove_from(&mut self.shard, &ch, client);
         }
     }
 }
@@ -81,7 +106,15 @@ pub fn leave_all(x: &mut Exec<'_, '_>) {
 pub fn allowed_in_context(name: &str) -> bool {
     matches!(
         name,
-        "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ping" | "quit" | "reset"
+        "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
     )
 }
 
@@ -146,7 +179,7 @@ fn subscribe_generic(x: &mut Exec<'_, '_>, a: Args<'_>, pattern: bool) {
             };
             map.entry(name.to_vec()).or_default().insert(id, sub);
         }
-        let n = ps.count(id);
+        let n = ps.plain_count(id);
         ack(
             x,
             if pattern { "psubscribe" } else { "subscribe" },
@@ -173,7 +206,7 @@ fn unsubscribe_generic(x: &mut Exec<'_, '_>, a: Args<'_>, pattern: bool) {
         set.map(|s| s.iter().cloned().collect()).unwrap_or_default()
     };
     if names.is_empty() {
-        let n = x.core.pubsub.count(id);
+        let n = x.core.pubsub.plain_count(id);
         return ack(x, kind, None, n);
     }
     for name in names {
@@ -193,10 +226,10 @@ fn unsubscribe_generic(x: &mut Exec<'_, '_>, a: Args<'_>, pattern: bool) {
             };
             remove_from(map, &name, id);
         }
+        let n = ps.plain_count(id);
         if ps.count(id) == 0 {
             ps.clients.remove(&id);
         }
-        let n = ps.count(id);
         ack(x, kind, Some(&name), n);
     }
     reclassify(x, before);
@@ -268,17 +301,93 @@ pub fn publish(x: &mut Exec<'_, '_>, a: Args<'_>) {
     x.r().int(n as i64);
 }
 
+pub fn ssubscribe(x: &mut Exec<'_, '_>, a: Args<'_>) {
+    let id = x.client.id;
+    let before = x.core.pubsub.count(id);
+    let sub = Sub {
+        conn: x.client.conn,
+        resp3: x.client.resp3,
+    };
+    for name in a.iter().skip(1) {
+        let ps = &mut x.core.pubsub;
+        if ps
+            .clients
+            .entry(id)
+            .or_default()
+            .shard
+            .insert(name.to_vec())
+        {
+            ps.shard.entry(name.to_vec()).or_default().insert(id, sub);
+        }
+        let n = ps.shard_count(id);
+        ack(x, "ssubscribe", Some(name), n);
+    }
+    reclassify(x, before);
+}
+
+pub fn sunsubscribe(x: &mut Exec<'_, '_>, a: Args<'_>) {
+    let id = x.client.id;
+    let before = x.core.pubsub.count(id);
+    let names: Vec<Vec<u8>> = if a.len() > 1 {
+        a.iter().skip(1).map(<[u8]>::to_vec).collect()
+    } else {
+        let mine = x.core.pubsub.clients.get(&id);
+        mine.map(|c| c.shard.iter().cloned().collect())
+            .unwrap_or_default()
+    };
+    if names.is_empty() {
+        let n = x.core.pubsub.shard_count(id);
+        return ack(x, "sunsubscribe", None, n);
+    }
+    for name in names {
+        let ps = &mut x.core.pubsub;
+        if ps
+            .clients
+            .get_mut(&id)
+            .is_some_and(|c| c.shard.remove(&name))
+        {
+            remove_from(&mut ps.shard, &name, id);
+        }
+        let n = ps.shard_count(id);
+        if ps.count(id) == 0 {
+            ps.clients.remove(&id);
+        }
+        ack(x, "sunsubscribe", Some(&name), n);
+    }
+    reclassify(x, before);
+}
+
+pub fn spublish(x: &mut Exec<'_, '_>, a: Args<'_>) {
+    let (ch, msg) = (a.get(1), a.get(2));
+    let me = x.client.conn;
+    let mut n = 0u64;
+    if let Some(subs) = x.core.pubsub.shard.get(ch) {
+        let mut enc: [Option<Vec<u8>>; 2] = [None, None];
+        for s in subs.values() {
+            let bytes = enc[usize::from(s.resp3)]
+                .get_or_insert_with(|| encode(&[b"smessage", ch, msg], s.resp3));
+            deliver(x.ctx, me, s.conn, bytes);
+            n += 1;
+        }
+    }
+    x.core.pubsub.delivered += n;
+    x.r().int(n as i64);
+}
+
 pub fn pubsub(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let Some(sub) = crate::commands::table::check_sub(x, &a, "pubsub") else {
         return;
     };
     match sub {
-        "channels" => {
+        "channels" | "shardchannels" => {
             let pat = (a.len() > 2).then(|| a.get(2));
-            let names: Vec<Vec<u8>> = x
-                .core
-                .pubsub
-                .channels
+            let ps = &x.core.pubsub;
+            let map = if sub == "channels" {
+                &ps.channels
+            } else {
+                &ps.shard
+            };
+            let names: Vec<Vec<u8>> = map
                 .keys()
                 .filter(|c| pat.is_none_or(|p| kvtypes::glob::matches(p, c)))
                 .cloned()
@@ -289,12 +398,18 @@ pub fn pubsub(x: &mut Exec<'_, '_>, a: Args<'_>) {
                 r.bulk(&c);
             }
         }
-        "numsub" => {
+        "numsub" | "shardnumsub" => {
+            let ps = &x.core.pubsub;
+            let map = if sub == "numsub" {
+                &ps.channels
+            } else {
+                &ps.shard
+            };
             let counts: Vec<(Vec<u8>, usize)> = a
                 .iter()
                 .skip(2)
                 .map(|c| {
-                    let n = x.core.pubsub.channels.get(c).map_or(0, HashMap::len);
+                    let n = map.get(c).map_or(0, HashMap::len);
                     (c.to_vec(), n)
                 })
                 .collect();
@@ -320,6 +435,10 @@ pub fn pubsub(x: &mut Exec<'_, '_>, a: Args<'_>) {
                 "NUMSUB [<channel> ...]",
                 "    Return the number of subscribers for the specified channels, excluding",
                 "    pattern subscriptions(default: no channels).",
+                "SHARDCHANNELS [<pattern>]",
+                "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+                "SHARDNUMSUB [<shardchannel> ...]",
+                "    Return the number of subscribers for the specified shard level channel(s)",
                 "HELP",
                 "    Print this help.",
             ],

@@ -1,15 +1,14 @@
 //! Server commands: databases (SELECT, SWAPDB, DBSIZE, FLUSHDB, FLUSHALL), TIME,
-//! LASTSAVE, SHUTDOWN, BGREWRITEAOF, COMMAND, INFO, and the refusals of what is not
-//! built (CLUSTER, scripting). What they may not touch: clients' connections.
+//! LASTSAVE, SHUTDOWN, BGREWRITEAOF, COMMAND, INFO, and CLUSTER's refusal (as a Redis
+//! started without cluster support). What they may not touch: clients' connections.
 
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::commands::keys::help;
+use crate::commands::keyspec;
 use crate::commands::strings::{NOT_INT, SYNTAX};
-use crate::commands::table::{
-    check_sub, Command, COMMANDS, FLAG_NAMES, F_FAST, F_READONLY, F_WRITE,
-};
+use crate::commands::table::{check_sub, Command, COMMANDS, FLAG_NAMES};
 use crate::keyspace::Db;
 use crate::protocol::{parse_i64, Args, Reply};
 use crate::service::Exec;
@@ -80,6 +79,11 @@ fn swap_dbs(dbs: &mut [Db], d1: usize, d2: usize) {
     std::mem::swap(a, b);
     a.put_watched(wa);
     b.put_watched(wb);
+    // Blocked clients wait on a database number too: their keys stay, and those present in
+    // the database swapped in are ready (Redis's scanDatabaseForReadyKeys).
+    std::mem::swap(&mut a.waits, &mut b.waits);
+    a.signal_present();
+    b.signal_present();
 }
 
 pub fn dbsize(x: &mut Exec<'_, '_>, _a: Args<'_>) {
@@ -139,62 +143,6 @@ pub fn time(x: &mut Exec<'_, '_>, _a: Args<'_>) {
     r.bulk(now.subsec_micros().to_string().as_bytes());
 }
 
-pub fn function(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    match check_sub(x, &a, "function") {
-        Some("flush") => flush_option(x, &a, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
-        Some("list") => {
-            let mut j = 2;
-            while j < a.len() {
-                let opt = a.get(j).to_ascii_lowercase();
-                if opt == b"withcode" {
-                    j += 1;
-                } else if opt == b"libraryname" {
-                    if j + 1 >= a.len() {
-                        return x.err("ERR library name argument was not given");
-                    }
-                    j += 2;
-                } else {
-                    return x.err(&format!(
-                        "ERR Unknown argument {}",
-                        String::from_utf8_lossy(a.get(j))
-                    ));
-                }
-            }
-            x.r().array(0)
-        }
-        Some(_) => help(x, &["FUNCTION <subcommand>: this server has no functions."]),
-        None => {}
-    }
-}
-
-pub fn script(x: &mut Exec<'_, '_>, a: Args<'_>) {
-    match check_sub(x, &a, "script") {
-        Some("flush") => flush_option(x, &a, "ERR SCRIPT FLUSH only support SYNC|ASYNC option"),
-        Some("exists") => {
-            let mut r = x.r();
-            r.array(a.len() - 2);
-            for _ in 2..a.len() {
-                r.int(0);
-            }
-        }
-        Some(_) => help(x, &["SCRIPT <subcommand>: this server has no scripts."]),
-        None => {}
-    }
-}
-
-fn flush_option(x: &mut Exec<'_, '_>, a: &Args<'_>, err: &str) {
-    let ok = match a.len() {
-        2 => true,
-        3 => a.get(2).eq_ignore_ascii_case(b"sync") || a.get(2).eq_ignore_ascii_case(b"async"),
-        _ => false,
-    };
-    if ok {
-        x.r().ok();
-    } else {
-        x.err(err);
-    }
-}
-
 pub fn cluster(x: &mut Exec<'_, '_>, a: Args<'_>) {
     if check_sub(x, &a, "cluster").is_some() {
         x.err("ERR This instance has cluster support disabled");
@@ -229,14 +177,6 @@ pub fn shutdown(x: &mut Exec<'_, '_>, a: Args<'_>) {
     }
 }
 
-pub fn eval(x: &mut Exec<'_, '_>, _a: Args<'_>) {
-    x.err("ERR scripting is not supported by this server");
-}
-
-pub fn evalsha(x: &mut Exec<'_, '_>, _a: Args<'_>) {
-    x.err("NOSCRIPT No matching script. Please use EVAL.");
-}
-
 /// BGREWRITEAOF.
 pub fn bgrewriteaof(x: &mut Exec<'_, '_>, _a: Args<'_>) {
     let core = &mut *x.core;
@@ -251,39 +191,26 @@ pub fn bgrewriteaof(x: &mut Exec<'_, '_>, _a: Args<'_>) {
 // ---------------------------------------------------------------------------------------------
 // COMMAND
 
-fn acl_categories(c: &Command) -> Vec<String> {
-    let mut v = Vec::new();
-    if c.flags & F_WRITE != 0 {
-        v.push("@write".to_string());
-    }
-    if c.flags & F_READONLY != 0 {
-        v.push("@read".to_string());
-    }
-    v.push(format!("@{}", c.group));
-    if c.flags & F_FAST != 0 {
-        v.push("@fast".to_string());
-    } else {
-        v.push("@slow".to_string());
-    }
-    v
-}
-
 fn command_info(r: &mut Reply<'_>, c: &Command, name: &str, arity: i32, subs: bool) {
     r.array(10);
     r.bulk(name.as_bytes());
     r.int(i64::from(arity));
-    let flags: Vec<_> = FLAG_NAMES
+    let mut flags: Vec<&str> = FLAG_NAMES
         .iter()
         .filter(|(f, _)| c.flags & f != 0)
+        .map(|(_, n)| *n)
         .collect();
+    if keyspec::movable(c.name) && !name.contains('|') {
+        flags.push("movablekeys");
+    }
     r.set(flags.len());
-    for (_, n) in flags {
+    for n in flags {
         r.simple(n);
     }
     r.int(i64::from(c.keys.0));
     r.int(i64::from(c.keys.1));
     r.int(i64::from(c.keys.2));
-    let cats = acl_categories(c);
+    let cats = keyspec::category_names(c);
     r.set(cats.len());
     for cat in cats {
         r.simple(&cat);
@@ -331,6 +258,99 @@ fn lookup_cmd(name: &[u8]) -> Option<&'static Command> {
     COMMANDS.iter().find(|c| c.name == n)
 }
 
+/// A command or `container|subcommand` by name: the command, and the subcommand's entry.
+fn lookup_full(name: &[u8]) -> Option<(&'static Command, Option<(&'static str, i32)>)> {
+    let n = String::from_utf8_lossy(name).to_ascii_lowercase();
+    match n.split_once('|') {
+        None => lookup_cmd(name).map(|c| (c, None)),
+        Some((parent, sub)) => {
+            let c = lookup_cmd(parent.as_bytes())?;
+            let s = c.subs.iter().find(|(s2, _)| *s2 == sub)?;
+            Some((c, Some(*s)))
+        }
+    }
+}
+
+/// Every command and `container|subcommand` name (COMMAND LIST).
+fn all_names() -> Vec<(String, &'static Command)> {
+    let mut v = Vec::new();
+    for c in COMMANDS {
+        v.push((c.name.to_string(), c));
+        for (sub, _) in c.subs {
+            v.push((format!("{}|{}", c.name, sub), c));
+        }
+    }
+    v
+}
+
+fn command_list(x: &mut Exec<'_, '_>, a: &Args<'_>) {
+    let names = all_names();
+    let picked: Vec<&String> = match a.len() {
+        2 => names.iter().map(|(n, _)| n).collect(),
+        5 if a.get(2).eq_ignore_ascii_case(b"filterby") => {
+            let what = a.get(3).to_ascii_lowercase();
+            let arg = a.get(4);
+            match what.as_slice() {
+                b"pattern" => names
+                    .iter()
+                    .filter(|(n, _)| glob::matches(&arg.to_ascii_lowercase(), n.as_bytes()))
+                    .map(|(n, _)| n)
+                    .collect(),
+                b"aclcat" => match keyspec::category(arg) {
+                    Some(cat) => names
+                        .iter()
+                        .filter(|(_, c)| keyspec::categories(c) & (1 << cat) != 0)
+                        .map(|(n, _)| n)
+                        .collect(),
+                    None => Vec::new(),
+                },
+                b"module" => Vec::new(),
+                _ => return x.err(SYNTAX),
+            }
+        }
+        _ => return x.err(SYNTAX),
+    };
+    let mut r = x.r();
+    r.array(picked.len());
+    for n in picked {
+        r.bulk(n.as_bytes());
+    }
+}
+
+/// COMMAND GETKEYS / GETKEYSANDFLAGS command [arg ...].
+fn command_getkeys(x: &mut Exec<'_, '_>, a: &Args<'_>, with_flags: bool) {
+    let Some(c) = lookup_cmd(a.get(2)) else {
+        return x.err("ERR Invalid command specified");
+    };
+    if !keyspec::has_keys(c) {
+        return x.err("ERR The command has no key arguments");
+    }
+    let argc = a.len() - 2;
+    if (c.arity > 0 && argc != c.arity as usize) || argc < c.arity.unsigned_abs() as usize {
+        return x.err("ERR Invalid number of arguments specified for command");
+    }
+    let inner = crate::protocol::OwnedArgs::new(a.iter().skip(2));
+    let keys = keyspec::keys(c, &inner.args());
+    let Some(keys) = keys.filter(|k| !k.is_empty() || keyspec::movable(c.name)) else {
+        return x.err("ERR Invalid arguments specified for command");
+    };
+    let mut r = x.r();
+    r.array(keys.len());
+    for (i, flags) in keys {
+        if with_flags {
+            r.array(2);
+            r.bulk(a.get(i + 2));
+            let f: Vec<&str> = flags.split(' ').collect();
+            r.set(f.len());
+            for f in f {
+                r.simple(f);
+            }
+        } else {
+            r.bulk(a.get(i + 2));
+        }
+    }
+}
+
 pub fn command(x: &mut Exec<'_, '_>, a: Args<'_>) {
     if a.len() == 1 {
         let mut r = x.r();
@@ -345,31 +365,9 @@ pub fn command(x: &mut Exec<'_, '_>, a: Args<'_>) {
     };
     match sub {
         "count" => x.r().int(COMMANDS.len() as i64),
-        "list" => {
-            let mut pattern: Option<Vec<u8>> = None;
-            if a.len() > 2 {
-                let ok = a.len() == 5
-                    && a.get(2).eq_ignore_ascii_case(b"filterby")
-                    && a.get(3).eq_ignore_ascii_case(b"pattern");
-                if !ok {
-                    return x.err(SYNTAX);
-                }
-                pattern = Some(a.get(4).to_vec());
-            }
-            let names: Vec<_> = COMMANDS
-                .iter()
-                .filter(|c| {
-                    pattern
-                        .as_ref()
-                        .is_none_or(|p| glob::matches(p, c.name.as_bytes()))
-                })
-                .collect();
-            let mut r = x.r();
-            r.array(names.len());
-            for c in names {
-                r.bulk(c.name.as_bytes());
-            }
-        }
+        "list" => command_list(x, &a),
+        "getkeys" => command_getkeys(x, &a, false),
+        "getkeysandflags" => command_getkeys(x, &a, true),
         "info" => {
             let mut r = x.r();
             if a.len() == 2 {
@@ -381,8 +379,11 @@ pub fn command(x: &mut Exec<'_, '_>, a: Args<'_>) {
             }
             r.array(a.len() - 2);
             for name in a.iter().skip(2) {
-                match lookup_cmd(name) {
-                    Some(c) => command_info(&mut r, c, c.name, c.arity, true),
+                match lookup_full(name) {
+                    Some((c, None)) => command_info(&mut r, c, c.name, c.arity, true),
+                    Some((c, Some((sub, ar)))) => {
+                        command_info(&mut r, c, &format!("{}|{}", c.name, sub), ar, false)
+                    }
                     None => r.null_array(),
                 }
             }
@@ -404,10 +405,27 @@ pub fn command(x: &mut Exec<'_, '_>, a: Args<'_>) {
             &[
                 "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "(no subcommand)",
+                "    Return details about all Redis commands.",
                 "COUNT",
-                "DOCS [<command-name> ...]",
+                "    Return the total number of commands in this Redis server.",
+                "LIST",
+                "    Return a list of all commands in this Redis server.",
                 "INFO [<command-name> ...]",
+                "    Return details about multiple Redis commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
+                "DOCS [<command-name> ...]",
+                "    Return documentation details about multiple Redis commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
+                "GETKEYS <full-command>",
+                "    Return the keys from a full Redis command.",
+                "GETKEYSANDFLAGS <full-command>",
+                "    Return the keys and the access flags from a full Redis command.",
                 "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
+                "    Return a list of all commands in this Redis server.",
+                "HELP",
+                "    Print this help.",
             ],
         ),
     }
@@ -458,6 +476,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "latencystats",
     "modules",
     "errorstats",
     "cluster",
@@ -476,7 +495,9 @@ pub fn info(x: &mut Exec<'_, '_>, a: Args<'_>) {
     if want.iter().any(|w| w == "all" || w == "everything") {
         want.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
         want.push("commandstats".into());
+        want.push("latencystats".into());
     }
+    crate::commands::introspection::note_peak(x.core);
     let text = info_text(x, &want);
     x.r().verbatim(text.as_bytes());
 }
@@ -520,19 +541,21 @@ fn info_text(x: &Exec<'_, '_>, want: &[String]) -> String {
                  blocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
                 core.live_clients,
                 core.cfg.maxclients,
-                core.blocking.blocked_count(),
+                core.blocking.blocked_count() + core.intro.paused.len(),
                 core.blocking.timed_count()
             ),
         );
     }
     if has("memory") {
         let used = core.used_memory() as u64;
+        let peak = core.intro.peak_memory as u64;
         let rss = rss_bytes();
         let dataset: u64 = core.dbs.iter().map(|d| d.used_bytes() as u64).sum();
         section(
             "Memory",
             format!(
                 "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
+                 used_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\n\
                  used_memory_rss_human:{}\r\nused_memory_dataset:{dataset}\r\n\
                  maxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\n\
                  mem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\n\
@@ -540,6 +563,7 @@ fn info_text(x: &Exec<'_, '_>, want: &[String]) -> String {
                  values and deadline indexes plus 1 MiB and 1 KiB per client; used_memory_rss \
                  is the process's resident set\r\n",
                 human(used),
+                human(peak),
                 human(rss),
                 core.cfg.maxmemory,
                 human(core.cfg.maxmemory),
@@ -571,13 +595,17 @@ fn info_text(x: &Exec<'_, '_>, want: &[String]) -> String {
                 "total_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
                  instantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:{expired}\r\n\
                  evicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\n\
-                 pubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
+                 pubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\n\
+                 total_error_replies:{}\r\n",
                 c.connections,
                 c.commands,
                 c.rejected_conns,
                 c.evicted,
                 c.keyspace_hits,
                 c.keyspace_misses,
+                core.pubsub.sizes().0,
+                core.pubsub.sizes().1,
+                core.pubsub.sizes().2,
                 c.error_replies
             ),
         );
@@ -629,6 +657,12 @@ fn info_text(x: &Exec<'_, '_>, want: &[String]) -> String {
             );
         }
         section("Commandstats", b);
+    }
+    if has("latencystats") {
+        section(
+            "Latencystats",
+            crate::commands::introspection::latency_info(core),
+        );
     }
     if has("keyspace") {
         let mut b = String::new();

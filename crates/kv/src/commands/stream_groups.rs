@@ -323,7 +323,7 @@ pub fn xgroup(x: &mut Exec<'_, '_>, a: Args<'_>) {
             r.int(i64::from(gone));
             if gone {
                 // Readers blocked on the group get -NOGROUP.
-                crate::commands::blocking::signal_stream(x, key);
+                crate::commands::blocking::signal(x, key);
             }
         }
         b"createconsumer" if a.len() == 5 => {

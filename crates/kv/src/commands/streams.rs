@@ -438,7 +438,7 @@ pub fn xadd(x: &mut Exec<'_, '_>, a: Args<'_>) {
     rec.push(id.to_bytes());
     rec.extend(pairs.iter().map(|p| p.to_vec()));
     log_effect(x.core, rec);
-    crate::commands::blocking::signal_stream(x, key);
+    crate::commands::blocking::signal(x, key);
 }
 
 pub fn xtrim(x: &mut Exec<'_, '_>, a: Args<'_>) {

@@ -5,8 +5,9 @@
 //! `service` looks commands up here).
 
 use crate::commands::{
-    bitmaps, blocking, config_cmd, connection, geo, hashes, hll, keys, lists, pubsub, server, sets,
-    snapshot, sort, stream_groups, streams, strings, transactions, zsetops, zsets,
+    acl_cmd, bitmaps, blocking, config_cmd, connection, geo, hashes, hll, introspection, keys,
+    lists, pubsub, server, sets, snapshot, sort, stream_groups, streams, strings, transactions,
+    zsetops, zsets,
 };
 use crate::protocol::Args;
 use crate::service::Exec;
@@ -189,12 +190,12 @@ pub static COMMANDS: &[Command] = &[
     c("select", 2, CONN, NK, "connection", "1.0.0", "Changes the selected database.", server::select),
     with_subs(
         c("client", -2, F_NOSCRIPT | F_LOADING | F_STALE, NK, "connection", "2.4.0", "A container for client connection commands.", connection::client),
-        &[("id", 2), ("setname", 3), ("getname", 2), ("list", -2), ("info", 2), ("kill", -3), ("setinfo", 4), ("unblock", -3), ("no-evict", 3), ("help", 2)],
+        &[("id", 2), ("setname", 3), ("getname", 2), ("list", -2), ("info", 2), ("kill", -3), ("setinfo", 4), ("unblock", -3), ("no-evict", 3), ("pause", -3), ("unpause", 2), ("reply", 3), ("help", 2)],
     ),
     // server
     with_subs(
         c("command", -1, F_LOADING | F_STALE, NK, "server", "2.8.13", "Returns detailed information about all commands.", server::command),
-        &[("count", 2), ("docs", -2), ("info", -2), ("list", -2), ("help", 2)],
+        &[("count", 2), ("docs", -2), ("info", -2), ("list", -2), ("getkeys", -3), ("getkeysandflags", -3), ("help", 2)],
     ),
     c("info", -1, F_LOADING | F_STALE, NK, "server", "1.0.0", "Returns information and statistics about the server.", server::info),
     with_subs(
@@ -211,21 +212,10 @@ pub static COMMANDS: &[Command] = &[
     c("lastsave", 1, F_LOADING | F_STALE | F_FAST, NK, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", snapshot::lastsave),
     c("save", 1, F_NOSCRIPT | F_ADMIN, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk.", snapshot::save),
     c("bgsave", -1, F_NOSCRIPT | F_ADMIN, NK, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", snapshot::bgsave),
-    // scripting: answered as a server that has no scripts
-    with_subs(
-        c("function", -2, F_NOSCRIPT, NK, "scripting", "7.0.0", "A container for function commands.", server::function),
-        &[("flush", -2), ("list", -2), ("help", 2)],
-    ),
-    with_subs(
-        c("script", -2, F_NOSCRIPT, NK, "scripting", "2.6.0", "A container for Lua scripts management commands.", server::script),
-        &[("flush", -2), ("exists", -3), ("help", 2)],
-    ),
     with_subs(
         c("cluster", -2, 0, NK, "cluster", "3.0.0", "A container for Redis Cluster commands.", server::cluster),
         &[("addslots", -3), ("addslotsrange", -4), ("bumpepoch", 2), ("count-failure-reports", 3), ("countkeysinslot", 3), ("delslots", -3), ("delslotsrange", -4), ("failover", -2), ("flushslots", 2), ("forget", 3), ("getkeysinslot", 4), ("help", 2), ("info", 2), ("keyslot", 3), ("links", 2), ("meet", -4), ("myid", 2), ("nodes", 2), ("replicas", 3), ("replicate", 3), ("reset", -2), ("saveconfig", 2), ("set-config-epoch", 3), ("setslot", -4), ("shards", 2), ("slaves", 3), ("slots", 2)],
     ),
-    c("eval", -3, F_NOSCRIPT | F_STALE, NK, "scripting", "2.6.0", "Executes a server-side Lua script.", server::eval),
-    c("evalsha", -3, F_NOSCRIPT | F_STALE, NK, "scripting", "2.6.0", "Executes a server-side Lua script by SHA1 digest.", server::evalsha),
     // data types: lists, hashes, sets, sorted sets
     c("lpush", -3, WDF, K1, "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", lists::lpush),
     c("rpush", -3, WDF, K1, "list", "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", lists::rpush),
@@ -314,10 +304,13 @@ pub static COMMANDS: &[Command] = &[
     c("unsubscribe", -1, F_NOSCRIPT | F_LOADING | F_STALE, NK, "pubsub", "2.0.0", "Stops listening to messages posted to channels.", pubsub::unsubscribe),
     c("psubscribe", -2, F_NOSCRIPT | F_LOADING | F_STALE, NK, "pubsub", "2.0.0", "Listens for messages published to channels that match one or more patterns.", pubsub::psubscribe),
     c("punsubscribe", -1, F_NOSCRIPT | F_LOADING | F_STALE, NK, "pubsub", "2.0.0", "Stops listening to messages published to channels that match one or more patterns.", pubsub::punsubscribe),
+    c("ssubscribe", -2, F_NOSCRIPT | F_LOADING | F_STALE, KALL, "pubsub", "7.0.0", "Listens for messages published to shard channels.", pubsub::ssubscribe),
+    c("sunsubscribe", -1, F_NOSCRIPT | F_LOADING | F_STALE, KALL, "pubsub", "7.0.0", "Stops listening to messages posted to shard channels.", pubsub::sunsubscribe),
+    c("spublish", 3, F_NOSCRIPT | F_LOADING | F_STALE | F_FAST, K1, "pubsub", "7.0.0", "Post a message to a shard channel", pubsub::spublish),
     c("publish", 3, F_NOSCRIPT | F_LOADING | F_STALE | F_FAST, NK, "pubsub", "2.0.0", "Posts a message to a channel.", pubsub::publish),
     with_subs(
         c("pubsub", -2, F_NOSCRIPT | F_LOADING | F_STALE, NK, "pubsub", "2.8.0", "A container for Pub/Sub commands.", pubsub::pubsub),
-        &[("channels", -2), ("numsub", -2), ("numpat", 2), ("help", 2)],
+        &[("channels", -2), ("numsub", -2), ("numpat", 2), ("shardchannels", -2), ("shardnumsub", -2), ("help", 2)],
     ),
     c("multi", 1, F_NOSCRIPT | F_LOADING | F_STALE | F_FAST, NK, "transactions", "1.2.0", "Starts a transaction.", transactions::multi),
     c("exec", 1, F_NOSCRIPT | F_LOADING | F_STALE, NK, "transactions", "1.2.0", "Executes all commands in a transaction.", transactions::exec),
@@ -347,6 +340,27 @@ pub static COMMANDS: &[Command] = &[
         c("xinfo", -2, R, NK, "stream", "5.0.0", "A container for stream introspection commands.", stream_groups::xinfo),
         &[("consumers", 4), ("groups", 3), ("stream", -3), ("help", 2)],
     ),
+    // introspection
+    with_subs(
+        c("slowlog", -2, F_ADMIN | F_LOADING | F_STALE, NK, "server", "2.2.12", "A container for slow log commands.", introspection::slowlog),
+        &[("get", -2), ("len", 2), ("reset", 2), ("help", 2)],
+    ),
+    with_subs(
+        c("latency", -2, F_ADMIN | F_NOSCRIPT | F_LOADING | F_STALE, NK, "server", "2.8.13", "A container for latency diagnostics commands.", introspection::latency),
+        &[("latest", 2), ("history", 3), ("reset", -2), ("doctor", 2), ("histogram", -2), ("help", 2)],
+    ),
+    with_subs(
+        c("memory", -2, 0, NK, "server", "4.0.0", "A container for memory diagnostics commands.", introspection::memory),
+        &[("usage", -3), ("stats", 2), ("doctor", 2), ("malloc-stats", 2), ("purge", 2), ("help", 2)],
+    ),
+    c("monitor", 1, F_ADMIN | F_NOSCRIPT | F_LOADING | F_STALE, NK, "server", "1.0.0", "Listens for all requests received by the server in real-time.", introspection::monitor),
+    c("role", 1, F_NOSCRIPT | F_LOADING | F_STALE | F_FAST, NK, "server", "2.8.12", "Returns the replication role.", introspection::role),
+    c("wait", 3, F_NOSCRIPT, NK, "generic", "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", introspection::wait),
+    with_subs(
+        c("acl", -2, F_ADMIN | F_NOSCRIPT | F_LOADING | F_STALE, NK, "server", "6.0.0", "A container for Access List Control commands.", acl_cmd::acl),
+        &[("cat", -2), ("deluser", -3), ("dryrun", -4), ("genpass", -2), ("getuser", 3), ("list", 2), ("load", 2), ("log", -2), ("save", 2), ("setuser", -3), ("users", 2), ("whoami", 2), ("help", 2)],
+    ),
+    c("lolwut", -1, F_READONLY | F_FAST, NK, "server", "5.0.0", "Displays computer art and the Redis version", introspection::lolwut),
 ];
 
 /// Index of a command by exact lowercase name.

@@ -270,6 +270,14 @@ pub struct Db {
     /// A log rewrite's point-in-time view of this database (`persistence::aof`, "Compaction without a stall"): every
     /// method that changes a slot calls [`before_change`](Self::before_change) first.
     snap: Option<Box<crate::keyspace::view::Snap>>,
+    /// Keys clients wait for and the ones signalled ready (waits.rs). Stays with the database
+    /// *number* across FLUSHDB and SWAPDB, as a blocked client waits on a number.
+    pub waits: crate::keyspace::waits::Waits,
+    /// Keys removed by expiry (lazy or active) whose deletion the log has not been told yet:
+    /// the dispatcher drains them after every command and tick (`take_expired`), so a replay
+    /// without the clock deletes them at the same point. Expiry is not a change of the command
+    /// that ran into it: it does not move `dirty`.
+    expired_keys: Vec<Box<[u8]>>,
 }
 
 impl Default for Db {
@@ -287,6 +295,8 @@ impl Default for Db {
             dirty: 0,
             watched: HashMap::new(),
             snap: None,
+            waits: Default::default(),
+            expired_keys: Vec::new(),
         }
     }
 }
@@ -340,11 +350,50 @@ impl Db {
     pub fn lookup(&mut self, key: &[u8], now_ms: u64) -> Option<Idx> {
         let i = self.find(key)?;
         if self.is_expired(i, now_ms) {
-            self.remove(i);
-            self.expired += 1;
+            self.expire(i);
             return None;
         }
         Some(i)
+    }
+
+    /// Remove the key in slot `i` because its deadline passed: counted in `expired`, kept for
+    /// the log's DEL ([`take_expired`](Self::take_expired)), seen by WATCH, but not a change
+    /// of the command that ran into it (`dirty` stays).
+    pub fn expire(&mut self, i: Idx) {
+        self.expired_keys.push(self.key(i).into());
+        let dirty = self.dirty;
+        self.remove(i);
+        self.dirty = dirty;
+        self.expired += 1;
+    }
+
+    /// Keys expired since the last call, in order, for the log (and later replicas).
+    pub fn take_expired(&mut self) -> Vec<Box<[u8]>> {
+        std::mem::take(&mut self.expired_keys)
+    }
+
+    /// Did a key expire since the last [`take_expired`](Self::take_expired)?
+    #[inline]
+    pub fn has_expired(&self) -> bool {
+        !self.expired_keys.is_empty()
+    }
+
+    /// `key` changed in a way that may serve a client waiting on it without being added
+    /// (XADD to an existing stream): see waits.rs. Additions signal by themselves.
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        self.waits.signal(key);
+    }
+
+    /// Signal every waited key that exists now (SWAPDB brought in another database's keys).
+    pub fn signal_present(&mut self) {
+        if self.waits.is_empty() {
+            return;
+        }
+        for k in self.waits.keys() {
+            if self.find(&k).is_some() {
+                self.waits.signal(&k);
+            }
+        }
     }
 
     #[inline]
@@ -525,6 +574,8 @@ impl Db {
         self.table
             .insert_unique(h, i, |&j| hasher.hash_one(slots[j as usize].key()));
         self.len += 1;
+        // Redis's dbAdd: a key that appears may be what a blocked client waits for.
+        self.waits.signal(key);
         i
     }
 
@@ -658,6 +709,7 @@ impl Db {
         self.table
             .insert_unique(h, i, |&j| hasher.hash_one(slots[j as usize].key()));
         self.len += 1;
+        self.waits.signal(key);
         i
     }
 
@@ -776,13 +828,12 @@ impl Db {
         while n < budget {
             match self.by_deadline.first() {
                 Some(&(d, i)) if d <= now_ms => {
-                    self.remove(i);
+                    self.expire(i);
                     n += 1;
                 }
                 _ => break,
             }
         }
-        self.expired += n as u64;
         n
     }
 
@@ -856,11 +907,15 @@ impl Db {
     pub fn flush(&mut self) -> Option<Db> {
         self.touch_watched_present(None);
         let watched = std::mem::take(&mut self.watched);
+        let waits = std::mem::take(&mut self.waits);
+        let expired_keys = std::mem::take(&mut self.expired_keys);
         let snap = self.snap.take();
         let mut old = std::mem::take(self);
         self.expired = old.expired;
         self.dirty = old.dirty + 1;
         self.watched = watched;
+        self.waits = waits;
+        self.expired_keys = expired_keys;
         match snap {
             Some(mut s) if s.retired.is_none() => {
                 s.retired = Some(Box::new(old));

@@ -117,6 +117,16 @@ pub fn user_del(extra: &[crate::config::Extra]) -> bool {
     yes(extra, "lazyfree-lazy-user-del")
 }
 
+/// Expired keys are logged as UNLINK (`lazyfree-lazy-expire yes`), else DEL.
+pub fn lazy_expire(extra: &[crate::config::Extra]) -> bool {
+    yes(extra, "lazyfree-lazy-expire")
+}
+
+/// Evicted keys are logged as UNLINK (`lazyfree-lazy-eviction yes`), else DEL.
+pub fn lazy_eviction(extra: &[crate::config::Extra]) -> bool {
+    yes(extra, "lazyfree-lazy-eviction")
+}
+
 fn yes(extra: &[crate::config::Extra], name: &str) -> bool {
     extra.iter().any(|e| e.name == name && e.value == "yes")
 }

@@ -72,6 +72,32 @@ impl<'a> Args<'a> {
     }
 }
 
+/// Arguments that own their bytes (a request built from part of another, as COMMAND GETKEYS
+/// and ACL DRYRUN look at the command they are given).
+pub struct OwnedArgs {
+    buf: Vec<u8>,
+    ranges: Vec<(usize, usize)>,
+}
+
+impl OwnedArgs {
+    pub fn new<'a>(parts: impl Iterator<Item = &'a [u8]>) -> OwnedArgs {
+        let mut buf = Vec::new();
+        let mut ranges = Vec::new();
+        for p in parts {
+            ranges.push((buf.len(), buf.len() + p.len()));
+            buf.extend_from_slice(p);
+        }
+        OwnedArgs { buf, ranges }
+    }
+
+    pub fn args(&self) -> Args<'_> {
+        Args {
+            src: &self.buf,
+            ranges: &self.ranges,
+        }
+    }
+}
+
 impl Parser {
     /// The arguments of the request the last [`parse`](Self::parse) returned, given the same
     /// buffer.

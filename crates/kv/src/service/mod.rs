@@ -14,7 +14,7 @@ use crate::keyspace::{Db, Idx};
 use crate::protocol::{Args, Parse, Parser, Reply};
 
 pub mod limits;
-mod propagate;
+pub mod propagate;
 mod replay;
 
 /// One connected client.
@@ -33,9 +33,23 @@ pub struct Client {
     pub last: Instant,
     pub last_cmd: &'static str,
     pub no_evict: bool,
+    /// The ACL user this connection is authenticated as.
+    pub user: Vec<u8>,
+    /// CLIENT REPLY: replies are sent (On), dropped (Off), or dropped for one command (Skip).
+    pub reply: ReplyMode,
     /// QUIT or a protocol error: ignore the rest of the input.
     pub closing: bool,
     parser: Parser,
+}
+
+/// CLIENT REPLY's modes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Drop the next command's reply (armed by CLIENT REPLY SKIP, which has none itself).
+    SkipNext,
+    Skip,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -93,6 +107,13 @@ pub struct Core {
     pub pubsub: crate::commands::pubsub::PubSub,
     /// MULTI/EXEC/WATCH state.
     pub multi: crate::commands::transactions::Multi,
+    /// Users and the ACL log.
+    pub acl: crate::commands::acl::Acl,
+    /// Slow log, latency, MONITOR, CLIENT PAUSE.
+    pub intro: crate::commands::introspection::Intro,
+    /// When the previous command ended (or the batch began): each command's duration is the
+    /// time since, one clock read per command.
+    mark: Instant,
 }
 
 impl Core {
@@ -127,6 +148,27 @@ impl Core {
             *d = s.to_ascii_lowercase();
         }
         self.names.get(&buf[..name.len()]).map(|&i| i as usize)
+    }
+
+    /// Does CLIENT PAUSE hold this request back? Requests refused anyway (unknown command,
+    /// wrong arity) are answered at once, as Redis does.
+    #[cold]
+    fn paused_by(&self, client: &Client, args: &Args<'_>) -> bool {
+        let Some(ci) = self.lookup_name(args.get(0)) else {
+            return false;
+        };
+        let cmd = &COMMANDS[ci];
+        if (cmd.arity > 0 && args.len() != cmd.arity as usize)
+            || args.len() < cmd.arity.unsigned_abs() as usize
+        {
+            return false;
+        }
+        let flags = if cmd.name == "exec" {
+            cmd.flags | crate::commands::transactions::queued_flags(self, client.id)
+        } else {
+            cmd.flags
+        };
+        crate::commands::introspection::pause_holds(self, cmd, flags)
     }
 
     /// Is `name` a command that writes?
@@ -204,11 +246,9 @@ impl Core {
             let Some((db, victim)) = self.pick_victim() else {
                 return false;
             };
-            if self.aof.active() {
-                let key = self.dbs[db].key(victim).to_vec();
-                self.aof.feed_del(db, &key);
-            }
+            let key = self.dbs[db].key(victim).to_vec();
             self.dbs[db].remove(victim);
+            propagate::evicted(self, db, &key);
             self.counters.evicted += 1;
         }
         self.used_memory() <= max
@@ -278,10 +318,8 @@ pub struct KvService {
     pub core: Core,
     clients: Vec<Option<Client>>,
     free: Vec<u32>,
-    /// Commands run in the current `serve` call: their time is measured once per call (two
-    /// clock reads per batch, not per command; per-command reads cost 8% of a -P 16 GET run)
-    /// and shared among them.
-    batch: Vec<u16>,
+    /// A record of the log failed on replay: the service refuses to start (replay.rs).
+    load_error: Option<String>,
 }
 
 impl KvService {
@@ -295,6 +333,9 @@ impl KvService {
             .map(|(i, c)| (c.name.as_bytes(), i as u16))
             .collect();
         let extra = crate::config::extra_defaults();
+        let mut acl = crate::commands::acl::Acl::default();
+        acl.set_default_password(cfg.requirepass.as_deref());
+        acl.file = cfg.aclfile.clone();
         KvService {
             core: Core {
                 dbs: (0..cfg.databases.max(1)).map(|_| Db::default()).collect(),
@@ -319,11 +360,31 @@ impl KvService {
                 blocking: Default::default(),
                 pubsub: Default::default(),
                 multi: Default::default(),
+                intro: Default::default(),
+                acl,
+                mark: Instant::now(),
             },
             clients: Vec::new(),
             free: Vec::new(),
-            batch: Vec::new(),
+            load_error: None,
         }
+    }
+
+    /// Users from `aclfile` or the `user` directives (at start; Redis refuses to start when
+    /// they do not parse, or when both are given).
+    pub fn load_users(&mut self) -> Result<(), String> {
+        let text = match (&self.core.cfg.aclfile, self.core.cfg.users.is_empty()) {
+            (Some(_), false) => {
+                return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into())
+            }
+            (Some(p), true) => std::fs::read_to_string(p)
+                .map_err(|e| format!("Error loading ACLs, opening file '{}': {e}", p.display()))?,
+            (None, false) => self.core.cfg.users.join("\n"),
+            (None, true) => return Ok(()),
+        };
+        let users = crate::commands::acl::Acl::parse_users(&text)?;
+        crate::commands::acl_cmd::install(&mut self.core, users);
+        Ok(())
     }
 
     /// The port INFO and CONFIG GET report (the real one after binding port 0).
@@ -352,6 +413,12 @@ impl KvService {
                     if self.core.aof.delaying_writes() && self.core.is_write(args.get(0)) {
                         // Left unconsumed: served again when the slow fsync ends.
                         self.core.aof.delay_write(ctx);
+                        break;
+                    }
+                    if self.core.intro.pause.is_some() && self.core.paused_by(client, &args) {
+                        // Left unconsumed: served again when CLIENT PAUSE ends.
+                        ctx.pause();
+                        self.core.intro.paused.push(client.conn);
                         break;
                     }
                     pos += end;
@@ -426,25 +493,29 @@ impl KvService {
             _ if core.multi.in_multi(client.id) => cmd.flags | F_DENYOOM,
             _ => cmd.flags,
         };
-        let reject =
-            if core.cfg.requirepass.is_some() && !client.authed && cmd.flags & F_NOAUTH == 0 {
-                Some("NOAUTH Authentication required.".to_string())
-            } else if (cmd.arity > 0 && args.len() != cmd.arity as usize)
-                || (args.len() < cmd.arity.unsigned_abs() as usize)
-            {
-                Some(format!(
-                    "ERR wrong number of arguments for '{}' command",
-                    cmd.name
-                ))
-            } else if flags & F_DENYOOM != 0 && !core.make_room() {
-                Some("OOM command not allowed when used memory > 'maxmemory'.".to_string())
-            } else if flags & crate::commands::table::F_WRITE != 0 || cmd.name == "ping" {
-                // Redis 7.0 refuses PING as well while the log cannot be written: a health
-                // check must not report a server that refuses every write as fine.
-                core.aof.deny_write()
-            } else {
-                None
-            };
+        let reject = if !client.authed && cmd.flags & F_NOAUTH == 0 {
+            Some("NOAUTH Authentication required.".to_string())
+        } else if (cmd.arity > 0 && args.len() != cmd.arity as usize)
+            || (args.len() < cmd.arity.unsigned_abs() as usize)
+        {
+            Some(format!(
+                "ERR wrong number of arguments for '{}' command",
+                cmd.name
+            ))
+        } else if let Some(msg) = (!core.acl.open)
+            .then(|| crate::commands::acl_cmd::refuse(core, client, ci, &args))
+            .flatten()
+        {
+            Some(msg)
+        } else if flags & F_DENYOOM != 0 && !core.aof.loading && !core.make_room() {
+            Some("OOM command not allowed when used memory > 'maxmemory'.".to_string())
+        } else if flags & crate::commands::table::F_WRITE != 0 || cmd.name == "ping" {
+            // Redis 7.0 refuses PING as well while the log cannot be written: a health
+            // check must not report a server that refuses every write as fine.
+            core.aof.deny_write()
+        } else {
+            None
+        };
         if let Some(mut msg) = reject {
             if cmd.name == "exec" {
                 // Redis's execCommandAbort, with or without MULTI: a refused EXEC discards
@@ -465,6 +536,7 @@ impl KvService {
             .error(&msg);
             return;
         }
+        let reply_from = ctx.out().len();
         {
             let mut x = Exec {
                 core: &mut *core,
@@ -473,9 +545,19 @@ impl KvService {
                 ctx: &mut *ctx,
             };
             call(&mut x, ci, args);
-            crate::commands::blocking::after_top_level(&mut x);
         }
-        self.batch.push(ci as u16);
+        match client.reply {
+            ReplyMode::On => {}
+            ReplyMode::SkipNext => client.reply = ReplyMode::Skip,
+            ReplyMode::Skip => {
+                ctx.out().truncate(reply_from);
+                client.reply = ReplyMode::On;
+            }
+            ReplyMode::Off => ctx.out().truncate(reply_from),
+        }
+        // Blocked clients are served after the whole command (EXEC: the whole transaction),
+        // from the keys it made ready (keyspace::waits).
+        crate::commands::blocking::serve_ready(&mut self.core, ctx);
         let core = &mut self.core;
         for id in core.kill.drain(..) {
             if id == client.conn {
@@ -494,14 +576,21 @@ fn call(x: &mut Exec<'_, '_>, ci: usize, args: Args<'_>) {
     let before = x.ctx.out().len();
     let aof_dirty = (cmd.flags & crate::commands::table::F_WRITE != 0 && x.core.aof.active())
         .then(|| crate::persistence::aof::dirty(&x.core.dbs));
-    if !crate::commands::typed::precheck(x, cmd, &args) {
+    let ran = !crate::commands::typed::precheck(x, cmd, &args);
+    if ran {
         (cmd.handler)(x, args);
     }
     let core = &mut *x.core;
-    if let Some(d0) = aof_dirty {
-        propagate::after_command(core, x.client.db, cmd.name, args, d0, x.ctx, before);
+    // Every command, reads included: a GET that found its key expired logs the DEL.
+    propagate::after_command(core, x.client.db, cmd.name, args, aof_dirty, x.ctx, before);
+    let now = Instant::now();
+    let nanos = now.saturating_duration_since(core.mark).as_nanos() as u64;
+    core.mark = now;
+    if ran {
+        crate::commands::introspection::after_call(core, x.client, ci, &args, nanos, x.ctx);
     }
     let st = &mut core.stats[ci];
+    st.nanos += nanos;
     st.calls += 1;
     core.counters.commands += 1;
     let out = x.ctx.out();
@@ -521,6 +610,13 @@ fn call(x: &mut Exec<'_, '_>, ci: usize, args: Args<'_>) {
 pub fn call_queued(x: &mut Exec<'_, '_>, args: Args<'_>) {
     if let Some(ci) = x.core.lookup_name(args.get(0)) {
         x.client.last_cmd = COMMANDS[ci].name;
+        // Permissions may have changed since the command was queued: Redis checks again.
+        if !x.core.acl.open {
+            if let Some(msg) = crate::commands::acl_cmd::refuse(x.core, x.client, ci, &args) {
+                count_error(x.core, &msg);
+                return x.err(&msg);
+            }
+        }
         call(x, ci, args);
     }
 }
@@ -584,7 +680,7 @@ impl Exec<'_, '_> {
     pub fn read(&mut self, key: &[u8]) -> Option<Idx> {
         let db = self.client.db;
         let now = self.core.now_ms;
-        let found = self.core.dbs[db].lookup(key, now);
+        let found = self.lookup(db, key, now);
         match found {
             Some(i) => {
                 self.core.counters.keyspace_hits += 1;
@@ -600,7 +696,7 @@ impl Exec<'_, '_> {
     pub fn write(&mut self, key: &[u8]) -> Option<Idx> {
         let db = self.client.db;
         let now = self.core.now_ms;
-        let found = self.core.dbs[db].lookup(key, now);
+        let found = self.lookup(db, key, now);
         if let Some(i) = found {
             self.core.touch(db, i);
         }
@@ -610,7 +706,19 @@ impl Exec<'_, '_> {
     /// A live key without touching its access data (TYPE, OBJECT, TTL).
     pub fn peek(&mut self, key: &[u8]) -> Option<Idx> {
         let now = self.core.now_ms;
-        self.db().lookup(key, now)
+        let db = self.client.db;
+        self.lookup(db, key, now)
+    }
+
+    /// A live key; an expired one is removed on the way, except during CLIENT PAUSE, when it
+    /// only reads as absent (Redis stops expiring while paused).
+    #[inline]
+    fn lookup(&mut self, db: usize, key: &[u8], now: u64) -> Option<Idx> {
+        if self.core.intro.pause.is_some() {
+            let d = &self.core.dbs[db];
+            return d.find(key).filter(|&i| !d.is_expired(i, now));
+        }
+        self.core.dbs[db].lookup(key, now)
     }
 
     pub fn clients(&self) -> impl Iterator<Item = &Client> {
@@ -642,7 +750,8 @@ impl Service for KvService {
             laddr: info.local.to_string(),
             db: 0,
             resp3: false,
-            authed: self.core.cfg.requirepass.is_none(),
+            authed: self.core.acl.default_needs_no_auth(),
+            user: b"default".to_vec(),
             name: Vec::new(),
             lib_name: Vec::new(),
             lib_ver: Vec::new(),
@@ -650,6 +759,7 @@ impl Service for KvService {
             last: now,
             last_cmd: "NULL",
             no_evict: false,
+            reply: ReplyMode::On,
             closing: false,
             parser: Parser::default(),
         };
@@ -681,17 +791,12 @@ impl Service for KvService {
         };
         self.core.set_time(ctx.now());
         client.last = ctx.now();
-        let t0 = Instant::now();
+        self.core.mark = Instant::now();
         let used = self.run(&mut client, input, ctx);
-        self.clients[idx] = Some(client);
-        if !self.batch.is_empty() {
-            let nanos = t0.elapsed().as_nanos() as u64;
-            let share = nanos / self.batch.len() as u64;
-            for &ci in &self.batch {
-                self.core.stats[ci as usize].nanos += share;
-            }
-            self.batch.clear();
+        if self.core.aof.holds_every_reply() {
+            self.core.aof.wait(ctx);
         }
+        self.clients[idx] = Some(client);
         used
     }
 
@@ -700,6 +805,7 @@ impl Service for KvService {
         if let Some(Some(c)) = self.clients.get(session as usize) {
             crate::commands::pubsub::closed(&mut self.core, c.id);
             crate::commands::transactions::closed(&mut self.core, c.id);
+            crate::commands::introspection::closed(&mut self.core, c.id);
         }
         if let Some(c) = self.clients.get_mut(session as usize) {
             if c.take().is_some() {
@@ -713,7 +819,13 @@ impl Service for KvService {
         let core = &mut self.core;
         core.set_time(ctx.now());
         let now = core.now_ms;
-        let mut budget = core.cfg.expire_budget;
+        // While clients are paused nothing expires (as Redis: a paused primary must not change
+        // the dataset behind its replicas' back).
+        let mut budget = if core.intro.pause.is_some() {
+            0
+        } else {
+            core.cfg.expire_budget
+        };
         let mut next: Option<u64> = None;
         for db in &mut core.dbs {
             if budget > 0 {
@@ -723,6 +835,8 @@ impl Service for KvService {
                 next = Some(next.map_or(d, |n| n.min(d)));
             }
         }
+        // Active expiry's deletions reach the log before anything later in this tick.
+        propagate::expired(core);
         if now >= core.maintain_at {
             core.maintain_at = now + 1000;
             for db in &mut core.dbs {
@@ -736,11 +850,16 @@ impl Service for KvService {
                 core.unix_ms_to_instant(d)
             }
         });
+        crate::commands::blocking::serve_ready(core, ctx);
         let next = match (next, crate::commands::blocking::tick(core, ctx)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
         crate::commands::snapshot::tick(core);
+        let next = match (next, crate::commands::introspection::tick(core, ctx)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         // The log is written last: blocked clients served above may have written too.
         let now_ms = core.now_ms;
         let log_next = core.aof.tick(&mut core.dbs, now_ms, ctx);

@@ -475,6 +475,17 @@ impl<S: Service> Server<S> {
         let mut scratch = Vec::new();
         let mut ctx = Ctx::outside_conn(&mut scratch, &mut self.fx, self.now);
         self.service_at = self.service.tick(&mut ctx);
+        // A connection the hook resumed would be served *after* the hook: a reply it holds
+        // must wait for the next tick (its write to a log comes then), so it is resumed only
+        // once this tick's held replies are out, and what it holds stays held.
+        let mut resumed = Vec::new();
+        self.fx.acts.retain(|a| match a {
+            Act::Resume(id) => {
+                resumed.push(*id);
+                false
+            }
+            _ => true,
+        });
         self.apply_acts();
         // Writing may run hooks (a close) that send_to others: go round until none is left,
         // or their bytes would wait for the next event.
@@ -484,6 +495,14 @@ impl<S: Service> Server<S> {
                     c.held = false;
                     self.drive(token, Pass::TICK);
                 }
+            }
+        }
+        // Served now; what they hold leaves after the next tick (the loop does not sleep while
+        // replies are held: see next_timeout).
+        for id in resumed {
+            if let Some(c) = self.conns.get_mut(id.0) {
+                c.paused = false;
+                self.kick(id.0);
             }
         }
     }

@@ -324,6 +324,7 @@ pub fn open(cfg: &AofConfig) -> Result<Aof, String> {
         bytes: Vec::new(),
         cuts: Vec::new(),
         records: 0,
+        files: Vec::new(),
     };
     let mut aof = Aof {
         cfg: cfg.clone(),
@@ -339,6 +340,7 @@ pub fn open(cfg: &AofConfig) -> Result<Aof, String> {
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         };
         let base = loaded.bytes.len();
+        loaded.files.push((path.clone(), base));
         let mut cuts = Vec::new();
         match check_bytes(&b, 8 << 20, &mut cuts) {
             Check::Valid { records } => loaded.records += records,

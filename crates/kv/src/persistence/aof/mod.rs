@@ -5,7 +5,8 @@
 //! expiry, `INCRBYFLOAT`, `GETDEL`, ...) are logged as the effect they had.
 //!
 //! ```text
-//! command changed data ─▶ feed(): RESP into `buf`, reply held (Ctx::hold)
+//! command changed data ─▶ feed(): RESP into `buf`, reply held (Ctx::hold); under `always`
+//!                        every later reply of the iteration is held too (holds_every_reply)
 //! tick (once per loop iteration, before held replies leave) ─▶ write(buf)
 //!     always:   fdatasync on the loop, one per iteration for every write of it (group commit)
 //!     everysec: fdatasync on a pool worker once a second; the loop never waits for it
@@ -157,6 +158,8 @@ pub struct Aof {
     selected: Option<usize>,
     /// Connections whose replies wait for `buf` to be written (and synced, `always`).
     waiting: Vec<ConnId>,
+    /// A record was fed in this loop iteration (cleared by the tick that writes it).
+    fed: bool,
     /// The log read at start, not yet replayed: validated records, cut at these offsets.
     pending_load: Option<Loaded>,
     /// True while the log is replayed: nothing is fed back into it.
@@ -216,9 +219,20 @@ pub struct Loaded {
     /// Record boundaries at which replay may pause (for progress lines).
     pub cuts: Vec<usize>,
     pub records: u64,
+    /// Each file read, with the offset in `bytes` its records start at (for errors that name
+    /// a record's file and offset).
+    pub files: Vec<(PathBuf, usize)>,
 }
 
 impl Loaded {
+    /// The file and the offset in it of `bytes[at]`.
+    pub fn locate(&self, at: usize) -> (&std::path::Path, usize) {
+        match self.files.iter().rev().find(|(_, start)| *start <= at) {
+            Some((p, start)) => (p.as_path(), at - start),
+            None => (std::path::Path::new("?"), at),
+        }
+    }
+
     pub fn take_chunks(&self) -> impl Iterator<Item = &[u8]> {
         let mut start = 0;
         self.cuts
@@ -246,6 +260,19 @@ struct Syncer {
     delay: Duration,
 }
 
+/// Test hook: every fsync first sleeps this long (`READYLOOP_TEST_FSYNC_DELAY_MS`), the slow
+/// disk the everysec write delay exists for, and under `always` the window in which no reply
+/// of the iteration may leave.
+fn test_fsync_delay() -> Duration {
+    static DELAY: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *DELAY.get_or_init(|| {
+        std::env::var("READYLOOP_TEST_FSYNC_DELAY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(Duration::ZERO, Duration::from_millis)
+    })
+}
+
 /// An everysec fsync running longer than this delays writes until it ends (Redis's 2 s).
 pub const FSYNC_BOUND: Duration = Duration::from_secs(2);
 
@@ -258,10 +285,7 @@ impl Syncer {
     fn start() -> io::Result<Syncer> {
         let mut cfg = readyloop_pool::Config::new(1, 2);
         cfg.name = "readyloop-aof-fsync".into();
-        let delay = std::env::var("READYLOOP_TEST_FSYNC_DELAY_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .map_or(Duration::ZERO, Duration::from_millis);
+        let delay = test_fsync_delay();
         Ok(Syncer {
             pool: readyloop_pool::Pool::start(&cfg, NoWake)?,
             busy: None,
@@ -386,7 +410,18 @@ impl Aof {
     }
 
     fn record(&mut self, args: &[&[u8]]) {
+        self.fed = true;
         crate::protocol::put_record(&mut self.buf, args);
+    }
+
+    /// `appendfsync always` and this iteration wrote: every reply served from now until the
+    /// tick may show that write (a reader on another connection too), so none may leave
+    /// before the write and its fsync (Redis sends no reply before the iteration's log write
+    /// and fsync). Their connections wait as the writer's do, and are cut off with it if the
+    /// write fails.
+    #[inline]
+    pub fn holds_every_reply(&self) -> bool {
+        self.fed && self.cfg.fsync == Fsync::Always && self.active()
     }
 
     /// Append one effect record for database `db` (inside the transaction's block if EXEC is
@@ -410,14 +445,6 @@ impl Aof {
         }
         self.in_exec = false;
         self.multi_written = false;
-    }
-
-    /// A key removed by eviction: logged as DEL, as Redis propagates it.
-    pub fn feed_del(&mut self, db: usize, key: &[u8]) {
-        if self.active() {
-            self.select(db);
-            self.record(&[b"DEL", key]);
-        }
     }
 
     /// Log the command that just ran in database `dbi` of `dbs` (its effect where replay would
@@ -534,6 +561,10 @@ impl Aof {
         if wrote {
             self.unsynced = true;
             if self.cfg.fsync == Fsync::Always {
+                let delay = test_fsync_delay();
+                if !delay.is_zero() {
+                    std::thread::sleep(delay);
+                }
                 match file.sync_data() {
                     Ok(()) => {
                         self.fsyncs += 1;
@@ -547,6 +578,7 @@ impl Aof {
                 }
             }
         }
+        self.fed = false;
         let acked = self.buf.is_empty() && (self.cfg.fsync != Fsync::Always || !self.unsynced);
         if acked {
             self.waiting.clear();
