@@ -1,116 +1,20 @@
 //! `readyloop kv` and the lesson-style `kv_server PORT`: the Redis-compatible key-value
-//! server. Flags carry Redis's configuration names.
+//! server, started the way redis-server is: `readyloop kv [/path/redis.conf] [-]
+//! [--directive value ...]` (see docs/kv-config.md). This file owns the process around the
+//! service: the log, the banner and the lines operators look for, listeners (TCP binds and
+//! the Unix socket), the pid file, daemonizing, and the shutdown lines.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use reactor::{Backend, ShutdownSignals};
-use readyloop_kv::{KvConfig, KvService, Policy};
+use readyloop_kv::conf::{self, Startup, REDIS_VERSION};
+use readyloop_kv::KvService;
 use readyloop_server::{net, Server};
-use tracing::info;
+use tracing::{info, warn};
 
-/// Options of `readyloop kv` (all but the backend and the port).
-#[derive(Args, Debug, Clone)]
-pub struct KvOptions {
-    /// Address to bind.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub bind: IpAddr,
-
-    /// Memory limit for the dataset (bytes, or 100mb, 1gb, ...; 0 = none).
-    #[arg(long, default_value = "0", value_parser = parse_memory)]
-    pub maxmemory: u64,
-
-    /// What to do at the memory limit: noeviction, allkeys-lru, allkeys-lfu, allkeys-random,
-    /// volatile-lru, volatile-lfu, volatile-random, volatile-ttl.
-    #[arg(long, default_value = "noeviction")]
-    pub maxmemory_policy: Policy,
-
-    /// Keys sampled per eviction.
-    #[arg(long, default_value_t = 5)]
-    pub maxmemory_samples: usize,
-
-    /// Password clients must AUTH with (user `default`).
-    #[arg(long)]
-    pub requirepass: Option<String>,
-
-    /// ACL file: users loaded at start and by ACL LOAD, written by ACL SAVE (Redis's `aclfile`).
-    #[arg(long)]
-    pub aclfile: Option<std::path::PathBuf>,
-
-    /// A user, as Redis's `user` directive ("alice on >pass ~* +@all"); repeatable. Not
-    /// together with --aclfile.
-    #[arg(long = "user", value_name = "RULES")]
-    pub users: Vec<String>,
-
-    /// Number of databases (SELECT 0..N-1).
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    pub databases: u32,
-
-    /// Connections beyond this many get `-ERR max number of clients reached`.
-    #[arg(long, default_value_t = 10000)]
-    pub maxclients: usize,
-
-    /// Largest single argument (bytes or 512mb ...).
-    #[arg(long, default_value = "512mb", value_parser = parse_memory)]
-    pub proto_max_bulk_len: u64,
-
-    /// A client whose unprocessed input exceeds this is closed.
-    #[arg(long, default_value = "1gb", value_parser = parse_memory)]
-    pub client_query_buffer_limit: u64,
-
-    /// Redis's `<class> <hard> <soft> <soft-seconds>` (classes normal, replica, pubsub; e.g.
-    /// "pubsub 32mb 8mb 60"), repeatable; a client owed more than hard is closed at once, more
-    /// than soft for soft-seconds then. A single memory value sets the normal hard limit.
-    /// Defaults: "normal 0 0 0 slave 256mb 64mb 60 pubsub 32mb 8mb 60".
-    #[arg(long, value_name = "LIMITS")]
-    pub client_output_buffer_limit: Vec<String>,
-
-    /// Close clients idle for this many seconds (0 = never), like Redis's `timeout`.
-    #[arg(long, default_value_t = 0)]
-    pub timeout: u64,
-
-    /// Keys active expiry may remove per loop iteration.
-    #[arg(long, default_value_t = 2000)]
-    pub expire_budget: usize,
-
-    /// Log the loop's counters every SECS seconds.
-    #[arg(long, value_name = "SECS")]
-    pub stats_interval: Option<f64>,
-
-    /// Keep an append-only log of every write (yes/no), replayed at start.
-    #[arg(long, default_value = "no", value_parser = parse_yes_no, action = clap::ArgAction::Set)]
-    pub appendonly: bool,
-
-    /// Directory of the log (it lives in DIR/appendonlydir).
-    #[arg(long, default_value = ".")]
-    pub dir: std::path::PathBuf,
-
-    /// Base name of the log's files and manifest.
-    #[arg(long, default_value = "appendonly.aof")]
-    pub appendfilename: String,
-
-    /// When the log is fsynced: always (before each reply, one fsync per loop iteration),
-    /// everysec (once a second, off the loop), no (when the kernel decides).
-    #[arg(long, default_value = "everysec")]
-    pub appendfsync: readyloop_kv::Fsync,
-
-    /// Rewrite the log when it has grown by this percentage since the last rewrite (0: never).
-    #[arg(long, default_value_t = 100)]
-    pub auto_aof_rewrite_percentage: u64,
-
-    /// ... and is at least this big.
-    #[arg(long, default_value = "64mb", value_parser = parse_memory)]
-    pub auto_aof_rewrite_min_size: u64,
-}
-
-fn parse_yes_no(s: &str) -> Result<bool, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "yes" => Ok(true),
-        "no" => Ok(false),
-        _ => Err("must be yes or no".into()),
-    }
-}
+use crate::redislog;
 
 /// `readyloop kv check-aof [--fix] FILE`: report (and with --fix truncate) where a log stops
 /// being valid, as redis-check-aof does. FILE is the manifest or one of the log's files.
@@ -158,94 +62,296 @@ pub fn check_rdb(a: &CheckRdbArgs) -> anyhow::Result<()> {
     }
 }
 
-/// The `--client-output-buffer-limit` flags applied in order over Redis's defaults.
-fn output_limits(args: &[String]) -> anyhow::Result<readyloop_kv::OutputLimits> {
-    let mut l = readyloop_kv::OutputLimits::default();
-    for a in args {
-        l = l
-            .updated_from_arg(a)
-            .map_err(|e| anyhow::anyhow!("--client-output-buffer-limit {a:?}: {e}"))?;
+const USAGE: &str = "\
+Usage: readyloop kv [/path/to/redis.conf] [options] [-]
+       readyloop kv - (read config from stdin)
+       readyloop kv check-aof [--fix] FILE
+       readyloop kv check-rdb FILE
+       readyloop kv -v or --version
+       readyloop kv -h or --help
+
+Options are redis.conf directives: --port 6380 --appendonly yes --save \"\" ...
+plus this server's own: --backend poll|epoll-lt|epoll-et, --expire-budget N,
+--stats-interval SECS. See docs/kv-config.md.";
+
+/// `readyloop kv ARGS...` (ARGS after `kv`): run the server; returns the exit code.
+pub fn kv_main(args: &[String]) -> i32 {
+    match args.first().map(String::as_str) {
+        Some("-h" | "--help") => {
+            println!("{USAGE}");
+            return 0;
+        }
+        Some("-v" | "--version") => {
+            println!(
+                "readyloop kv v={} (Redis {REDIS_VERSION} compatible) bits=64",
+                env!("CARGO_PKG_VERSION")
+            );
+            return 0;
+        }
+        _ => {}
     }
-    Ok(l)
-}
-
-fn parse_memory(s: &str) -> Result<u64, String> {
-    readyloop_kv::parse_memory(s).ok_or_else(|| format!("not a memory value: {s}"))
-}
-
-/// Bind and serve until SIGINT/SIGTERM; logs `kv server listening on ADDR`.
-pub fn kv(backend: Backend, port: u16, o: &KvOptions) -> anyhow::Result<()> {
-    let (before, after) = net::raise_fd_limit().context("raising RLIMIT_NOFILE")?;
-    info!("descriptor limit: soft {before} -> {after}");
-    let cfg = KvConfig {
-        databases: o.databases as usize,
-        requirepass: o.requirepass.clone().filter(|p| !p.is_empty()),
-        maxmemory: o.maxmemory,
-        maxmemory_policy: o.maxmemory_policy,
-        maxmemory_samples: o.maxmemory_samples.max(1),
-        maxclients: o.maxclients.max(1),
-        proto_max_bulk_len: o.proto_max_bulk_len.max(1),
-        client_query_buffer_limit: o.client_query_buffer_limit.max(1024),
-        output_limits: output_limits(&o.client_output_buffer_limit)?,
-        port,
-        bind: o.bind.to_string(),
-        expire_budget: o.expire_budget.max(1),
-        aof: readyloop_kv::AofConfig {
-            enabled: o.appendonly,
-            dir: std::path::absolute(&o.dir).unwrap_or_else(|_| o.dir.clone()),
-            filename: o.appendfilename.clone(),
-            fsync: o.appendfsync,
-            auto_rewrite_percentage: o.auto_aof_rewrite_percentage,
-            auto_rewrite_min_size: o.auto_aof_rewrite_min_size,
-        },
-        aclfile: o
-            .aclfile
-            .as_ref()
-            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
-        users: o.users.iter().map(|u| format!("user {u}")).collect(),
-        ..KvConfig::default()
+    let cwd = std::env::current_dir().ok();
+    let st = match conf::load(args, &mut std::io::stdin()) {
+        Ok(st) => st,
+        Err(fatal) => {
+            eprintln!("{fatal}");
+            return 1;
+        }
     };
-    let mut loop_cfg = cfg.loop_config(backend, SocketAddr::new(o.bind, port));
-    if o.timeout > 0 {
-        loop_cfg.idle_timeout = Some(std::time::Duration::from_secs(o.timeout));
+    if st.daemonize {
+        return daemonize(args, &st, cwd);
     }
-    loop_cfg.stats_interval = o
-        .stats_interval
-        .filter(|s| *s > 0.0)
-        .map(std::time::Duration::from_secs_f64);
-    let signals = ShutdownSignals::install().context("installing SIGINT/SIGTERM handlers")?;
-    // Read and check the log before binding: a log that cannot be loaded refuses to start.
-    let service = KvService::open(cfg).map_err(anyhow::Error::msg)?;
-    let mut server = Server::bind(loop_cfg, service)
-        .with_context(|| format!("cannot listen on {}:{port}", o.bind))?;
+    let target = if !st.logfile_set {
+        redislog::Target::Stderr
+    } else if st.logfile.is_empty() {
+        redislog::Target::Stdout
+    } else {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&st.logfile)
+        {
+            Ok(f) => redislog::Target::File(f),
+            Err(e) => {
+                eprintln!("Can't open the log file: {}", conf::io_reason(&e));
+                return 1;
+            }
+        }
+    };
+    redislog::init(target, &st.loglevel);
+    match serve(st) {
+        Ok(()) => 0,
+        Err(e) => {
+            warn!("{e:#}");
+            1
+        }
+    }
+}
+
+/// `daemonize yes`: this server forks no process (no unsafe code outside the reactor), so it
+/// starts itself again detached (own process group, standard streams on /dev/null) with
+/// `daemonize no`, and exits; the copy writes the pid file.
+fn daemonize(args: &[String], st: &Startup, cwd: Option<PathBuf>) -> i32 {
+    use std::os::unix::process::CommandExt;
+    let Ok(exe) = std::env::current_exe() else {
+        eprintln!("daemonize: cannot find this program's path");
+        return 1;
+    };
+    let mut child_args: Vec<String> = vec!["kv".into()];
+    let mut rest = args;
+    if let Some(f) = &st.config_file {
+        if args.first().is_some_and(|a| !a.starts_with('-')) {
+            child_args.push(f.display().to_string());
+            rest = &args[1..];
+        }
+    }
+    if rest.iter().any(|a| a == "-") {
+        eprintln!("daemonize: a config read from stdin cannot be handed to the daemon");
+        return 1;
+    }
+    child_args.extend(rest.iter().cloned());
+    child_args.extend(["--daemonize".into(), "no".into()]);
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(&child_args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0);
+    if let Some(d) = cwd {
+        cmd.current_dir(d);
+    }
+    match cmd.spawn() {
+        Ok(_) => 0,
+        Err(e) => {
+            eprintln!("daemonize: {e}");
+            1
+        }
+    }
+}
+
+/// A `bind` address: `*` (every IPv4 address), `::*` (every IPv6 one), or an IP; a leading
+/// `-` makes it optional (skipped when it cannot be bound).
+fn bind_addr(spec: &str, port: u16) -> Option<(SocketAddr, bool)> {
+    let (optional, a) = match spec.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, spec),
+    };
+    let ip = match a {
+        "*" => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        "::*" => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        other => other.parse().ok()?,
+    };
+    Some((SocketAddr::new(ip, port), optional))
+}
+
+fn banner(st: &Startup, port: u16) {
+    let pid = std::process::id();
+    if st.always_show_logo {
+        // Redis prints its logo here; this server prints a plain box with the same facts
+        // (the test suite waits for ` PID: <pid>`).
+        info!(
+            "\n    readyloop kv {} (Redis {REDIS_VERSION} compatible) 64 bit\n    \
+             Running in standalone mode\n    Port: {port}\n    PID: {pid}\n",
+            env!("CARGO_PKG_VERSION")
+        );
+    } else {
+        info!("Running mode=standalone, port={port}.");
+    }
+}
+
+fn serve(st: Startup) -> anyhow::Result<()> {
+    let pid = std::process::id();
+    info!("oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo");
+    info!(
+        "Redis version={REDIS_VERSION}, bits=64, commit=00000000, modified=0, pid={pid}, just \
+         started (readyloop kv {})",
+        env!("CARGO_PKG_VERSION")
+    );
+    match &st.config_file {
+        Some(f) => info!("Configuration loaded from {}", f.display()),
+        None => warn!(
+            "Warning: no config file specified, using the default config. In order to specify \
+             a config file use readyloop kv /path/to/redis.conf"
+        ),
+    }
+    for line in &st.unsupported {
+        warn!("{line}");
+    }
+    let (before, after) = net::raise_fd_limit().context("raising RLIMIT_NOFILE")?;
+    tracing::debug!("descriptor limit: soft {before} -> {after}");
+    let signals =
+        reactor::ShutdownSignals::install().context("installing SIGINT/SIGTERM handlers")?;
+    let cfg = st.cfg.clone();
+    let port = cfg.port;
+    let mut service = KvService::open_with(cfg, st.extras()).map_err(anyhow::Error::msg)?;
+    service.core.runtime = st.runtime();
+    for (old, new) in &st.renames {
+        service
+            .rename_command(old, new)
+            .map_err(|e| anyhow::anyhow!("rename-command {old} {new}: {e}"))?;
+    }
+    // TCP listeners: the first one bound carries the loop; the others join it.
+    let mut binds = Vec::new();
+    for spec in &st.binds {
+        match bind_addr(spec, port) {
+            Some(b) => binds.push(b),
+            None => anyhow::bail!("Invalid bind address '{spec}'"),
+        }
+    }
+    let mut server: Option<Server<KvService>> = None;
+    let mut service = Some(service);
+    let mut bound_port = port;
+    for (addr, optional) in binds {
+        let addr = SocketAddr::new(addr.ip(), bound_port);
+        let result = match server.as_mut() {
+            Some(s) => s.listen_tcp(addr).map(|_| ()),
+            None => {
+                let svc = service.take().expect("service not yet placed");
+                let mut loop_cfg = st.cfg.loop_config(st.backend, addr);
+                if st.timeout_secs > 0 {
+                    loop_cfg.idle_timeout = Some(std::time::Duration::from_secs(st.timeout_secs));
+                }
+                loop_cfg.stats_interval = st.stats_interval.map(std::time::Duration::from_secs_f64);
+                match Server::bind(loop_cfg, svc) {
+                    Ok(s) => {
+                        bound_port = s.local_addr().port();
+                        server = Some(s);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        // Server::bind consumed the service: build it again for the next try.
+                        service = Some(reopen(&st)?);
+                        Err(e)
+                    }
+                }
+            }
+        };
+        if let Err(e) = result {
+            if optional && e.kind() != std::io::ErrorKind::AddrInUse {
+                continue;
+            }
+            if optional {
+                continue;
+            }
+            warn!("Warning: Could not create server TCP listening socket {addr}: bind: {e}");
+            warn!("Failed listening on port {port} (TCP), aborting.");
+            anyhow::bail!("cannot listen on {addr}");
+        }
+    }
+    let Some(mut server) = server else {
+        warn!("Failed listening on port {port} (TCP), aborting.");
+        anyhow::bail!("no TCP listener could be bound");
+    };
+    if let Some(path) = &st.unixsocket {
+        if let Err(e) = server.listen_unix(path, st.unixsocketperm) {
+            warn!("Failed opening Unix socket: {}", conf::io_reason(&e));
+            anyhow::bail!("cannot listen on {}", path.display());
+        }
+    }
     server.watch_signals(&signals);
     let stop = server.stop_handle().context("creating the stop handle")?;
     server.service_mut().set_stop_handle(stop);
     let addr = server.local_addr();
     server.service_mut().set_port(addr.port());
+    banner(&st, addr.port());
+    if let Some(p) = &st.pidfile {
+        if let Err(e) = std::fs::write(p, format!("{pid}\n")) {
+            warn!("Failed to write PID file: {}", conf::io_reason(&e));
+        }
+    }
+    info!("Server initialized");
     info!(
-        "kv server listening on {addr} (backend {backend}, pid {})",
-        std::process::id()
+        "kv server listening on {addr} (backend {}, pid {pid})",
+        st.backend
     );
+    if let Some(path) = &st.unixsocket {
+        info!(
+            "The server is now ready to accept connections at {}",
+            path.display()
+        );
+    }
     let stats = server.run().context("event loop failed")?;
     if let Some(e) = server.service_mut().load_error() {
         anyhow::bail!("{e}");
     }
+    warn!("User requested shutdown...");
     server.service_mut().shutdown();
-    info!("stopped cleanly: {stats}");
+    if let Some(p) = &st.pidfile {
+        info!("Removing the pid file.");
+        let _ = std::fs::remove_file(p);
+    }
+    if st.unixsocket.is_some() {
+        info!("Removing the unix socket file.");
+    }
+    tracing::debug!("stopped cleanly: {stats}");
+    warn!("Redis is now ready to exit, bye bye...");
     Ok(())
 }
 
-/// `kv_server PORT [options]`: the lesson's shape, on epoll (level-triggered).
-#[derive(clap::Parser, Debug)]
-#[command(
-    name = "kv_server",
-    about = "Redis-compatible key-value server on epoll (level-triggered)"
-)]
-pub struct KvLessonCli {
-    /// TCP port to listen on.
-    pub port: u16,
+/// A fresh service for a second bind attempt (the first was consumed by the failed bind).
+fn reopen(st: &Startup) -> anyhow::Result<KvService> {
+    let mut s = KvService::open_with(st.cfg.clone(), st.extras()).map_err(anyhow::Error::msg)?;
+    s.core.runtime = st.runtime();
+    for (old, new) in &st.renames {
+        s.rename_command(old, new)
+            .map_err(|e| anyhow::anyhow!("rename-command {old} {new}: {e}"))?;
+    }
+    Ok(s)
+}
 
-    #[command(flatten)]
-    pub opts: KvOptions,
+/// `kv_server PORT [options]`: the lesson's shape, on epoll (level-triggered): the same
+/// server as `readyloop kv --port PORT [options]`.
+pub fn kv_server_main(args: &[String]) -> i32 {
+    let Some(port) = args.first().filter(|p| !p.starts_with('-')) else {
+        eprintln!("usage: kv_server PORT [--directive value ...]");
+        return 2;
+    };
+    let mut all = vec![
+        "--port".to_string(),
+        port.clone(),
+        "--backend".into(),
+        "epoll-lt".into(),
+    ];
+    all.extend(args[1..].iter().cloned());
+    kv_main(&all)
 }

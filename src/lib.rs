@@ -3,6 +3,7 @@
 
 pub mod digest;
 pub mod kv;
+pub mod redislog;
 pub mod serve;
 pub mod tools;
 

@@ -24,7 +24,8 @@ enum Command {
     Serve(ServeArgs),
     /// Regression harness: seeded scenarios against every backend (or one --addr), every byte checked.
     Hammer(HammerArgs),
-    /// Redis-compatible key-value server (RESP2/RESP3, strings, expiry, eviction).
+    /// Redis-compatible key-value server: `readyloop kv [redis.conf] [--directive value ...]`
+    /// (redis-server's command line; `readyloop kv --help`), or `readyloop kv check-aof`.
     Kv(KvArgs),
     /// Load generator: ping-pong over many connections, throughput and latency percentiles.
     Load(LoadArgs),
@@ -58,22 +59,12 @@ struct ServeArgs {
     service: ServiceArgs,
 }
 
+/// `readyloop kv check-aof`; every other `readyloop kv ...` is redis-server's command line,
+/// parsed by `readyloop::kv::kv_main` before clap sees it.
 #[derive(clap::Args, Debug)]
-#[command(args_conflicts_with_subcommands = true)]
 struct KvArgs {
     #[command(subcommand)]
-    action: Option<KvAction>,
-
-    /// Event-loop backend: poll, epoll-lt (alias epoll) or epoll-et.
-    #[arg(long, default_value = "epoll-lt")]
-    backend: Backend,
-
-    /// TCP port to listen on (0: any free port, printed in the log).
-    #[arg(long, default_value_t = 6379)]
-    port: u16,
-
-    #[command(flatten)]
-    opts: readyloop::kv::KvOptions,
+    action: KvAction,
 }
 
 #[derive(Subcommand, Debug)]
@@ -85,6 +76,23 @@ enum KvAction {
 }
 
 fn main() {
+    // `readyloop kv ...` takes redis-server's command line (a config file, `--directive
+    // value` pairs whose values may start with `--`), which clap cannot express.
+    let argv: Vec<String> = std::env::args().collect();
+    // Started as `redis-server` (a symlink named so): the same, without the `kv` word, so
+    // tools that start redis-server by path can start this server unchanged.
+    let called = argv.first().map(|a| a.rsplit('/').next().unwrap_or(a));
+    if called == Some("redis-server") {
+        std::process::exit(readyloop::kv::kv_main(&argv[1..]));
+    }
+    if argv.get(1).map(String::as_str) == Some("kv")
+        && !matches!(
+            argv.get(2).map(String::as_str),
+            Some("check-aof" | "check-rdb")
+        )
+    {
+        std::process::exit(readyloop::kv::kv_main(&argv[2..]));
+    }
     readyloop::init_logging();
     let cli = Cli::parse();
     // No command: exactly `readyloop serve` with its defaults.
@@ -97,14 +105,11 @@ fn main() {
         Command::Serve(a) => serve_service(a.backend, a.port, &a.opts, &a.service),
         Command::Hammer(a) => hammer(&a),
         Command::Kv(KvArgs {
-            action: Some(KvAction::CheckAof(c)),
-            ..
+            action: KvAction::CheckAof(c),
         }) => readyloop::kv::check_aof(&c),
         Command::Kv(KvArgs {
-            action: Some(KvAction::CheckRdb(c)),
-            ..
+            action: KvAction::CheckRdb(c),
         }) => readyloop::kv::check_rdb(&c),
-        Command::Kv(a) => readyloop::kv::kv(a.backend, a.port, &a.opts),
         Command::Load(a) => load(&a),
         Command::Sweep(a) => sweep(&a),
         Command::Bench(BenchCommand::Pool(a)) => bench_pool(&a),

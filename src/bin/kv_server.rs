@@ -1,13 +1,8 @@
-//! `kv_server PORT`: the key-value server in the lesson's shape (epoll, level-triggered).
+//! `kv_server PORT [--directive value ...]`: the key-value server in the lesson's shape
+//! (epoll, level-triggered).
 #![forbid(unsafe_code)]
 
-use clap::Parser;
-
 fn main() {
-    readyloop::init_logging();
-    let cli = readyloop::kv::KvLessonCli::parse();
-    readyloop::exit_on_error(
-        "kv_server",
-        readyloop::kv::kv(reactor::Backend::EpollLevel, cli.port, &cli.opts),
-    );
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    std::process::exit(readyloop::kv::kv_server_main(&args));
 }

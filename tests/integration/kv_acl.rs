@@ -40,7 +40,13 @@ fn run(addr: std::net::SocketAddr, script: &[&[&str]]) -> Vec<String> {
             ),
             None => (&mut user, cmd.to_vec()),
         };
-        let v = normalise(call(c, &args));
+        let mut v = normalise(call(c, &args));
+        // HELLO's client id depends on how many connections the server has seen.
+        if let (Some(&"HELLO"), Value::Array(items)) = (args.first(), &mut v) {
+            if items.len() > 7 {
+                items[7] = Value::Int(0);
+            }
+        }
         out.push(format!("{} -> {v}", args.join(" ")));
     }
     out
@@ -63,8 +69,7 @@ const SCRIPT: &[&[&str]] = &[
         "resetchannels",
         "&news.*",
         "+@read",
-        "+set",
-        "-debug",
+        "-keys",
     ],
     &["ACL", "GETUSER", "alice"],
     &["ACL", "SETUSER", "alice", "<p2"],
@@ -174,9 +179,17 @@ fn acl_replies_match_redis(backend: Backend) {
     let ours = kv(backend, &[]);
     let expected = run(theirs.addr, SCRIPT);
     let got = run(ours.addr, SCRIPT);
-    for (e, g) in expected.iter().zip(&got) {
-        assert_eq!(g, e, "ours vs redis-server");
-    }
+    let wrong: Vec<String> = expected
+        .iter()
+        .zip(&got)
+        .filter(|(e, g)| e != g)
+        .map(|(e, g)| format!("redis: {e}\nours:  {g}"))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "ours vs redis-server:\n{}",
+        wrong.join("\n")
+    );
     assert_eq!(got.len(), expected.len());
 }
 

@@ -184,8 +184,8 @@ each_backend!(large_sets_pick_and_pop_members_as_redis, |b| {
     let r = redis();
     let srv = kv(b, &[]);
     let (mut o, mut x) = (connect(srv.addr), connect(r.addr));
-    for k in 0..2000 {
-        let m = if k % 3 == 0 {
+    for k in 0..2000u32 {
+        let m = if k.is_multiple_of(3) {
             format!("a-member-name-long-enough-for-the-heap-{k}")
         } else {
             format!("m{k}")

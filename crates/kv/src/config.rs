@@ -297,6 +297,8 @@ pub enum ExtraKind {
     Int(i64, i64),
     Bool,
     Memory,
+    /// One of these words (lower case).
+    Enum(&'static [&'static str]),
     Text,
 }
 

@@ -32,12 +32,13 @@
 //   protocol     RESP2/RESP3 parsing and reply encoding
 //   kvtypes      (crate) the value types: no server concerns at all
 pub mod commands;
+pub mod conf;
 mod config;
 pub mod keyspace;
 pub mod persistence;
 pub mod protocol;
 mod service;
 
-pub use config::{parse_memory, ClassLimit, KvConfig, OutputLimits, Policy};
+pub use config::{parse_memory, ClassLimit, Extra, KvConfig, OutputLimits, Policy};
 pub use persistence::aof::{self, AofConfig, Fsync};
 pub use service::KvService;

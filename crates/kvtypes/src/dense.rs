@@ -223,7 +223,7 @@ mod tests {
             let mut model = std::collections::HashSet::new();
             for (add, k) in ops {
                 // Every seventh member is too long to live inline.
-                let m = if k % 7 == 0 { format!("{k}-a-member-too-long-to-be-inline") } else { format!("{k}") };
+                let m = if k.is_multiple_of(7) { format!("{k}-a-member-too-long-to-be-inline") } else { format!("{k}") };
                 if add {
                     prop_assert_eq!(s.insert(m.as_bytes(), ()), model.insert(m));
                 } else {

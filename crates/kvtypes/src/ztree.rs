@@ -779,7 +779,7 @@ mod tests {
             } else {
                 assert_eq!(t.remove(&m), model.remove(&m));
             }
-            if round % 20_000 == 0 {
+            if round.is_multiple_of(20_000) {
                 t.check();
             }
         }
@@ -834,7 +834,7 @@ mod tests {
         t.check();
         for i in 0..5000u32 {
             assert!(t.remove(format!("k{i}").as_bytes()).is_some());
-            if i % 500 == 0 {
+            if i.is_multiple_of(500) {
                 t.check();
             }
         }

@@ -34,6 +34,29 @@ pub fn listen(addr: SocketAddr, reuse_port: bool) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// A non-blocking, close-on-exec Unix-domain stream listener at `path`. A socket file already
+/// there (left by a process that died) is removed first; with `perm` the file gets those
+/// permission bits (Redis's `unixsocketperm`, e.g. 0o700).
+pub fn listen_unix(path: &std::path::Path, perm: Option<u32>) -> io::Result<OwnedFd> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+        std::fs::remove_file(path)?;
+    }
+    let fd = net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+        None,
+    )?;
+    let addr = net::SocketAddrUnix::new(path)?;
+    net::bind(&fd, &addr)?;
+    if let Some(mode) = perm {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    net::listen(&fd, BACKLOG)?;
+    Ok(fd)
+}
+
 /// The address a listener is bound to (to learn the port after binding port 0).
 pub fn local_addr(fd: &OwnedFd) -> io::Result<SocketAddr> {
     let addr = net::getsockname(fd)?;

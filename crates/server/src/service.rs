@@ -44,14 +44,16 @@ impl ConnId {
 }
 
 /// What the loop knows of a new connection.
-#[derive(Copy, Clone, Debug)]
+#[derive(Clone, Debug)]
 pub struct ConnInfo {
     /// Its identity, valid until its `close` hook.
     pub id: ConnId,
     /// The client's address (None for an address family the loop cannot express).
     pub peer: Option<SocketAddr>,
-    /// The listener's address.
+    /// The listener's address (the first TCP listener's for a Unix-domain client).
     pub local: SocketAddr,
+    /// The socket path, for a client of a Unix-domain listener (`peer` is None then).
+    pub unix: Option<std::sync::Arc<str>>,
 }
 
 /// A reply owed later (by a worker, a blocked command), in its place among the connection's

@@ -279,7 +279,9 @@ impl Selector {
                 full = format!("{}|{}", c.name, c.subs[k].0);
             }
         }
-        if self.perms[ci] & bit == 0 {
+        // AUTH, HELLO and the like (no-auth commands) are never refused a user: they are how
+        // one becomes another.
+        if self.perms[ci] & bit == 0 && c.flags & crate::commands::table::F_NOAUTH == 0 {
             return Err(Denied::Command(full));
         }
         if !self.all_keys {
@@ -346,6 +348,14 @@ pub enum Denied {
 }
 
 impl Denied {
+    fn rank(&self) -> u8 {
+        match self {
+            Denied::Command(_) => 1,
+            Denied::Key(_) => 2,
+            Denied::Channel(_) => 4,
+        }
+    }
+
     /// The reply to the refused command.
     pub fn noperm(&self) -> String {
         match self {
@@ -545,23 +555,31 @@ impl User {
     /// May this user run the request? The root selector's refusal is the one reported when
     /// no selector allows it either.
     pub fn check(&self, ci: usize, a: &Args<'_>) -> Result<(), Denied> {
-        match self.root.check(ci, a) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                if self.selectors.iter().any(|s| s.check(ci, a).is_ok()) {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
+        let mut worst = match self.root.check(ci, a) {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        // As Redis: the most specific refusal of all selectors is reported (a channel over a
+        // key over a command), the first of equals.
+        for s in &self.selectors {
+            match s.check(ci, a) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.rank() > worst.rank() => worst = e,
+                Err(_) => {}
             }
         }
+        Err(worst)
     }
 }
 
+/// A selector's `(` without its `)`.
+#[derive(Debug)]
+pub struct Unmatched;
+
 /// Split SETUSER arguments into rules: a selector `(...)` may span several arguments.
-/// `Err(())`: an unbalanced selector (the caller writes Redis's error).
-#[allow(clippy::result_unit_err)]
-pub fn merge_selectors<'a>(args: impl Iterator<Item = &'a [u8]>) -> Result<Vec<Vec<u8>>, ()> {
+pub fn merge_selectors<'a>(
+    args: impl Iterator<Item = &'a [u8]>,
+) -> Result<Vec<Vec<u8>>, Unmatched> {
     let mut out: Vec<Vec<u8>> = Vec::new();
     let mut open: Option<Vec<u8>> = None;
     for a in args {
@@ -578,7 +596,7 @@ pub fn merge_selectors<'a>(args: impl Iterator<Item = &'a [u8]>) -> Result<Vec<V
         }
     }
     if open.is_some() {
-        return Err(());
+        return Err(Unmatched);
     }
     Ok(out)
 }

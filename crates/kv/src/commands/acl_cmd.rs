@@ -17,8 +17,11 @@ const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is dis
 /// text when the client's user may not run the request, after logging it.
 #[cold]
 pub fn refuse(core: &mut Core, client: &Client, ci: usize, a: &Args<'_>) -> Option<String> {
-    let user = core.acl.users.get(&client.user)?;
-    let denied = user.check(ci, a).err()?;
+    // A deleted user's connection is being closed: it may not run anything meanwhile.
+    let denied = match core.acl.users.get(&client.user) {
+        Some(user) => user.check(ci, a).err()?,
+        None => crate::commands::acl::Denied::Command(COMMANDS[ci].name.to_string()),
+    };
     let context = if core.multi.in_multi(client.id) || core.multi.executing {
         "multi"
     } else {

@@ -68,7 +68,7 @@ pub fn config(x: &mut Exec<'_, '_>, a: Args<'_>) {
             crate::commands::introspection::reset_stats(x.core);
             x.r().ok();
         }
-        "rewrite" => x.err("ERR The server is running without a config file"),
+        "rewrite" => config_rewrite(x),
         _ => help(
             x,
             &[
@@ -79,6 +79,36 @@ pub fn config(x: &mut Exec<'_, '_>, a: Args<'_>) {
                 "REWRITE",
             ],
         ),
+    }
+}
+
+/// CONFIG REWRITE: the config file the server started with, updated in place with every
+/// parameter's value in force (see conf::rewrite for what is kept and what is appended).
+fn config_rewrite(x: &mut Exec<'_, '_>) {
+    let Some(path) = x.core.runtime.config_file.clone() else {
+        return x.err("ERR The server is running without a config file");
+    };
+    let mut values = std::collections::HashMap::new();
+    for (n, v) in core_params(x.core) {
+        if let Some(d) = crate::conf::table::find(n) {
+            values.insert(d.name, v);
+        }
+    }
+    for e in &x.core.extra {
+        if let Some(d) = crate::conf::table::find(e.name) {
+            values.insert(d.name, e.value.clone());
+        }
+    }
+    match crate::conf::rewrite::rewrite_file(&path, &values) {
+        Ok(()) => {
+            tracing::info!("CONFIG REWRITE executed with success.");
+            x.r().ok();
+        }
+        Err(e) => {
+            let why = crate::conf::io_reason(&e);
+            tracing::warn!("CONFIG REWRITE failed: {why}");
+            x.err(&format!("ERR Rewriting config file: {why}"));
+        }
     }
 }
 
@@ -233,6 +263,14 @@ fn check_param(core: &Core, name: &[u8], v: &str) -> Result<Set, String> {
                 "argument(s) must be one of the following: always, everysec, no",
             )
         })?),
+        n if crate::conf::IMMUTABLE.iter().any(|i| i.as_bytes() == n) => {
+            return Err(set_failed(name, "can't set immutable config"))
+        }
+        n if crate::conf::PROTECTED.iter().any(|i| i.as_bytes() == n)
+            && core.runtime.enable_protected_configs == crate::conf::Allow::No =>
+        {
+            return Err(set_failed(name, "can't set protected config"))
+        }
         _ => {
             let Some(pos) = core
                 .extra
@@ -251,6 +289,19 @@ fn check_param(core: &Core, name: &[u8], v: &str) -> Result<Set, String> {
                     b @ ("yes" | "no") => b.to_string(),
                     _ => return Err(set_failed(name, "argument must be 'yes' or 'no'")),
                 },
+                ExtraKind::Enum(words) => {
+                    let l = v.to_ascii_lowercase();
+                    if !words.contains(&l.as_str()) {
+                        return Err(set_failed(
+                            name,
+                            &format!(
+                                "argument(s) must be one of the following: {}",
+                                words.join(", ")
+                            ),
+                        ));
+                    }
+                    l
+                }
                 ExtraKind::Text => v.to_string(),
             };
             Set::Extra(pos, value)

@@ -117,9 +117,6 @@ pub fn config_changed(core: &mut Core) {
     i.slow_threshold = t;
     i.slow_max_len = m;
     i.latency_threshold = l;
-    while i.slowlog.len() > m {
-        i.slowlog.pop_back();
-    }
 }
 
 /// Which arguments Redis replaces by `(redacted)` in the slow log and MONITOR (passwords).
@@ -143,10 +140,9 @@ fn redacted(name: &str, a: &Args<'_>, j: usize) -> bool {
     }
 }
 
-/// Commands Redis leaves out of the slow log (their arguments are secret or they only wrap
-/// others, which are logged themselves).
+/// Commands Redis leaves out of the slow log: EXEC only wraps others, logged themselves.
 fn skip_slowlog(name: &str) -> bool {
-    matches!(name, "exec" | "auth" | "hello")
+    name == "exec"
 }
 
 /// The record of one executed command (not one queued by MULTI).
@@ -600,7 +596,8 @@ fn key_usage(x: &mut Exec<'_, '_>, i: crate::keyspace::Idx) -> usize {
     const ROBJ: usize = 16;
     let db = x.db();
     let klen = db.key(i).len();
-    let key = size_class(klen + sds_overhead(klen));
+    // Keys shorter than 32 bytes get Redis's smallest sds header (one byte).
+    let key = size_class(klen + if klen < 32 { 2 } else { sds_overhead(klen) });
     let value = match db.obj(i) {
         Some(o) => ROBJ + o.mem_bytes(),
         None => match db.value(i) {
@@ -858,6 +855,7 @@ pub fn client_pause(x: &mut Exec<'_, '_>, a: Args<'_>) {
         3 => PauseKind::All,
         4 if a.get(3).eq_ignore_ascii_case(b"write") => PauseKind::Write,
         4 if a.get(3).eq_ignore_ascii_case(b"all") => PauseKind::All,
+        4 => return x.err("ERR CLIENT PAUSE mode must be WRITE or ALL"),
         _ => return x.err(crate::commands::strings::SYNTAX),
     };
     let until = x.ctx.now() + std::time::Duration::from_millis(ms);

@@ -384,7 +384,7 @@ pub fn command(x: &mut Exec<'_, '_>, a: Args<'_>) {
                     Some((c, Some((sub, ar)))) => {
                         command_info(&mut r, c, &format!("{}|{}", c.name, sub), ar, false)
                     }
-                    None => r.null_array(),
+                    None => r.null(),
                 }
             }
         }
@@ -573,7 +573,19 @@ fn info_text(x: &Exec<'_, '_>, want: &[String]) -> String {
                 } else {
                     0.0
                 },
-            ) + &crate::keyspace::lazyfree::info(),
+            ) + &crate::keyspace::lazyfree::info()
+                + &{
+                    let (lua, scripts, bodies) = core.scripting.info();
+                    format!(
+                        "used_memory_lua:{lua}\r\nused_memory_lua_human:{}\r\n\
+                         used_memory_vm_eval:{lua}\r\nused_memory_scripts_eval:{bodies}\r\n\
+                         number_of_cached_scripts:{scripts}\r\nnumber_of_functions:{}\r\n\
+                         number_of_libraries:{}\r\nused_memory_scripts:{bodies}\r\n",
+                        human(lua as u64),
+                        core.scripting.libs.function_count(),
+                        core.scripting.libs.library_count(),
+                    )
+                },
         );
     }
     if has("persistence") {

@@ -5,9 +5,9 @@
 //! `service` looks commands up here).
 
 use crate::commands::{
-    acl_cmd, bitmaps, blocking, config_cmd, connection, geo, hashes, hll, introspection, keys,
-    lists, pubsub, server, sets, snapshot, sort, stream_groups, streams, strings, transactions,
-    zsetops, zsets,
+    acl_cmd, bitmaps, blocking, config_cmd, connection, debug, geo, hashes, hll, introspection,
+    keys, lists, pubsub, scripting, server, sets, snapshot, sort, stream_groups, streams, strings,
+    transactions, zsetops, zsets,
 };
 use crate::protocol::Args;
 use crate::service::Exec;
@@ -21,6 +21,8 @@ pub const F_ADMIN: u32 = 32;
 pub const F_LOADING: u32 = 64;
 pub const F_STALE: u32 = 128;
 pub const F_NOSCRIPT: u32 = 256;
+/// Refused inside MULTI (Redis 7.0's `no-multi`: SHUTDOWN must not run from EXEC).
+pub const F_NOMULTI: u32 = 512;
 
 pub const FLAG_NAMES: &[(u32, &str)] = &[
     (F_WRITE, "write"),
@@ -32,6 +34,7 @@ pub const FLAG_NAMES: &[(u32, &str)] = &[
     (F_STALE, "stale"),
     (F_FAST, "fast"),
     (F_NOAUTH, "no_auth"),
+    (F_NOMULTI, "no_multi"),
 ];
 
 pub type Handler = fn(&mut Exec<'_, '_>, Args<'_>);
@@ -57,6 +60,8 @@ const WF: u32 = F_WRITE | F_FAST;
 const R: u32 = F_READONLY;
 const RF: u32 = F_READONLY | F_FAST;
 const CONN: u32 = F_FAST | F_LOADING | F_STALE | F_NOSCRIPT;
+/// PING, ECHO and SELECT may run inside scripts (Redis 7.0 flags them without `noscript`).
+const CONN_SCRIPT: u32 = F_FAST | F_LOADING | F_STALE;
 
 #[allow(clippy::too_many_arguments)]
 const fn c(
@@ -181,13 +186,13 @@ pub static COMMANDS: &[Command] = &[
         &[("encoding", 3), ("freq", 3), ("idletime", 3), ("refcount", 3), ("help", 2)],
     ),
     // connection
-    c("ping", -1, CONN, NK, "connection", "1.0.0", "Returns the server's liveliness response.", connection::ping),
-    c("echo", 2, CONN, NK, "connection", "1.0.0", "Returns the given string.", connection::echo),
+    c("ping", -1, CONN_SCRIPT, NK, "connection", "1.0.0", "Returns the server's liveliness response.", connection::ping),
+    c("echo", 2, CONN_SCRIPT, NK, "connection", "1.0.0", "Returns the given string.", connection::echo),
     c("hello", -1, CONN | F_NOAUTH, NK, "connection", "6.0.0", "Handshakes with the Redis server.", connection::hello),
     c("auth", -2, CONN | F_NOAUTH, NK, "connection", "1.0.0", "Authenticates the connection.", connection::auth),
     c("quit", -1, CONN | F_NOAUTH, NK, "connection", "1.0.0", "Closes the connection.", connection::quit),
     c("reset", 1, CONN | F_NOAUTH, NK, "connection", "6.2.0", "Resets the connection.", connection::reset),
-    c("select", 2, CONN, NK, "connection", "1.0.0", "Changes the selected database.", server::select),
+    c("select", 2, CONN_SCRIPT, NK, "connection", "1.0.0", "Changes the selected database.", server::select),
     with_subs(
         c("client", -2, F_NOSCRIPT | F_LOADING | F_STALE, NK, "connection", "2.4.0", "A container for client connection commands.", connection::client),
         &[("id", 2), ("setname", 3), ("getname", 2), ("list", -2), ("info", 2), ("kill", -3), ("setinfo", 4), ("unblock", -3), ("no-evict", 3), ("pause", -3), ("unpause", 2), ("reply", 3), ("help", 2)],
@@ -195,7 +200,7 @@ pub static COMMANDS: &[Command] = &[
     // server
     with_subs(
         c("command", -1, F_LOADING | F_STALE, NK, "server", "2.8.13", "Returns detailed information about all commands.", server::command),
-        &[("count", 2), ("docs", -2), ("info", -2), ("list", -2), ("getkeys", -3), ("getkeysandflags", -3), ("help", 2)],
+        &[("count", 2), ("docs", -2), ("info", -2), ("list", -2), ("getkeys", -4), ("getkeysandflags", -4), ("help", 2)],
     ),
     c("info", -1, F_LOADING | F_STALE, NK, "server", "1.0.0", "Returns information and statistics about the server.", server::info),
     with_subs(
@@ -208,14 +213,30 @@ pub static COMMANDS: &[Command] = &[
     c("time", 1, F_LOADING | F_STALE | F_FAST, NK, "server", "2.6.0", "Returns the server time.", server::time),
     c("swapdb", 3, WF, NK, "server", "4.0.0", "Swaps two Redis databases.", server::swapdb),
     c("bgrewriteaof", 1, F_NOSCRIPT | F_ADMIN, NK, "server", "1.0.0", "Asynchronously rewrites the append-only file to disk.", server::bgrewriteaof),
-    c("shutdown", -1, F_ADMIN | F_NOSCRIPT | F_LOADING | F_STALE, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", server::shutdown),
+    c("debug", -2, F_ADMIN | F_NOSCRIPT | F_LOADING | F_STALE, NK, "server", "1.0.0", "A container for debugging commands.", debug::debug),
+    c("shutdown", -1, F_ADMIN | F_NOSCRIPT | F_LOADING | F_STALE | F_NOMULTI, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", server::shutdown),
     c("lastsave", 1, F_LOADING | F_STALE | F_FAST, NK, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", snapshot::lastsave),
     c("save", 1, F_NOSCRIPT | F_ADMIN, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk.", snapshot::save),
     c("bgsave", -1, F_NOSCRIPT | F_ADMIN, NK, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", snapshot::bgsave),
+    // scripting (scripting/): Lua scripts and function libraries
     with_subs(
-        c("cluster", -2, 0, NK, "cluster", "3.0.0", "A container for Redis Cluster commands.", server::cluster),
+        c("function", -2, F_NOSCRIPT, NK, "scripting", "7.0.0", "A container for function commands.", scripting::functions::function),
+        &[("load", -3), ("delete", 3), ("flush", -2), ("list", -2), ("dump", 2), ("restore", -3), ("stats", 2), ("kill", 2), ("help", 2)],
+    ),
+    with_subs(
+        c("script", -2, F_NOSCRIPT, NK, "scripting", "2.6.0", "A container for Lua scripts management commands.", scripting::script),
+        &[("load", 3), ("exists", -3), ("flush", -2), ("kill", 2), ("debug", 3), ("help", 2)],
+    ),
+    c("fcall", -3, F_NOSCRIPT | F_STALE, NK, "scripting", "7.0.0", "Invokes a function.", scripting::functions::fcall),
+    c("fcall_ro", -3, F_NOSCRIPT | F_STALE, NK, "scripting", "7.0.0", "Invokes a read-only function.", scripting::functions::fcall_ro),
+    c("eval_ro", -3, F_NOSCRIPT | F_STALE, NK, "scripting", "7.0.0", "Executes a read-only server-side Lua script.", scripting::eval_ro),
+    c("evalsha_ro", -3, F_NOSCRIPT | F_STALE, NK, "scripting", "7.0.0", "Executes a read-only server-side Lua script by SHA1 digest.", scripting::evalsha_ro),
+    with_subs(
+        c("cluster", -2, F_NOSCRIPT, NK, "cluster", "3.0.0", "A container for Redis Cluster commands.", server::cluster),
         &[("addslots", -3), ("addslotsrange", -4), ("bumpepoch", 2), ("count-failure-reports", 3), ("countkeysinslot", 3), ("delslots", -3), ("delslotsrange", -4), ("failover", -2), ("flushslots", 2), ("forget", 3), ("getkeysinslot", 4), ("help", 2), ("info", 2), ("keyslot", 3), ("links", 2), ("meet", -4), ("myid", 2), ("nodes", 2), ("replicas", 3), ("replicate", 3), ("reset", -2), ("saveconfig", 2), ("set-config-epoch", 3), ("setslot", -4), ("shards", 2), ("slaves", 3), ("slots", 2)],
     ),
+    c("eval", -3, F_NOSCRIPT | F_STALE, NK, "scripting", "2.6.0", "Executes a server-side Lua script.", scripting::eval),
+    c("evalsha", -3, F_NOSCRIPT | F_STALE, NK, "scripting", "2.6.0", "Executes a server-side Lua script by SHA1 digest.", scripting::evalsha),
     // data types: lists, hashes, sets, sorted sets
     c("lpush", -3, WDF, K1, "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", lists::lpush),
     c("rpush", -3, WDF, K1, "list", "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", lists::rpush),
@@ -291,8 +312,8 @@ pub static COMMANDS: &[Command] = &[
     c("zmpop", -4, W, NK, "sorted-set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", zsets::zmpop),
     c("zrandmember", -2, R, K1, "sorted-set", "6.2.0", "Returns one or more random members from a sorted set.", zsets::zrandmember),
     c("zscan", -3, R, K1, "sorted-set", "2.8.0", "Iterates over members and scores of a sorted set.", zsets::zscan),
-    c("zunionstore", -4, WD, NK, "sorted-set", "2.0.0", "Stores the union of multiple sorted sets in a key.", zsetops::zunionstore),
-    c("zinterstore", -4, WD, NK, "sorted-set", "2.0.0", "Stores the intersect of multiple sorted sets in a key.", zsetops::zinterstore),
+    c("zunionstore", -4, WD, K1, "sorted-set", "2.0.0", "Stores the union of multiple sorted sets in a key.", zsetops::zunionstore),
+    c("zinterstore", -4, WD, K1, "sorted-set", "2.0.0", "Stores the intersect of multiple sorted sets in a key.", zsetops::zinterstore),
     c("blpop", -3, W | F_NOSCRIPT, (1, -2, 1), "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blocking::blpop),
     c("brpop", -3, W | F_NOSCRIPT, (1, -2, 1), "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blocking::brpop),
     c("blmove", 6, WD | F_NOSCRIPT, K12, "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", blocking::blmove),

@@ -66,6 +66,11 @@ impl<'a> Args<'a> {
         &self.src[s..e]
     }
 
+    /// Arguments held elsewhere (a script's `redis.call`): `ranges` index into `src`.
+    pub fn from_parts(src: &'a [u8], ranges: &'a [(usize, usize)]) -> Args<'a> {
+        Args { src, ranges }
+    }
+
     /// Every argument in order.
     pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
         self.ranges.iter().map(|&(s, e)| &self.src[s..e])

@@ -87,7 +87,10 @@ pub struct Core {
     pub stats: Vec<CmdStat>,
     pub counters: Counters,
     pub live_clients: usize,
-    names: HashMap<&'static [u8], u16>,
+    /// Command names (lower case) to table index; `rename-command` changes the keys.
+    names: HashMap<Box<[u8]>, u16>,
+    /// What start-up left for run time (config file, DEBUG's gate).
+    pub runtime: crate::conf::Runtime,
     /// Connections a command asked to close (CLIENT KILL), applied through the Ctx.
     pub kill: Vec<ConnId>,
     /// Stops the loop this service runs on (SHUTDOWN), when the owner provided one.
@@ -114,6 +117,8 @@ pub struct Core {
     /// When the previous command ended (or the batch began): each command's duration is the
     /// time since, one clock read per command.
     mark: Instant,
+    /// The Lua interpreter, its script cache and function libraries.
+    pub scripting: crate::commands::scripting::Scripting,
 }
 
 impl Core {
@@ -169,6 +174,11 @@ impl Core {
             cmd.flags
         };
         crate::commands::introspection::pause_holds(self, cmd, flags)
+    }
+
+    /// The command table index of `name` (any case), as the dispatcher finds it.
+    pub fn command_index(&self, name: &[u8]) -> Option<usize> {
+        self.lookup_name(name)
     }
 
     /// Is `name` a command that writes?
@@ -330,7 +340,7 @@ impl KvService {
         let names = COMMANDS
             .iter()
             .enumerate()
-            .map(|(i, c)| (c.name.as_bytes(), i as u16))
+            .map(|(i, c)| (Box::from(c.name.as_bytes()), i as u16))
             .collect();
         let extra = crate::config::extra_defaults();
         let mut acl = crate::commands::acl::Acl::default();
@@ -350,6 +360,7 @@ impl KvService {
                 counters: Counters::default(),
                 live_clients: 0,
                 names,
+                runtime: Default::default(),
                 kill: Vec::new(),
                 stop: None,
                 extra,
@@ -363,6 +374,7 @@ impl KvService {
                 intro: Default::default(),
                 acl,
                 mark: Instant::now(),
+                scripting: Default::default(),
             },
             clients: Vec::new(),
             free: Vec::new(),
@@ -384,6 +396,23 @@ impl KvService {
         };
         let users = crate::commands::acl::Acl::parse_users(&text)?;
         crate::commands::acl_cmd::install(&mut self.core, users);
+        Ok(())
+    }
+
+    /// `rename-command old new`: the command answers to `new` only (`new` empty: to no
+    /// name at all). Err with Redis's message for a command that does not exist.
+    pub fn rename_command(&mut self, old: &str, new: &str) -> Result<(), String> {
+        let old = old.to_ascii_lowercase().into_bytes();
+        let Some(ci) = self.core.names.remove(old.as_slice()) else {
+            return Err("No such command in rename-command".into());
+        };
+        if !new.is_empty() {
+            let new = new.to_ascii_lowercase().into_bytes().into_boxed_slice();
+            if self.core.names.contains_key(&new) {
+                return Err("Target command name already exists".into());
+            }
+            self.core.names.insert(new, ci);
+        }
         Ok(())
     }
 
@@ -507,6 +536,10 @@ impl KvService {
             .flatten()
         {
             Some(msg)
+        } else if cmd.flags & crate::commands::table::F_NOMULTI != 0
+            && core.multi.in_multi(client.id)
+        {
+            Some("ERR Command not allowed inside a transaction".to_string())
         } else if flags & F_DENYOOM != 0 && !core.aof.loading && !core.make_room() {
             Some("OOM command not allowed when used memory > 'maxmemory'.".to_string())
         } else if flags & crate::commands::table::F_WRITE != 0 || cmd.name == "ping" {
@@ -738,6 +771,9 @@ impl Service for KvService {
         if let Some(log) = self.core.aof.take_load() {
             self.replay(log, ConnId::NONE, &mut cx.ctx());
         }
+        // Redis's line (operators and its test suite wait for it): the data is loaded and
+        // the next wait accepts clients.
+        tracing::info!("Ready to accept connections");
     }
 
     fn open(&mut self, info: &ConnInfo, ctx: &mut Ctx<'_>) -> u32 {
@@ -746,7 +782,12 @@ impl Service for KvService {
         let client = Client {
             id: self.core.next_client_id,
             conn: info.id,
-            addr: info.peer.map_or_else(|| "?:0".into(), |a| a.to_string()),
+            // A Unix-socket client shows the socket's path, as Redis's CLIENT LIST does.
+            addr: match (&info.peer, &info.unix) {
+                (Some(a), _) => a.to_string(),
+                (None, Some(path)) => format!("{path}:0"),
+                (None, None) => "?:0".into(),
+            },
             laddr: info.local.to_string(),
             db: 0,
             resp3: false,
@@ -820,8 +861,9 @@ impl Service for KvService {
         core.set_time(ctx.now());
         let now = core.now_ms;
         // While clients are paused nothing expires (as Redis: a paused primary must not change
-        // the dataset behind its replicas' back).
-        let mut budget = if core.intro.pause.is_some() {
+        // the dataset behind its replicas' back); DEBUG SET-ACTIVE-EXPIRE 0 stops expiry here
+        // too (keys still expire when touched).
+        let mut budget = if core.intro.pause.is_some() || !core.runtime.active_expire {
             0
         } else {
             core.cfg.expire_budget

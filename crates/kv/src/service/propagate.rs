@@ -103,7 +103,7 @@ pub fn after_command(
         "flushdb" | "flushall" | "swapdb" => !failed,
         _ => crate::persistence::aof::dirty(&core.dbs) != dirty_before,
     };
-    if !changed {
+    if !changed || core.aof.muted {
         return;
     }
     if effect.is_empty() {

@@ -17,6 +17,12 @@ impl KvService {
     /// A service with its append-only log opened and read (when `cfg.aof.enabled`): replayed
     /// before the first client is served. Errors name the file, offset and what to do.
     pub fn open(cfg: KvConfig) -> Result<KvService, String> {
+        Self::open_with(cfg, crate::config::extra_defaults())
+    }
+
+    /// Like [`open`](Self::open), with the stored parameters given (a config file's
+    /// `dbfilename`, `save` ...): they must be in place before the snapshot is loaded.
+    pub fn open_with(cfg: KvConfig, extra: Vec<crate::config::Extra>) -> Result<KvService, String> {
         let aof = if cfg.aof.enabled {
             Some(aof::open(&cfg.aof)?)
         } else {
@@ -24,6 +30,7 @@ impl KvService {
         };
         let aof_cfg = cfg.aof.clone();
         let mut kv = KvService::new(cfg);
+        kv.core.extra = extra;
         let aof_on = aof.is_some();
         kv.load_users()?;
         kv.core.aof = aof.unwrap_or_else(|| Aof::off(aof_cfg));

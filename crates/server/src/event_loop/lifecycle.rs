@@ -16,19 +16,35 @@ use crate::service::{ConnId, ConnInfo, Ctx, Service};
 use crate::slab::Slab;
 
 impl<S: Service> Server<S> {
+    /// Accept what is queued on every listener, at most `accept_batch` each.
     pub(super) fn accept_pass(&mut self) {
-        for _ in 0..self.cfg.accept_batch {
-            let Some(listener) = &self.listener else {
-                return;
-            };
+        let mut more = false;
+        for i in 0..self.listeners.len() {
             if !self.accepting {
                 return;
             }
+            more |= self.accept_from(i);
+        }
+        if more && self.cfg.backend.is_edge_triggered() {
+            self.ready.push_back(LISTENER); // more may be queued, and no new edge will say so
+        }
+    }
+
+    /// Accept from listener `i`; true if it hit the batch cap (more may be queued).
+    fn accept_from(&mut self, i: usize) -> bool {
+        for _ in 0..self.cfg.accept_batch {
+            let Some(listener) = self.listeners.get(i) else {
+                return false;
+            };
+            if !self.accepting {
+                return false;
+            }
             self.stats.accepts += 1;
-            match net::acceptfrom_with(listener, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
+            match net::acceptfrom_with(&listener.fd, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
                 Ok((fd, peer)) => {
                     let peer = peer.and_then(|a| SocketAddr::try_from(a).ok());
-                    self.admit(fd, peer);
+                    let (local, unix) = (listener.addr.unwrap_or(self.addr), listener.unix.clone());
+                    self.admit(fd, peer, local, unix);
                 }
                 Err(Errno::AGAIN) => {
                     if self.starved {
@@ -38,13 +54,13 @@ impl<S: Service> Server<S> {
                             self.stats.accept_pauses
                         );
                     }
-                    return;
+                    return false;
                 }
                 // The client gave up while queued, or a signal: the next one may be fine.
                 Err(Errno::CONNABORTED) | Err(Errno::INTR) => continue,
                 Err(e @ (Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM)) => {
                     self.pause_accept(e);
-                    return;
+                    return false;
                 }
                 // accept(2): pending network errors on the new socket are reported by accept
                 // itself and are to be treated like EAGAIN by retrying.
@@ -64,16 +80,20 @@ impl<S: Service> Server<S> {
                 // spinning on the same error.
                 Err(e) => {
                     self.pause_accept(e);
-                    return;
+                    return false;
                 }
             }
         }
-        if self.cfg.backend.is_edge_triggered() {
-            self.ready.push_back(LISTENER); // more may be queued, and no new edge will say so
-        }
+        true
     }
 
-    pub(super) fn admit(&mut self, fd: OwnedFd, peer: Option<SocketAddr>) {
+    pub(super) fn admit(
+        &mut self,
+        fd: OwnedFd,
+        peer: Option<SocketAddr>,
+        local: SocketAddr,
+        unix: Option<std::sync::Arc<str>>,
+    ) {
         let max = self.cfg.max_clients;
         if self
             .clients
@@ -102,7 +122,8 @@ impl<S: Service> Server<S> {
         let info = ConnInfo {
             id: ConnId(token),
             peer,
-            local: self.addr,
+            local,
+            unix,
         };
         self.wbuf.clear();
         self.fx.reset_current();
@@ -148,8 +169,8 @@ impl<S: Service> Server<S> {
     }
 
     pub(super) fn pause_accept(&mut self, err: Errno) {
-        if let Some(l) = &self.listener {
-            let _ = self.poller.deregister(l.as_fd());
+        for l in &self.listeners {
+            let _ = self.poller.deregister(l.fd.as_fd());
         }
         self.accepting = false;
         self.stats.accept_pauses += 1;
@@ -169,13 +190,19 @@ impl<S: Service> Server<S> {
         if self.accepting || self.drain_deadline.is_some() {
             return;
         }
-        let Some(l) = &self.listener else { return };
-        if let Err(e) = self
-            .poller
-            .register(l.as_fd(), LISTENER, Interest::READABLE)
-        {
-            warn!("re-registering listener: {e}");
-            return;
+        for l in &self.listeners {
+            if let Err(e) = self
+                .poller
+                .register(l.fd.as_fd(), l.token, Interest::READABLE)
+            {
+                warn!("re-registering listener: {e}");
+                // Leave none half-registered: the next resume registers them all again.
+                for l in &self.listeners {
+                    let _ = self.poller.deregister(l.fd.as_fd());
+                }
+                self.resume_accept_at = Some(self.now + ACCEPT_PAUSE);
+                return;
+            }
         }
         self.accepting = true;
         // Connections may have queued meanwhile; an edge-triggered listener will not say so.
@@ -230,9 +257,13 @@ impl<S: Service> Server<S> {
             self.conns.len(),
             self.cfg.shutdown_timeout
         );
-        if let Some(l) = self.listener.take() {
+        for l in std::mem::take(&mut self.listeners) {
             if self.accepting {
-                let _ = self.poller.deregister(l.as_fd());
+                let _ = self.poller.deregister(l.fd.as_fd());
+            }
+            if let Some(path) = &l.unix {
+                // As Redis at shutdown: the socket file goes with the listener.
+                let _ = std::fs::remove_file(&**path);
             }
         }
         self.accepting = false;

@@ -46,6 +46,26 @@ use crate::slab::Slab;
 use crate::stats::Stats;
 
 const LISTENER: Token = Token(usize::MAX - 1);
+/// Listeners added after `bind` (more addresses, a Unix socket) take tokens from here down.
+/// Slab tokens never come this close to `usize::MAX` (their index half stays far below).
+const MORE_LISTENERS: usize = usize::MAX - 3;
+const MAX_LISTENERS: usize = 64;
+
+/// Is `t` one of the listeners' tokens? Any listener's event runs one accept pass over all
+/// of them (an `accept` on a listener with nothing queued is one EAGAIN).
+fn is_listener(t: Token) -> bool {
+    t == LISTENER || (t.0 <= MORE_LISTENERS && t.0 > MORE_LISTENERS - MAX_LISTENERS)
+}
+
+/// One listening socket: the TCP one `bind` made, or one added later.
+struct Listener {
+    fd: OwnedFd,
+    token: Token,
+    /// The path of a Unix-domain listener (its clients have no IP address).
+    unix: Option<std::sync::Arc<str>>,
+    /// The address a TCP listener is bound to.
+    addr: Option<SocketAddr>,
+}
 /// A draining server closes a connection as quiet once nothing has arrived for this long. One
 /// empty read is not enough: bytes the client already wrote may still sit in its own send
 /// queue, released only when our window update reaches its kernel, and closing on top of them
@@ -194,7 +214,8 @@ impl StopHandle {
 pub struct Server<S: Service> {
     cfg: Config,
     poller: Poller,
-    listener: Option<OwnedFd>,
+    /// Every listener; empty once draining.
+    listeners: Vec<Listener>,
     addr: SocketAddr,
     accepting: bool,
     /// True from the first failed accept of an out-of-descriptors episode until an accept
@@ -256,7 +277,12 @@ impl<S: Service> Server<S> {
             stats_at: cfg.stats_interval.map(|every| now + every),
             cfg,
             poller,
-            listener: Some(listener),
+            listeners: vec![Listener {
+                fd: listener,
+                token: LISTENER,
+                unix: None,
+                addr: Some(addr),
+            }],
             addr,
             accepting: true,
             starved: false,
@@ -318,6 +344,50 @@ impl<S: Service> Server<S> {
     /// The bound address (with the real port when bound to port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Also accept on another TCP address (Redis's `bind` with several addresses). Its
+    /// clients are served like the first listener's; returns the bound address.
+    pub fn listen_tcp(&mut self, addr: SocketAddr) -> io::Result<SocketAddr> {
+        let fd = listen(addr, self.cfg.reuse_port)?;
+        let bound = local_addr(&fd)?;
+        self.add_listener(fd, None, Some(bound))?;
+        Ok(bound)
+    }
+
+    /// Also accept on a Unix-domain stream socket at `path` (Redis's `unixsocket`), with
+    /// permissions `perm` if given (`unixsocketperm`). A file left at `path` by an earlier
+    /// run is removed first, as Redis does; the socket file is removed when the loop stops.
+    pub fn listen_unix(&mut self, path: &std::path::Path, perm: Option<u32>) -> io::Result<()> {
+        let fd = crate::net::listen_unix(path, perm)?;
+        let shown: std::sync::Arc<str> = path.to_string_lossy().into();
+        self.add_listener(fd, Some(shown), None)
+    }
+
+    fn add_listener(
+        &mut self,
+        fd: OwnedFd,
+        unix: Option<std::sync::Arc<str>>,
+        addr: Option<SocketAddr>,
+    ) -> io::Result<()> {
+        if self.listeners.is_empty() {
+            return Err(invalid("the loop is shutting down".into()));
+        }
+        if self.listeners.len() >= MAX_LISTENERS {
+            return Err(invalid(format!("at most {MAX_LISTENERS} listeners")));
+        }
+        let token = Token(MORE_LISTENERS - (self.listeners.len() - 1));
+        if self.accepting {
+            self.poller
+                .register(fd.as_fd(), token, Interest::READABLE)?;
+        }
+        self.listeners.push(Listener {
+            fd,
+            token,
+            unix,
+            addr,
+        });
+        Ok(())
     }
 
     /// The service.
@@ -396,7 +466,7 @@ impl<S: Service> Server<S> {
                 match ev.token() {
                     // Accept after the rest of the batch: its closes free --max-clients slots
                     // (poll lists the listener first).
-                    LISTENER => listener_ready = true,
+                    t if is_listener(t) => listener_ready = true,
                     WAKER => self.on_waker(),
                     _ => self.dispatch(ev),
                 }
@@ -599,7 +669,7 @@ impl<S: Service> Server<S> {
             let Some(token) = self.ready.pop_front() else {
                 break;
             };
-            if token == LISTENER {
+            if is_listener(token) {
                 self.accept_pass();
                 continue;
             }

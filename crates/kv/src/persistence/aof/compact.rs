@@ -168,7 +168,15 @@ impl Aof {
             old,
             base_file,
             writer,
-            pending: Vec::with_capacity(2 * CHUNK),
+            pending: {
+                // The function libraries first: a restart loads them before any data, as
+                // Redis's rewrite puts them at the head of the base.
+                let mut p = Vec::with_capacity(2 * CHUNK);
+                for code in &self.functions {
+                    crate::protocol::put_record(&mut p, &[b"FUNCTION", b"LOAD", code]);
+                }
+                p
+            },
             spare: Vec::new(),
             in_flight: 0,
             written: 0,

@@ -149,6 +149,11 @@ pub const DIRNAME: &str = "appendonlydir";
 #[derive(Default)]
 pub struct Aof {
     pub cfg: AofConfig,
+    /// A script turned propagation off (`redis.set_repl`): its writes are not logged.
+    pub muted: bool,
+    /// The code of every function library loaded, kept by FUNCTION's commands: a rewrite
+    /// writes them at the head of the new base.
+    pub functions: Vec<Vec<u8>>,
     /// The incremental file being appended to (None: log off).
     file: Option<File>,
     incr_path: PathBuf,
@@ -429,6 +434,11 @@ impl Aof {
     pub fn feed_effect(&mut self, db: usize, rec: &[Vec<u8>]) {
         self.select(db);
         self.record(&rec.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    }
+
+    /// Inside EXEC (or a script): writes go into one MULTI/EXEC block.
+    pub fn in_exec(&self) -> bool {
+        self.in_exec
     }
 
     /// EXEC starts running its queue.
