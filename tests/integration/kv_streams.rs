@@ -415,6 +415,42 @@ fn blocking(backend: Backend) {
 }
 each_backend!(xread_and_xreadgroup_block_on_the_loop, blocking);
 
+/// Stream readers are served from the keyspace's ready keys after the whole transaction: an
+/// XADD undone by a DEL in the same EXEC wakes nobody, and a reader sees every entry the
+/// transaction added, not just the first.
+fn served_after_exec(backend: Backend) {
+    let s = kv(backend, &[]);
+    let mut c = connect(s.addr);
+    let mut r = connect(s.addr);
+    call(&mut c, &["XADD", "s", "1-0", "a", "1"]);
+    send(&mut r, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+    wait_blocked(&mut c, 1);
+    call(&mut c, &["MULTI"]);
+    call(&mut c, &["XADD", "s", "2-0", "b", "2"]);
+    call(&mut c, &["DEL", "s"]);
+    call(&mut c, &["EXEC"]);
+    // Still parked: the stream was gone when the transaction ended.
+    wait_blocked(&mut c, 1);
+    call(&mut c, &["MULTI"]);
+    call(&mut c, &["XADD", "s", "3-0", "c", "3"]);
+    call(&mut c, &["XADD", "s", "4-0", "d", "4"]);
+    call(&mut c, &["EXEC"]);
+    let entry =
+        |id: &str, f: &str, v: &str| Value::Array(vec![b(id), Value::Array(vec![b(f), b(v)])]);
+    assert_eq!(
+        r.read().unwrap(),
+        Value::Array(vec![Value::Array(vec![
+            b("s"),
+            Value::Array(vec![entry("3-0", "c", "3"), entry("4-0", "d", "4")]),
+        ])])
+    );
+    wait_blocked(&mut c, 0);
+}
+each_backend!(
+    stream_readers_are_served_after_the_whole_transaction,
+    served_after_exec
+);
+
 // ------------------------------------------------------------------------------------------
 // the log
 
