@@ -37,7 +37,9 @@ pub enum Object {
     Hash(Hash),
     Set(Set),
     ZSet(ZSet),
-    Stream(Stream),
+    /// Boxed: a stream's header is larger than the other collections', and the object lives
+    /// inline in the keyspace's slot, which must stay one 80-byte allocation.
+    Stream(Box<Stream>),
 }
 
 /// A collection type an [`Object`] holds: how to find it inside one.
@@ -64,7 +66,22 @@ macro_rules! payload {
         }
     )*};
 }
-payload!(List, Hash, Set, ZSet, Stream);
+payload!(List, Hash, Set, ZSet);
+
+impl Payload for Stream {
+    fn of(o: &Object) -> Option<&Self> {
+        match o {
+            Object::Stream(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn of_mut(o: &mut Object) -> Option<&mut Self> {
+        match o {
+            Object::Stream(v) => Some(v),
+            _ => None,
+        }
+    }
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {

@@ -284,7 +284,7 @@ pub fn xgroup(x: &mut Exec<'_, '_>, a: Args<'_>) {
             };
             let i = match found {
                 Some(i) => i,
-                None => x.new_obj(key, kvtypes::Object::Stream(Stream::new())),
+                None => x.new_obj(key, kvtypes::Object::Stream(Box::new(Stream::new()))),
             };
             let (db, mut r) = split(x);
             if stream_mut(db, i, |s| s.create_group(gname, id, entries_read), |ok| *ok) {

@@ -378,7 +378,7 @@ pub fn xadd(x: &mut Exec<'_, '_>, a: Args<'_>) {
         Err(_) => return,
         Ok(Some(i)) => i,
         Ok(None) if nomk => return x.r().null(),
-        Ok(None) => x.new_obj(key, Object::Stream(Stream::new())),
+        Ok(None) => x.new_obj(key, Object::Stream(Box::new(Stream::new()))),
     };
     let now = super::streams::clock(x.core);
     let limits = node_limits(x.core);
