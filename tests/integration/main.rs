@@ -29,6 +29,7 @@ mod kv_rdb;
 mod kv_ready;
 mod kv_scale;
 mod kv_scripting;
+mod kv_streams;
 mod kv_surface;
 mod kv_types;
 mod kv_util;

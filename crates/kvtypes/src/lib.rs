@@ -1,5 +1,5 @@
 //! The value types of the KV server, as data structures and nothing else: collection values
-//! (lists, hashes, sets, sorted sets), each with a compact small form and a general large form,
+//! (lists, hashes, sets, sorted sets, streams), each with a compact small form and a general large form,
 //! converted one way when a config threshold is passed (as Redis converts and never converts
 //! back), and the pure helpers they and the commands share (glob matching, Redis's number
 //! formats, the x87 `long double` of INCRBYFLOAT).
@@ -21,12 +21,14 @@ pub mod list;
 pub mod num;
 pub mod pack;
 pub mod set;
+pub mod stream;
 pub mod zset;
 pub mod ztree;
 
 pub use hash::Hash;
 pub use list::List;
 pub use set::Set;
+pub use stream::Stream;
 pub use zset::ZSet;
 
 #[derive(Clone, Debug)]
@@ -35,6 +37,9 @@ pub enum Object {
     Hash(Hash),
     Set(Set),
     ZSet(ZSet),
+    /// Boxed: a stream's header is larger than the other collections', and the object lives
+    /// inline in the keyspace's slot, which must stay one 80-byte allocation.
+    Stream(Box<Stream>),
 }
 
 /// A collection type an [`Object`] holds: how to find it inside one.
@@ -63,12 +68,28 @@ macro_rules! payload {
 }
 payload!(List, Hash, Set, ZSet);
 
+impl Payload for Stream {
+    fn of(o: &Object) -> Option<&Self> {
+        match o {
+            Object::Stream(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn of_mut(o: &mut Object) -> Option<&mut Self> {
+        match o {
+            Object::Stream(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {
     List,
     Hash,
     Set,
     ZSet,
+    Stream,
 }
 
 impl Object {
@@ -78,6 +99,7 @@ impl Object {
             Object::Hash(_) => Kind::Hash,
             Object::Set(_) => Kind::Set,
             Object::ZSet(_) => Kind::ZSet,
+            Object::Stream(_) => Kind::Stream,
         }
     }
 
@@ -87,6 +109,7 @@ impl Object {
             Object::Hash(_) => "hash",
             Object::Set(_) => "set",
             Object::ZSet(_) => "zset",
+            Object::Stream(_) => "stream",
         }
     }
 
@@ -97,6 +120,7 @@ impl Object {
             Object::Hash(h) => h.encoding(),
             Object::Set(s) => s.encoding(),
             Object::ZSet(z) => z.encoding(),
+            Object::Stream(_) => "stream",
         }
     }
 
@@ -106,11 +130,17 @@ impl Object {
             Object::Hash(h) => h.len(),
             Object::Set(s) => s.len(),
             Object::ZSet(z) => z.len(),
+            Object::Stream(s) => s.len() as usize,
         }
     }
 
+    /// Whether the value should go: an empty collection is never kept, but a stream is
+    /// (Redis keeps an empty stream: its last ID and groups still matter).
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        match self {
+            Object::Stream(_) => false,
+            _ => self.len() == 0,
+        }
     }
 
     /// Heap bytes, estimated in O(1) from lengths and capacities (an average small element
@@ -121,6 +151,7 @@ impl Object {
             Object::Hash(h) => h.mem_bytes(),
             Object::Set(s) => s.mem_bytes(),
             Object::ZSet(z) => z.mem_bytes(),
+            Object::Stream(s) => s.mem_bytes(),
         }
     }
 }
@@ -165,6 +196,9 @@ pub fn free_effort(o: &Object) -> usize {
         Object::Set(Set::Table(s)) => s.len(),
         Object::Hash(Hash::Table(h)) => h.len(),
         Object::ZSet(ZSet::Big(t)) => t.len(),
+        Object::Stream(s) => {
+            s.node_count() + s.groups().values().map(|g| g.pel.len()).sum::<usize>()
+        }
         _ => 1,
     }
 }

@@ -1,5 +1,6 @@
-//! Blocking pops (BLPOP BRPOP BLMOVE BLMPOP BZPOPMIN BZPOPMAX) on the loop, and the parked
-//! clients of every family that blocks on keys. A client with nothing to pop is parked (its
+//! Blocking pops (BLPOP BRPOP BLMOVE BLMPOP BZPOPMIN BZPOPMAX) and stream reads (XREAD,
+//! XREADGROUP with BLOCK) on the loop, and the parked clients of every family that blocks on
+//! keys. A client with nothing to pop is parked (its
 //! later requests stay unparsed in its input) and registered on its keys in the keyspace
 //! (`keyspace::waits`). A change that may serve it only marks the key ready; the dispatcher
 //! calls [`serve_ready`] after the whole command, MULTI/EXEC block or script, which serves the
@@ -11,9 +12,15 @@
 //! pop served later as the same records after the command that fed it, so replay never
 //! blocks and never depends on who was waiting.
 //!
-//! Another family that blocks (XREAD BLOCK, ...) adds an [`Op`] variant and its arm in
-//! `try_serve`; it parks with `block`, and signals with `Db::signal_ready` when a change that
-//! adds no key may serve it.
+//! Another family that blocks adds an [`Op`] variant and its arm in `try_serve`; it parks
+//! with `block`, and signals with `Db::signal_ready` when a change that adds no key may serve
+//! it (XADD to an existing stream, XGROUP DESTROY).
+//!
+//! Stream readers differ from pops in two ways (Redis's rules): serving one consumes nothing,
+//! so every reader waiting on a stream is served by one XADD; and an XREADGROUP reader whose
+//! stream or group goes away (DEL, overwrite, FLUSHALL, XGROUP DESTROY) is woken with an
+//! error, which no key addition signals: [`serve_ready`] rechecks those readers after each
+//! command (O(group readers), nothing without any).
 //!
 //! Why `send_to` + `resume` rather than `defer` + `pause`: the loop neither reads a paused
 //! connection nor closes one that still owes a deferred reply, so a blocked client that
@@ -46,6 +53,18 @@ pub enum Op {
     ZPop { max: bool },
     /// BZMPOP: `[key, [[member, score]...]]`.
     ZMPop { max: bool, count: usize },
+    /// XREAD/XREADGROUP: `[[key, entries]]` (a map in RESP3). Not consuming: every reader
+    /// waiting on a stream is served by one XADD.
+    Stream(StreamWait),
+}
+
+/// What an XREAD/XREADGROUP waits for on each of its keys.
+#[derive(Clone, Debug)]
+pub struct StreamWait {
+    /// Per key: entries after this ID (for a group, replaced by the group's last ID).
+    pub ids: Vec<kvtypes::stream::StreamId>,
+    pub count: usize,
+    pub group: Option<crate::commands::streams::GroupRead>,
 }
 
 struct Blocked {
@@ -64,6 +83,9 @@ pub struct Blocking {
     by_client: HashMap<u64, Blocked>,
     by_conn: HashMap<ConnId, u64>,
     deadlines: BTreeSet<(Instant, u64)>,
+    /// XREADGROUP readers: they must also learn when their stream or group goes away
+    /// (deleted, overwritten, flushed, renamed over), which no key addition signals.
+    group_readers: BTreeSet<u64>,
     /// Clients blocked since they connected (INFO-style counter).
     pub total_blocked: u64,
     /// Raised while commands run on behalf of something that must not block (a script, as
@@ -92,6 +114,7 @@ fn forget(core: &mut Core, id: u64) -> Option<Blocked> {
     let st = &mut core.blocking;
     let b = st.by_client.remove(&id)?;
     st.by_conn.remove(&b.conn);
+    st.group_readers.remove(&id);
     if let Some(d) = b.deadline {
         st.deadlines.remove(&(d, id));
     }
@@ -151,6 +174,9 @@ fn block(x: &mut Exec<'_, '_>, keys: Vec<Vec<u8>>, op: Op, deadline: Option<Inst
         st.deadlines.insert((d, id));
     }
     st.by_conn.insert(x.client.conn, id);
+    if matches!(&op, Op::Stream(w) if w.group.is_some()) {
+        st.group_readers.insert(id);
+    }
     st.by_client.insert(
         id,
         Blocked {
@@ -181,6 +207,10 @@ fn timeout_reply(b: &Blocked) -> Vec<u8> {
 
 /// Try to serve `b` from `key` now; the reply bytes if it was served.
 fn try_serve(core: &mut Core, b: &Blocked, key: &[u8]) -> Option<Vec<u8>> {
+    if let Op::Stream(w) = &b.op {
+        let k = b.keys.iter().position(|k| k == key)?;
+        return serve_stream(core, b, key, k, w);
+    }
     let now = core.now_ms;
     let db: &mut Db = &mut core.dbs[b.db];
     let i = db.lookup(key, now)?;
@@ -308,8 +338,26 @@ fn try_serve(core: &mut Core, b: &Blocked, key: &[u8]) -> Option<Vec<u8>> {
                 r.double(*s);
             }
         }
+        Op::Stream(_) => unreachable!("served above"),
     }
     Some(buf)
+}
+
+/// Serve stream reader `b` from its `k`-th key if it can be served (new entries, or its
+/// stream or group is gone); its group read goes to the log after the command that fed it.
+fn serve_stream(
+    core: &mut Core,
+    b: &Blocked,
+    key: &[u8],
+    k: usize,
+    w: &StreamWait,
+) -> Option<Vec<u8>> {
+    let mut log = Vec::new();
+    let out = crate::commands::streams::serve_blocked(core, b.db, key, k, w, b.resp3, &mut log);
+    for rec in log {
+        log_served(core, b.db, rec);
+    }
+    out
 }
 
 /// A parked client was served: the log gets the pop by its effect (replaying the push alone
@@ -372,6 +420,36 @@ pub fn serve_ready(core: &mut Core, ctx: &mut Ctx<'_>) {
             break;
         }
     }
+    recheck_group_readers(core, ctx);
+}
+
+/// XREADGROUP readers whose stream or group went away get their error, and those whose
+/// stream now has new entries are served. O(group readers), nothing without any.
+fn recheck_group_readers(core: &mut Core, ctx: &mut Ctx<'_>) {
+    if core.blocking.group_readers.is_empty() {
+        return;
+    }
+    let ids: Vec<u64> = core.blocking.group_readers.iter().copied().collect();
+    for id in ids {
+        let Some(b) = core.blocking.by_client.remove(&id) else {
+            continue;
+        };
+        let mut served = None;
+        if let Op::Stream(w) = &b.op {
+            for (k, key) in b.keys.iter().enumerate() {
+                served = serve_stream(core, &b, key, k, w);
+                if served.is_some() {
+                    break;
+                }
+            }
+        }
+        core.blocking.by_client.insert(id, b);
+        if let Some(reply) = served {
+            if let Some(b) = forget(core, id) {
+                answer_served(core, ctx, &b, &reply);
+            }
+        }
+    }
 }
 
 /// Serve the clients waiting on `key` of database `db`, oldest first, while it has something
@@ -389,10 +467,26 @@ fn serve_key(core: &mut Core, ctx: &mut Ctx<'_>, db: usize, key: &[u8]) {
         core.blocking.by_client.insert(id, b);
         if let Some(reply) = served {
             if let Some(b) = forget(core, id) {
-                answer(ctx, &b, &reply);
+                answer_served(core, ctx, &b, &reply);
             }
         }
     }
+}
+
+/// [`answer`] a served client; an error reply (XREADGROUP's -NOGROUP) counts against the
+/// blocked command, as in Redis.
+fn answer_served(core: &mut Core, ctx: &mut Ctx<'_>, b: &Blocked, reply: &[u8]) {
+    if reply.first() == Some(&b'-') {
+        if let Op::Stream(w) = &b.op {
+            let name = if w.group.is_some() {
+                "xreadgroup"
+            } else {
+                "xread"
+            };
+            core.count_blocked_error(name, reply);
+        }
+    }
+    answer(ctx, b, reply);
 }
 
 /// Send a parked client its reply and let the loop serve the input that waited behind it.
@@ -597,4 +691,11 @@ pub fn bzmpop(x: &mut Exec<'_, '_>, a: Args<'_>) {
         },
         deadline,
     );
+}
+
+/// Park an XREAD/XREADGROUP on `keys` for `ms` milliseconds (0: for ever).
+pub fn block_on_streams(x: &mut Exec<'_, '_>, keys: Vec<Vec<u8>>, wait: StreamWait, ms: u64) {
+    let deadline =
+        (ms > 0).then(|| x.ctx.now() + Duration::from_millis(ms.min(10 * 365 * 86_400_000)));
+    block(x, keys, Op::Stream(wait), deadline);
 }

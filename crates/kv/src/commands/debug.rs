@@ -175,6 +175,7 @@ const OBJ_LIST: u32 = 1;
 const OBJ_SET: u32 = 2;
 const OBJ_ZSET: u32 = 3;
 const OBJ_HASH: u32 = 4;
+const OBJ_STREAM: u32 = 6;
 
 /// Redis's xorObjectDigest for slot `i`: type, value, and the expire marker.
 fn value_digest(db: &Db, i: Idx, digest: &mut [u8; 20]) {
@@ -184,6 +185,7 @@ fn value_digest(db: &Db, i: Idx, digest: &mut [u8; 20]) {
         Some(Object::Set(_)) => OBJ_SET,
         Some(Object::ZSet(_)) => OBJ_ZSET,
         Some(Object::Hash(_)) => OBJ_HASH,
+        Some(Object::Stream(_)) => OBJ_STREAM,
     };
     mix_digest(digest, &ty.to_be_bytes());
     match db.obj(i) {
@@ -220,6 +222,18 @@ fn value_digest(db: &Db, i: Idx, digest: &mut [u8; 20]) {
                 mix_digest(&mut e, v);
                 xor_digest(digest, &e);
             }
+        }
+        Some(Object::Stream(st)) => {
+            // Redis mixes each live entry's ID as "ms.seq", then its fields and values in
+            // order; consumer groups are not part of the digest.
+            use kvtypes::stream::StreamId;
+            st.range(StreamId::MIN, StreamId::MAX, false, |id, pairs| {
+                mix_digest(digest, format!("{}.{}", id.ms, id.seq).as_bytes());
+                for p in pairs {
+                    mix_digest(digest, p);
+                }
+                std::ops::ControlFlow::Continue(())
+            });
         }
     }
     if db.deadline(i).is_some() {

@@ -29,6 +29,8 @@ pub mod server;
 pub mod sets;
 pub mod snapshot;
 pub mod sort;
+pub mod stream_groups;
+pub mod streams;
 pub mod strings;
 pub mod table;
 pub mod transactions;

@@ -40,6 +40,9 @@ pub fn dump(x: &mut Exec<'_, '_>, a: Args<'_>) {
     let Some(i) = x.read(a.get(1)) else {
         return x.r().null();
     };
+    if matches!(x.db().obj(i), Some(kvtypes::Object::Stream(_))) {
+        return x.err("ERR DUMP of a stream is not supported yet");
+    }
     let payload = rdb::dump_payload(x.db(), i);
     x.r().bulk(&payload);
 }

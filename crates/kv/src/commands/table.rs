@@ -6,8 +6,8 @@
 
 use crate::commands::{
     acl_cmd, bitmaps, blocking, config_cmd, connection, debug, geo, hashes, hll, introspection,
-    keys, lists, pubsub, scripting, server, sets, snapshot, sort, strings, transactions, zsetops,
-    zsets,
+    keys, lists, pubsub, scripting, server, sets, snapshot, sort, stream_groups, streams, strings,
+    transactions, zsetops, zsets,
 };
 use crate::protocol::Args;
 use crate::service::Exec;
@@ -339,6 +339,28 @@ pub static COMMANDS: &[Command] = &[
     c("watch", -2, F_NOSCRIPT | F_LOADING | F_STALE | F_FAST, KALL, "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", transactions::watch),
     c("unwatch", 1, F_NOSCRIPT | F_LOADING | F_STALE | F_FAST, NK, "transactions", "2.2.0", "Forgets about watched keys of a transaction.", transactions::unwatch),
     c("lmpop", -4, W, NK, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", lists::lmpop),
+    // streams
+    c("xadd", -5, WDF, K1, "stream", "5.0.0", "Appends a new message to a stream. Creates the key if it doesn't exist.", streams::xadd),
+    c("xrange", -4, R, K1, "stream", "5.0.0", "Returns the messages from a stream within a range of IDs.", streams::xrange),
+    c("xrevrange", -4, R, K1, "stream", "5.0.0", "Returns the messages from a stream within a range of IDs in reverse order.", streams::xrevrange),
+    c("xlen", 2, RF, K1, "stream", "5.0.0", "Return the number of messages in a stream.", streams::xlen),
+    c("xdel", -3, WF, K1, "stream", "5.0.0", "Returns the number of messages after removing them from a stream.", streams::xdel),
+    c("xtrim", -4, W, K1, "stream", "5.0.0", "Deletes messages from the beginning of a stream.", streams::xtrim),
+    c("xsetid", -3, WDF, K1, "stream", "5.0.0", "An internal command for replicating stream values.", streams::xsetid),
+    c("xread", -4, R, NK, "stream", "5.0.0", "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.", streams::xread),
+    c("xreadgroup", -7, W, NK, "stream", "5.0.0", "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.", streams::xreadgroup),
+    c("xack", -4, WF, K1, "stream", "5.0.0", "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream.", stream_groups::xack),
+    c("xpending", -3, R, K1, "stream", "5.0.0", "Returns the information and entries from a stream consumer group's pending entries list.", stream_groups::xpending),
+    c("xclaim", -6, WF, K1, "stream", "5.0.0", "Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member.", stream_groups::xclaim),
+    c("xautoclaim", -6, WF, K1, "stream", "6.2.0", "Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member.", stream_groups::xautoclaim),
+    with_subs(
+        c("xgroup", -2, W, NK, "stream", "5.0.0", "A container for consumer groups commands.", stream_groups::xgroup),
+        &[("create", -5), ("setid", -5), ("destroy", 4), ("createconsumer", 5), ("delconsumer", 5), ("help", 2)],
+    ),
+    with_subs(
+        c("xinfo", -2, R, NK, "stream", "5.0.0", "A container for stream introspection commands.", stream_groups::xinfo),
+        &[("consumers", 4), ("groups", 3), ("stream", -3), ("help", 2)],
+    ),
     // introspection
     with_subs(
         c("slowlog", -2, F_ADMIN | F_LOADING | F_STALE, NK, "server", "2.2.12", "A container for slow log commands.", introspection::slowlog),

@@ -135,9 +135,87 @@ pub fn write_slot(out: &mut Vec<u8>, db: &Db, i: Idx, now_ms: u64) {
                 scored.iter().map(|(s, m)| [s.as_bytes(), *m]),
             );
         }
+        Object::Stream(s) => write_stream(out, key, s),
     }
     if let Some(d) = deadline {
         put_record(out, &[b"PEXPIREAT", key, at.format(d).as_bytes()]);
+    }
+}
+
+/// A stream as Redis's rewrite writes it: one XADD per entry (an empty stream is made by
+/// an XADD trimmed away at once), XSETID for the last ID and the counters, then each group
+/// with XGROUP CREATE, its consumers' pending entries as XCLAIM ... FORCE (with their
+/// delivery time and count) and consumers without any as XGROUP CREATECONSUMER.
+fn write_stream(out: &mut Vec<u8>, key: &[u8], s: &kvtypes::Stream) {
+    use kvtypes::stream::{Flow, StreamId};
+    let mut n = itoa::Buffer::new();
+    if s.is_empty() {
+        put_record(out, &[b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"]);
+    } else {
+        s.range(StreamId::MIN, StreamId::MAX, false, |id, pairs| {
+            let idb = id.to_bytes();
+            let mut args: Vec<&[u8]> = Vec::with_capacity(3 + pairs.len());
+            args.extend_from_slice(&[b"XADD", key, &idb]);
+            args.extend_from_slice(pairs);
+            put_record(out, &args);
+            Flow::Continue(())
+        });
+    }
+    let last = s.last_id().to_bytes();
+    let maxdel = s.max_deleted_id().to_bytes();
+    put_record(
+        out,
+        &[
+            b"XSETID",
+            key,
+            &last,
+            b"ENTRIESADDED",
+            n.format(s.entries_added()).as_bytes(),
+            b"MAXDELETEDID",
+            &maxdel,
+        ],
+    );
+    for (name, g) in s.groups() {
+        let gl = g.last_id.to_bytes();
+        put_record(
+            out,
+            &[
+                b"XGROUP",
+                b"CREATE",
+                key,
+                name,
+                &gl,
+                b"ENTRIESREAD",
+                n.format(g.entries_read).as_bytes(),
+            ],
+        );
+        for (cname, c) in &g.consumers {
+            if c.pel.is_empty() {
+                put_record(out, &[b"XGROUP", b"CREATECONSUMER", key, name, cname]);
+            }
+            for id in &c.pel {
+                let nk = &g.pel[id];
+                let idb = id.to_bytes();
+                let mut t = itoa::Buffer::new();
+                put_record(
+                    out,
+                    &[
+                        b"XCLAIM",
+                        key,
+                        name,
+                        cname,
+                        b"0",
+                        &idb,
+                        b"TIME",
+                        t.format(nk.delivery_time).as_bytes(),
+                        b"RETRYCOUNT",
+                        n.format(nk.delivery_count).as_bytes(),
+                        b"JUSTID",
+                        b"FORCE",
+                    ],
+                );
+            }
+        }
     }
 }
 

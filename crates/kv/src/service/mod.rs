@@ -654,6 +654,18 @@ pub fn call_queued(x: &mut Exec<'_, '_>, args: Args<'_>) {
     }
 }
 
+impl Core {
+    /// A parked command answered with an error later (XREADGROUP's -NOGROUP): counted in
+    /// its statistics and the error counters as if it had failed when it ran.
+    pub fn count_blocked_error(&mut self, name: &str, reply: &[u8]) {
+        if let Some(ci) = self.lookup_name(name.as_bytes()) {
+            self.stats[ci].failed += 1;
+        }
+        let msg = String::from_utf8_lossy(&reply[1..]);
+        count_error(self, msg.trim_end());
+    }
+}
+
 fn count_error(core: &mut Core, msg: &str) {
     core.counters.error_replies += 1;
     let code = msg.split(' ').next().unwrap_or("ERR").to_string();

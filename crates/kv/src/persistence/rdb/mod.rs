@@ -196,11 +196,22 @@ impl Writer {
                     self.out.extend_from_slice(&score.to_le_bytes());
                 }
             }
+            // Callers refuse or skip streams first (see `key` and DUMP).
+            Object::Stream(_) => unreachable!("streams are not written to RDB yet"),
         }
     }
 
     /// Key `i` of `db` (type, key, value), with its deadline first when it has one.
     pub fn key(&mut self, db: &Db, i: crate::keyspace::Idx) {
+        if matches!(db.obj(i), Some(Object::Stream(_))) {
+            // The stream encoding (type 19) is not written yet: the key is left out of the
+            // snapshot, loudly; the append-only log keeps streams in full.
+            tracing::warn!(
+                "stream key {:?} left out of the RDB snapshot (streams are not written to RDB yet)",
+                String::from_utf8_lossy(db.key(i))
+            );
+            return;
+        }
         if let Some(at) = db.deadline(i) {
             self.out.push(OP_EXPIRETIME_MS);
             self.out.extend_from_slice(&at.to_le_bytes());
@@ -550,6 +561,7 @@ fn object_type(o: &Object) -> u8 {
         Object::Set(_) => T_SET,
         Object::Hash(_) => T_HASH,
         Object::ZSet(_) => T_ZSET_2,
+        Object::Stream(_) => T_STREAM_LISTPACKS_2,
     }
 }
 
