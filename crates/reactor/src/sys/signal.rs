@@ -221,12 +221,19 @@ mod tests {
     #[test]
     fn install_refuses_while_a_thread_leaves_sigterm_unblocked() {
         let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
         let t = std::thread::Builder::new()
             .name("early-bird".into())
             .spawn(move || {
+                // A new thread inherits its creator's mask, and the test harness's worker
+                // thread may have blocked the signals in an earlier test: unblock them, so
+                // this thread really is one that takes SIGTERM.
+                change_mask(libc::SIG_UNBLOCK).unwrap();
+                ready_tx.send(()).unwrap();
                 let _ = rx.recv();
             })
             .unwrap();
+        ready_rx.recv().unwrap();
         let err = ShutdownSignals::install().expect_err("must refuse");
         drop(tx);
         t.join().unwrap();
