@@ -13,7 +13,21 @@ fn normalise(v: Value) -> Value {
     match v {
         Value::Double(_) => Value::Double(b"<age>".to_vec()),
         Value::Bulk(b) if b.starts_with(b"id=") => Value::Bulk(b"<client-info>".to_vec()),
-        Value::Array(items) => Value::Array(items.into_iter().map(normalise).collect()),
+        Value::Array(items) => {
+            // RESP2 ACL LOG: the age is a bulk string ("0.001") after its key.
+            let mut after_age = false;
+            let mut out = Vec::with_capacity(items.len());
+            for it in items {
+                let is_age_key = matches!(&it, Value::Bulk(b) if b == b"age-seconds");
+                out.push(if after_age {
+                    Value::Bulk(b"<age>".to_vec())
+                } else {
+                    normalise(it)
+                });
+                after_age = is_age_key;
+            }
+            Value::Array(out)
+        }
         Value::Map(items) => Value::Map(
             items
                 .into_iter()
